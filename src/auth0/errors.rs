@@ -1,0 +1,318 @@
+//! What can go wrong upstream, and the one place that maps Auth0's answers
+//! to the client's status and code (SPEC §2).
+
+use actix_web::http::StatusCode;
+use serde::Deserialize;
+
+use crate::error::{ApiError, MfaRequiredDetails};
+use crate::secret::Sensitive;
+
+/// Auth0 4xx codes the gateway passes through with their status: the ones a
+/// client can act on. Anything else is an upstream fault (502).
+pub const DOCUMENTED_CODES: &[&str] = &[
+    "invalid_request",
+    "invalid_grant",
+    "invalid_scope",
+    "unsupported_challenge_type",
+    "association_required",
+    "mfa_required",
+    "mfa_registration_required",
+    "access_denied",
+    "expired_token",
+    "authorization_pending",
+    "slow_down",
+    "too_many_attempts",
+    "too_many_requests",
+    "unauthorized",
+    "invalid_token",
+    "bad.email",
+    "bad.phone_number",
+    "bad.connection",
+    "bad.request",
+    "bad.authParams",
+    "sms_provider_error",
+];
+
+/// Codes that mean the gateway's own credentials or setup are wrong: an
+/// operator's problem, never the client's.
+const CONFIGURATION_CODES: &[&str] = &[
+    "invalid_client",
+    "unauthorized_client",
+    "bad.client_id",
+    "unsupported_grant_type",
+];
+
+#[derive(Debug)]
+pub enum UpstreamError {
+    /// A documented Auth0 4xx: keeps status and code.
+    Rejected {
+        status: StatusCode,
+        code: String,
+        description: String,
+        retry_after: Option<u64>,
+    },
+    /// Auth0's `403 mfa_required`; an outcome for the login grants.
+    MfaRequired(MfaRequiredDetails),
+    /// Auth0's own rate limit.
+    RateLimited { retry_after: u64 },
+    /// Auth0 rejected the gateway's credentials or grant setup.
+    Misconfigured { code: String },
+    /// 5xx, garbage, oversize, undocumented: `reason` is for the log.
+    BadAnswer { reason: String },
+    /// Could not connect (refused, DNS, TLS, connect timeout).
+    Unreachable { reason: String },
+    /// Connected, but no answer within `timeout_ms`.
+    Timeout,
+}
+
+impl UpstreamError {
+    pub fn bad_answer(reason: impl Into<String>) -> Self {
+        Self::BadAnswer {
+            reason: reason.into(),
+        }
+    }
+}
+
+impl From<UpstreamError> for ApiError {
+    fn from(error: UpstreamError) -> Self {
+        match error {
+            UpstreamError::Rejected {
+                status,
+                code,
+                description,
+                retry_after,
+            } => {
+                let mut api = ApiError::new(status, code, description);
+                api.retry_after = retry_after;
+                api
+            }
+            UpstreamError::MfaRequired(details) => {
+                let mut api = ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "mfa_required",
+                    "Multifactor authentication required",
+                );
+                api.mfa = Some(Box::new(details));
+                api
+            }
+            UpstreamError::RateLimited { retry_after } => ApiError::too_many_requests(retry_after),
+            UpstreamError::Misconfigured { .. }
+            | UpstreamError::BadAnswer { .. }
+            | UpstreamError::Unreachable { .. } => ApiError::upstream_error(),
+            UpstreamError::Timeout => ApiError::upstream_timeout(),
+        }
+    }
+}
+
+/// Both of Auth0's error shapes: `{error, error_description}` and
+/// `{statusCode, error, message, errorCode}`.
+#[derive(Deserialize)]
+struct Auth0ErrorBody {
+    error: Option<String>,
+    error_description: Option<String>,
+    message: Option<String>,
+    #[serde(rename = "errorCode")]
+    error_code: Option<String>,
+    mfa_token: Option<Sensitive>,
+    mfa_requirements: Option<serde_json::Value>,
+}
+
+/// Descriptions are passed through, but not without bound.
+const MAX_DESCRIPTION_CHARS: usize = 512;
+
+/// Turns a non-2xx Auth0 answer into an [`UpstreamError`].
+/// `retry_after` is what the response headers say (already in seconds).
+pub fn classify(status: StatusCode, body: &[u8], retry_after: Option<u64>) -> UpstreamError {
+    if status.is_server_error() {
+        return UpstreamError::bad_answer(format!("status {}", status.as_u16()));
+    }
+    let parsed: Option<Auth0ErrorBody> = serde_json::from_slice(body).ok();
+    let Some(parsed) = parsed else {
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            return UpstreamError::RateLimited {
+                retry_after: retry_after.unwrap_or(1),
+            };
+        }
+        return UpstreamError::bad_answer(format!(
+            "status {} with a non-JSON body",
+            status.as_u16()
+        ));
+    };
+    let documented = |code: &Option<String>| {
+        code.as_deref()
+            .filter(|c| DOCUMENTED_CODES.contains(c) || CONFIGURATION_CODES.contains(c))
+            .map(str::to_string)
+    };
+    // In the second shape `error` is often the HTTP reason ("Forbidden") and
+    // `errorCode` the real code.
+    let code = documented(&parsed.error_code).or_else(|| documented(&parsed.error));
+    if let Some(code) = code.as_deref().filter(|c| CONFIGURATION_CODES.contains(c)) {
+        return UpstreamError::Misconfigured {
+            code: code.to_string(),
+        };
+    }
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        return match code {
+            // slow_down / too_many_attempts keep their code so a client can react.
+            Some(code) if code != "too_many_requests" => UpstreamError::Rejected {
+                status,
+                description: description(&parsed),
+                code,
+                retry_after: Some(retry_after.unwrap_or(1)),
+            },
+            _ => UpstreamError::RateLimited {
+                retry_after: retry_after.unwrap_or(1),
+            },
+        };
+    }
+    if !status.is_client_error() {
+        return UpstreamError::bad_answer(format!("unexpected status {}", status.as_u16()));
+    }
+    let Some(code) = code else {
+        return UpstreamError::bad_answer(format!(
+            "status {} with an undocumented error code",
+            status.as_u16()
+        ));
+    };
+    if code == "mfa_required" {
+        return match (parsed.mfa_token, parsed.mfa_requirements) {
+            (Some(mfa_token), requirements) => UpstreamError::MfaRequired(MfaRequiredDetails {
+                mfa_token,
+                mfa_requirements: requirements.unwrap_or_else(|| serde_json::json!({})),
+            }),
+            (None, _) => UpstreamError::bad_answer("mfa_required without mfa_token"),
+        };
+    }
+    UpstreamError::Rejected {
+        status,
+        description: description(&parsed),
+        code,
+        retry_after: None,
+    }
+}
+
+fn description(body: &Auth0ErrorBody) -> String {
+    let text = body
+        .error_description
+        .as_deref()
+        .or(body.message.as_deref())
+        .unwrap_or("");
+    text.chars().take(MAX_DESCRIPTION_CHARS).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code_of(error: &UpstreamError) -> String {
+        let api: ApiError = match error {
+            UpstreamError::Rejected {
+                status,
+                code,
+                description,
+                ..
+            } => ApiError::new(*status, code.clone(), description.clone()),
+            UpstreamError::MfaRequired(_) => {
+                ApiError::new(StatusCode::FORBIDDEN, "mfa_required", "")
+            }
+            UpstreamError::RateLimited { .. } => ApiError::too_many_requests(1),
+            UpstreamError::Timeout => ApiError::upstream_timeout(),
+            _ => ApiError::upstream_error(),
+        };
+        format!("{} {}", api.status.as_u16(), api.code)
+    }
+
+    #[test]
+    fn auth0_answers_map_to_client_answers() {
+        let cases: &[(u16, &str, &str)] = &[
+            (
+                403,
+                r#"{"error":"invalid_grant","error_description":"Wrong email or verification code."}"#,
+                "403 invalid_grant",
+            ),
+            (
+                403,
+                r#"{"statusCode":403,"error":"invalid_grant","message":"Wrong email or verification code."}"#,
+                "403 invalid_grant",
+            ),
+            (
+                400,
+                r#"{"statusCode":400,"error":"Bad Request","message":"x","errorCode":"bad.email"}"#,
+                "400 bad.email",
+            ),
+            (
+                400,
+                r#"{"error":"bad.phone_number","error_description":"x"}"#,
+                "400 bad.phone_number",
+            ),
+            (
+                403,
+                r#"{"error":"mfa_required","error_description":"Multifactor authentication required","mfa_token":"t","mfa_requirements":{"challenge":[{"type":"otp"}]}}"#,
+                "403 mfa_required",
+            ),
+            (403, r#"{"error":"mfa_required"}"#, "502 upstream_error"),
+            (
+                400,
+                r#"{"error":"authorization_pending","error_description":"x"}"#,
+                "400 authorization_pending",
+            ),
+            (
+                429,
+                r#"{"error":"slow_down","error_description":"x"}"#,
+                "429 slow_down",
+            ),
+            (
+                429,
+                r#"{"error":"too_many_requests","error_description":"x"}"#,
+                "429 too_many_requests",
+            ),
+            (429, "", "429 too_many_requests"),
+            (
+                401,
+                r#"{"error":"invalid_client","error_description":"x"}"#,
+                "502 upstream_error",
+            ),
+            (
+                403,
+                r#"{"error":"unauthorized_client","error_description":"x"}"#,
+                "502 upstream_error",
+            ),
+            (
+                400,
+                r#"{"error":"bad.client_id","error_description":"x"}"#,
+                "502 upstream_error",
+            ),
+            (
+                400,
+                r#"{"error":"something_new","error_description":"x"}"#,
+                "502 upstream_error",
+            ),
+            (500, r#"{"error":"invalid_grant"}"#, "502 upstream_error"),
+            (403, "<html>nope</html>", "502 upstream_error"),
+            (302, "", "502 upstream_error"),
+        ];
+        for (status, body, expected) in cases {
+            let status = StatusCode::from_u16(*status).expect("status");
+            assert_eq!(
+                &code_of(&classify(status, body.as_bytes(), None)),
+                expected,
+                "{status} {body}"
+            );
+        }
+    }
+
+    #[test]
+    fn descriptions_pass_through_from_either_shape() {
+        let error = classify(
+            StatusCode::FORBIDDEN,
+            br#"{"statusCode":403,"error":"invalid_grant","message":"Wrong phone number or verification code."}"#,
+            None,
+        );
+        match error {
+            UpstreamError::Rejected { description, .. } => {
+                assert_eq!(description, "Wrong phone number or verification code.")
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}

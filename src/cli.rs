@@ -1,0 +1,141 @@
+//! The command line: `--config`, `--check-config`, `--demo`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::settings::{Settings, SettingsError, Sources};
+use crate::startup::Application;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "login-gateway",
+    version,
+    about = "Auth0 passwordless login and MFA for SPAs and mobile apps, without the client secret"
+)]
+pub struct Cli {
+    /// TOML settings file, applied over the built-in defaults; environment
+    /// variables `GATEWAY__SECTION__KEY` override it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Validate the configuration, print a summary without secrets, exit.
+    #[arg(long)]
+    pub check_config: bool,
+
+    /// Run against a built-in fake Auth0 tenant on loopback. For trying the
+    /// gateway locally; never for production.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+/// Exit code for a configuration that does not validate.
+const EXIT_CONFIG: u8 = 2;
+/// Exit code for a failure while running.
+const EXIT_RUNTIME: u8 = 1;
+
+pub fn run(cli: Cli) -> ExitCode {
+    if cli.check_config {
+        return match load(&cli, Vec::new()) {
+            Ok(settings) => {
+                println!("{}", summary(&settings));
+                ExitCode::SUCCESS
+            }
+            Err(error) => config_failure(&error),
+        };
+    }
+    let system = actix_web::rt::System::new();
+    system.block_on(serve(cli))
+}
+
+fn load(cli: &Cli, overrides: Vec<(String, String)>) -> Result<Settings, SettingsError> {
+    Settings::load(&Sources {
+        file: cli.config.clone(),
+        env: None,
+        overrides,
+    })
+}
+
+fn config_failure(error: &SettingsError) -> ExitCode {
+    eprintln!("login-gateway: {error}");
+    ExitCode::from(EXIT_CONFIG)
+}
+
+async fn serve(cli: Cli) -> ExitCode {
+    let mut tenant = None;
+    let mut overrides = Vec::new();
+    if cli.demo {
+        match crate::demo::DemoTenant::start().await {
+            Ok(started) => {
+                overrides = started.settings_overrides();
+                tenant = Some(started);
+            }
+            Err(error) => {
+                eprintln!("login-gateway: cannot start the demo tenant: {error}");
+                return ExitCode::from(EXIT_RUNTIME);
+            }
+        }
+    }
+    let mut settings = match load(&cli, overrides) {
+        Ok(settings) => settings,
+        Err(error) => return config_failure(&error),
+    };
+    if cli.demo {
+        crate::demo::restrict_to_loopback(&mut settings);
+    }
+    let _log_guard = crate::telemetry::init(settings.log.format);
+    let application = match Application::build(settings) {
+        Ok(application) => application,
+        Err(error) => {
+            eprintln!("login-gateway: {error}");
+            return ExitCode::from(EXIT_RUNTIME);
+        }
+    };
+    if let Some(tenant) = &tenant {
+        tenant.print_banner(application.port());
+    }
+    let state = application.state();
+    tracing::info!(
+        event = "started",
+        port = application.port(),
+        workers = state.settings.server.workers,
+        auth0 = state.settings.auth0.base_url.as_str(),
+        demo = cli.demo,
+        "login-gateway listening"
+    );
+    match application.run_until_stopped().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = %error, "server failed");
+            ExitCode::from(EXIT_RUNTIME)
+        }
+    }
+}
+
+/// What `--check-config` prints: enough to confirm the file was read,
+/// nothing secret.
+fn summary(settings: &Settings) -> String {
+    let rl = &settings.rate_limit;
+    format!(
+        "configuration OK\n  server.bind = {}\n  server.workers = {}\n  server.trusted_proxies = {:?}\n  \
+         auth0.domain = {}\n  auth0.client_id = {}\n  auth0.client_secret = [set, not shown]\n  \
+         auth0.magic_link_redirect_uri = {}\n  rate_limit.enabled = {}",
+        settings.server.bind,
+        settings.server.workers,
+        settings
+            .server
+            .trusted_proxies
+            .iter()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>(),
+        settings.auth0.base_url,
+        settings.auth0.client_id,
+        settings
+            .auth0
+            .magic_link_redirect_uri
+            .as_deref()
+            .unwrap_or("(not set: magic links off)"),
+        rl.enabled,
+    )
+}

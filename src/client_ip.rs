@@ -1,0 +1,188 @@
+//! Who the end user is (SPEC §3): the TCP peer, unless the peer is a trusted
+//! proxy; then the configured forwarding header, walked from the right.
+//!
+//! Never `ConnectionInfo::realip_remote_addr()`: it believes any header, so a
+//! client could pick the address Auth0's brute-force protection blocks.
+
+use std::net::{IpAddr, SocketAddr};
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use ipnet::IpNet;
+
+use crate::error::ApiError;
+use crate::settings::ClientIpHeader;
+
+/// The resolved end-user address of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
+
+/// What the extractor needs; stored as app data by `startup`.
+#[derive(Debug, Clone)]
+pub struct ClientIpConfig {
+    pub trusted_proxies: Vec<IpNet>,
+    pub header: ClientIpHeader,
+}
+
+impl ClientIpConfig {
+    pub fn resolve_request(&self, req: &HttpRequest) -> IpAddr {
+        let peer = req
+            .peer_addr()
+            .map(|addr| addr.ip())
+            .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+        if self.trusted_proxies.is_empty() {
+            return peer.to_canonical();
+        }
+        // Several header lines are one list, in order (RFC 9110 §5.3).
+        let lines: Vec<&str> = req
+            .headers()
+            .get_all(self.header.header_name())
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        resolve(peer, &lines.join(","), self.header, &self.trusted_proxies)
+    }
+}
+
+impl FromRequest for ClientIp {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        // The front-door middleware resolves it once per request.
+        if let Some(ip) = req.extensions().get::<ClientIp>() {
+            return std::future::ready(Ok(*ip));
+        }
+        let ip = match req.app_data::<ClientIpConfig>() {
+            Some(config) => config.resolve_request(req),
+            None => req
+                .peer_addr()
+                .map(|a| a.ip().to_canonical())
+                .unwrap_or(IpAddr::from([127, 0, 0, 1])),
+        };
+        std::future::ready(Ok(ClientIp(ip)))
+    }
+}
+
+/// The pure rule of SPEC §3. `header` is the joined header value ("" if absent).
+pub fn resolve(peer: IpAddr, header: &str, kind: ClientIpHeader, trusted: &[IpNet]) -> IpAddr {
+    let peer = peer.to_canonical();
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let mut last_good = peer;
+    for entry in header.rsplit(',') {
+        let parsed = match kind {
+            ClientIpHeader::XForwardedFor => parse_xff_entry(entry),
+            ClientIpHeader::Forwarded => parse_forwarded_element(entry),
+        };
+        let Some(ip) = parsed else {
+            // Garbage in the chain: everything left of it is unverifiable.
+            return last_good;
+        };
+        if !is_trusted(&ip) {
+            return ip;
+        }
+        last_good = ip;
+    }
+    last_good
+}
+
+/// One `X-Forwarded-For` entry: an address, optionally with a port.
+fn parse_xff_entry(entry: &str) -> Option<IpAddr> {
+    parse_node(entry.trim())
+}
+
+/// One RFC 7239 element (`for=...;proto=...`): its `for` parameter.
+fn parse_forwarded_element(element: &str) -> Option<IpAddr> {
+    let value = element.split(';').find_map(|pair| {
+        let (name, value) = pair.split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("for")
+            .then(|| value.trim())
+    })?;
+    let value = value
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .unwrap_or(value);
+    parse_node(value)
+}
+
+/// `1.2.3.4`, `1.2.3.4:80`, `2001:db8::1`, `[2001:db8::1]`, `[2001:db8::1]:80`.
+/// Obfuscated identifiers (`_hidden`) and `unknown` are not addresses.
+fn parse_node(text: &str) -> Option<IpAddr> {
+    if text.is_empty() {
+        return None;
+    }
+    if let Ok(ip) = text.parse::<IpAddr>() {
+        return Some(ip.to_canonical());
+    }
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Some(addr.ip().to_canonical());
+    }
+    let inner = text.strip_prefix('[')?.strip_suffix(']')?;
+    inner
+        .parse::<std::net::Ipv6Addr>()
+        .ok()
+        .map(|ip| IpAddr::V6(ip).to_canonical())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ClientIpHeader::{Forwarded, XForwardedFor};
+
+    fn nets(list: &[&str]) -> Vec<IpNet> {
+        list.iter().map(|s| s.parse().expect("test CIDR")).collect()
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("test address")
+    }
+
+    #[test]
+    fn resolves_the_client_ip_per_spec_table() {
+        let proxies = nets(&["10.0.0.0/8", "fd00::/8"]);
+        #[rustfmt::skip]
+        let cases: &[(&str, &str, &str, ClientIpHeader, &[IpNet], &str)] = &[
+            // (name, peer, header, kind, trusted, expected)
+            ("untrusted peer, no header", "203.0.113.7", "", XForwardedFor, &proxies, "203.0.113.7"),
+            ("untrusted peer ignores a spoofed XFF", "203.0.113.7", "1.1.1.1", XForwardedFor, &proxies, "203.0.113.7"),
+            ("no trusted proxies configured", "10.0.0.1", "1.1.1.1", XForwardedFor, &[], "10.0.0.1"),
+            ("trusted peer, one client", "10.0.0.1", "198.51.100.4", XForwardedFor, &proxies, "198.51.100.4"),
+            ("spoofed leftmost entry is ignored", "10.0.0.1", "6.6.6.6, 198.51.100.4", XForwardedFor, &proxies, "198.51.100.4"),
+            ("trusted hops are skipped", "10.0.0.1", "198.51.100.4, 10.1.1.1, 10.2.2.2", XForwardedFor, &proxies, "198.51.100.4"),
+            ("all hops trusted: leftmost trusted", "10.0.0.1", "10.9.9.9, 10.1.1.1", XForwardedFor, &proxies, "10.9.9.9"),
+            ("trusted peer, empty header", "10.0.0.1", "", XForwardedFor, &proxies, "10.0.0.1"),
+            ("garbage right after peer stops at peer", "10.0.0.1", "198.51.100.4, garbage", XForwardedFor, &proxies, "10.0.0.1"),
+            ("garbage further left stops at last good", "10.0.0.1", "garbage, 10.3.3.3", XForwardedFor, &proxies, "10.3.3.3"),
+            ("garbage left of client is never reached", "10.0.0.1", "garbage, 198.51.100.4", XForwardedFor, &proxies, "198.51.100.4"),
+            ("ipv4 with port", "10.0.0.1", "198.51.100.4:5555", XForwardedFor, &proxies, "198.51.100.4"),
+            ("ipv6 client", "10.0.0.1", "2001:db8::7", XForwardedFor, &proxies, "2001:db8::7"),
+            ("bracketed ipv6 with port in XFF", "10.0.0.1", "[2001:db8::7]:443", XForwardedFor, &proxies, "2001:db8::7"),
+            ("ipv6 trusted peer", "fd00::1", "198.51.100.4", XForwardedFor, &proxies, "198.51.100.4"),
+            ("ipv4-mapped peer is canonical", "::ffff:10.0.0.1", "198.51.100.4", XForwardedFor, &proxies, "198.51.100.4"),
+            ("ipv4-mapped untrusted peer", "::ffff:203.0.113.7", "", XForwardedFor, &proxies, "203.0.113.7"),
+            ("empty entry is garbage", "10.0.0.1", "198.51.100.4,,10.1.1.1", XForwardedFor, &proxies, "10.1.1.1"),
+            ("forwarded simple", "10.0.0.1", "for=198.51.100.4", Forwarded, &proxies, "198.51.100.4"),
+            ("forwarded quoted ipv6 with port", "10.0.0.1", "for=\"[2001:db8:cafe::17]:4711\"", Forwarded, &proxies, "2001:db8:cafe::17"),
+            ("forwarded with other params and case", "10.0.0.1", "proto=https;For=198.51.100.4;by=10.0.0.1", Forwarded, &proxies, "198.51.100.4"),
+            ("forwarded spoofed leftmost", "10.0.0.1", "for=6.6.6.6, for=198.51.100.4, for=10.2.2.2", Forwarded, &proxies, "198.51.100.4"),
+            ("forwarded obfuscated stops", "10.0.0.1", "for=198.51.100.4, for=_hidden", Forwarded, &proxies, "10.0.0.1"),
+            ("forwarded unknown stops at last good", "10.0.0.1", "for=unknown, for=10.2.2.2", Forwarded, &proxies, "10.2.2.2"),
+            ("forwarded element without for is garbage", "10.0.0.1", "proto=https", Forwarded, &proxies, "10.0.0.1"),
+            ("forwarded quoted ipv4 with port", "10.0.0.1", "for=\"198.51.100.4:80\"", Forwarded, &proxies, "198.51.100.4"),
+            ("XFF syntax in forwarded mode is garbage", "10.0.0.1", "198.51.100.4", Forwarded, &proxies, "10.0.0.1"),
+            ("forwarded syntax in XFF mode is garbage", "10.0.0.1", "for=198.51.100.4", XForwardedFor, &proxies, "10.0.0.1"),
+            ("single trusted host CIDR", "127.0.0.1", "198.51.100.4", XForwardedFor, &nets(&["127.0.0.1/32"]), "198.51.100.4"),
+        ];
+        for (name, peer, header, kind, trusted, expected) in cases {
+            assert_eq!(
+                resolve(ip(peer), header, *kind, trusted),
+                ip(expected),
+                "case: {name}"
+            );
+        }
+        assert!(cases.len() >= 20);
+    }
+}

@@ -1,0 +1,237 @@
+//! `--demo`: a fake Auth0 tenant on a loopback port inside the same
+//! process. The gateway talks to it over real HTTP with the same client and
+//! code path as to Auth0; only the settings point elsewhere.
+//!
+//! It cannot be switched on by accident: only the `--demo` flag starts it
+//! (no setting or environment variable does), it listens on 127.0.0.1 only,
+//! it forces the gateway onto loopback too, and it prints a banner.
+
+pub mod jwt;
+pub mod tenant;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use actix_web::dev::ServerHandle;
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use serde::Deserialize;
+
+use crate::settings::Settings;
+pub use tenant::{Tenant, TenantError, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET};
+
+/// A running fake tenant.
+pub struct DemoTenant {
+    pub base_url: String,
+    pub tenant: Arc<Tenant>,
+    handle: ServerHandle,
+}
+
+impl DemoTenant {
+    /// Starts the tenant on `127.0.0.1` with an ephemeral port.
+    pub async fn start() -> std::io::Result<Self> {
+        let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+        let base_url = format!("http://{}", listener.local_addr()?);
+        let tenant = Arc::new(Tenant::new(base_url.clone()));
+        let data = web::Data::from(tenant.clone());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .app_data(web::JsonConfig::default().limit(64 * 1024))
+                .route("/passwordless/start", web::post().to(passwordless_start))
+                .route("/oauth/token", web::post().to(token))
+                .route("/oauth/revoke", web::post().to(revoke))
+        })
+        .workers(1)
+        .disable_signals()
+        .listen(listener)?
+        .run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        Ok(Self {
+            base_url,
+            tenant,
+            handle,
+        })
+    }
+
+    /// Settings that point the gateway at this tenant. They replace the
+    /// Auth0 domain and credentials from any file or environment.
+    pub fn settings_overrides(&self) -> Vec<(String, String)> {
+        vec![
+            ("auth0.domain".into(), self.base_url.clone()),
+            ("auth0.client_id".into(), DEMO_CLIENT_ID.into()),
+            ("auth0.client_secret".into(), DEMO_CLIENT_SECRET.into()),
+            ("auth0.client_secret_file".into(), String::new()),
+            (
+                "auth0.magic_link_redirect_uri".into(),
+                DEMO_REDIRECT_URI.into(),
+            ),
+        ]
+    }
+
+    pub fn print_banner(&self, gateway_port: u16) {
+        let line = "=".repeat(78);
+        eprintln!(
+            "{line}\n  DEMO MODE: a fake Auth0 tenant, not for production.\n  \
+             Gateway:      http://127.0.0.1:{gateway_port}\n  \
+             Fake tenant:  {}  (one-time codes and links are printed here)\n  \
+             Try: curl -s -X POST http://127.0.0.1:{gateway_port}/login/start \\\n         \
+             -H 'content-type: application/json' -d '{{\"email\":\"jane@example.com\"}}'\n{line}",
+            self.base_url
+        );
+    }
+
+    pub async fn stop(&self) {
+        self.handle.stop(false).await;
+    }
+}
+
+/// Where demo magic links send the browser: the gateway's own docs page is
+/// always there; the `code` in the link is what `/login/callback` takes.
+pub const DEMO_REDIRECT_URI: &str = "http://127.0.0.1:8080/docs";
+
+/// Keeps the demo gateway on loopback whatever `server.bind` says.
+pub fn restrict_to_loopback(settings: &mut Settings) {
+    let bind = settings.server.bind;
+    if !bind.ip().is_loopback() {
+        settings.server.bind = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), bind.port());
+    }
+}
+
+/// What the fake tenant "sends": printed for the person trying the demo.
+pub fn announce(message: &str) {
+    eprintln!("[demo tenant] {message}");
+}
+
+fn answer(result: tenant::TenantResult) -> HttpResponse {
+    match result {
+        Ok(body) => HttpResponse::Ok().json(body),
+        Err(error) => HttpResponse::build(error.status).json(error.body()),
+    }
+}
+
+fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+#[derive(Deserialize)]
+struct AuthParamsBody {
+    redirect_uri: Option<String>,
+    state: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct StartBody {
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    connection: String,
+    email: Option<String>,
+    phone_number: Option<String>,
+    send: Option<String>,
+    #[serde(rename = "authParams")]
+    auth_params: Option<AuthParamsBody>,
+}
+
+async fn passwordless_start(
+    tenant: web::Data<Tenant>,
+    req: HttpRequest,
+    body: web::Json<StartBody>,
+) -> HttpResponse {
+    if let Err(error) =
+        Tenant::check_client(body.client_id.as_deref(), body.client_secret.as_deref())
+    {
+        return answer(Err(error));
+    }
+    let auth_params = body.auth_params.as_ref();
+    answer(tenant.passwordless_start(tenant::StartRequest {
+        connection: &body.connection,
+        email: body.email.as_deref(),
+        phone_number: body.phone_number.as_deref(),
+        send: body.send.as_deref().unwrap_or("code"),
+        redirect_uri: auth_params.and_then(|p| p.redirect_uri.as_deref()),
+        state: auth_params.and_then(|p| p.state.as_deref()),
+        language: header(&req, "x-request-language"),
+        end_user_ip: header(&req, crate::auth0::FORWARDED_FOR_HEADER),
+    }))
+}
+
+#[derive(Deserialize)]
+struct TokenBody {
+    grant_type: String,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    username: Option<String>,
+    otp: Option<String>,
+    realm: Option<String>,
+    audience: Option<String>,
+    scope: Option<String>,
+    code: Option<String>,
+    redirect_uri: Option<String>,
+    refresh_token: Option<String>,
+}
+
+async fn token(tenant: web::Data<Tenant>, body: web::Json<TokenBody>) -> HttpResponse {
+    if let Err(error) =
+        Tenant::check_client(body.client_id.as_deref(), body.client_secret.as_deref())
+    {
+        return answer(Err(error));
+    }
+    let missing = |field: &str| {
+        answer(Err(TenantError::new(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            "invalid_request",
+            format!("Missing required parameter: {field}"),
+        )))
+    };
+    let result = match body.grant_type.as_str() {
+        crate::auth0::GRANT_PASSWORDLESS_OTP => {
+            let (Some(username), Some(otp), Some(realm)) = (&body.username, &body.otp, &body.realm)
+            else {
+                return missing("username, otp and realm");
+            };
+            tenant.passwordless_otp(
+                username,
+                otp,
+                realm,
+                body.audience.as_deref(),
+                body.scope.as_deref().unwrap_or("openid"),
+            )
+        }
+        "authorization_code" => {
+            let (Some(code), Some(redirect_uri)) = (&body.code, &body.redirect_uri) else {
+                return missing("code and redirect_uri");
+            };
+            tenant.authorization_code(code, redirect_uri)
+        }
+        "refresh_token" => {
+            let Some(refresh_token) = &body.refresh_token else {
+                return missing("refresh_token");
+            };
+            tenant.refresh(refresh_token, body.scope.as_deref())
+        }
+        _ => Err(TenantError::new(
+            actix_web::http::StatusCode::FORBIDDEN,
+            "unsupported_grant_type",
+            "Unsupported grant type",
+        )),
+    };
+    answer(result)
+}
+
+#[derive(Deserialize)]
+struct RevokeBody {
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    token: String,
+}
+
+async fn revoke(tenant: web::Data<Tenant>, body: web::Json<RevokeBody>) -> HttpResponse {
+    if let Err(error) =
+        Tenant::check_client(body.client_id.as_deref(), body.client_secret.as_deref())
+    {
+        return answer(Err(error));
+    }
+    tenant.revoke(&body.token);
+    // Auth0 answers an empty 200.
+    HttpResponse::Ok().finish()
+}

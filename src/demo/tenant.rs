@@ -1,0 +1,458 @@
+//! The fake tenant's state and rules: pending one-time codes, magic-link
+//! authorization codes, refresh tokens. Answers mirror Auth0's recorded
+//! bodies (SPEC §7) so the gateway's real code path handles them.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use actix_web::http::StatusCode;
+use rand::Rng;
+use serde_json::{json, Value};
+
+use super::jwt;
+
+pub const DEMO_CLIENT_ID: &str = "demo-client-id";
+/// Visibly fake: the demo tenant only accepts this value.
+pub const DEMO_CLIENT_SECRET: &str = "demo-client-secret-not-a-real-secret";
+
+const CODE_LIFETIME: Duration = Duration::from_secs(300);
+/// Auth0 lets a code be tried a few times before it is burnt.
+const MAX_CODE_ATTEMPTS: u32 = 3;
+const TOKEN_LIFETIME_SECS: u64 = 3600;
+/// Bounds the demo's memory whatever a script throws at it.
+const MAX_ENTRIES: usize = 10_000;
+
+/// An Auth0-shaped failure: status plus `{error, error_description}`.
+#[derive(Debug)]
+pub struct TenantError {
+    pub status: StatusCode,
+    pub error: &'static str,
+    pub description: String,
+}
+
+impl TenantError {
+    pub fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
+        Self {
+            status,
+            error,
+            description: description.into(),
+        }
+    }
+
+    pub fn body(&self) -> Value {
+        json!({"error": self.error, "error_description": self.description})
+    }
+}
+
+pub type TenantResult = Result<Value, TenantError>;
+
+struct PendingCode {
+    code: String,
+    expires: Instant,
+    attempts: u32,
+}
+
+struct PendingLink {
+    identifier: String,
+    redirect_uri: String,
+    expires: Instant,
+}
+
+/// Who a refresh token belongs to.
+#[derive(Clone)]
+struct Session {
+    subject: String,
+    audience: String,
+    scope: String,
+}
+
+pub struct Tenant {
+    base_url: String,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    codes: HashMap<String, PendingCode>,
+    links: HashMap<String, PendingLink>,
+    refresh_tokens: HashMap<String, Session>,
+}
+
+/// What `/passwordless/start` was asked to do.
+pub struct StartRequest<'a> {
+    pub connection: &'a str,
+    pub email: Option<&'a str>,
+    pub phone_number: Option<&'a str>,
+    pub send: &'a str,
+    pub redirect_uri: Option<&'a str>,
+    pub state: Option<&'a str>,
+    pub language: Option<&'a str>,
+    pub end_user_ip: Option<&'a str>,
+}
+
+impl Tenant {
+    pub fn new(base_url: String) -> Self {
+        Self {
+            base_url,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic elsewhere must not take the demo down with it.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn check_client(
+        client_id: Option<&str>,
+        client_secret: Option<&str>,
+    ) -> Result<(), TenantError> {
+        if client_id == Some(DEMO_CLIENT_ID) && client_secret == Some(DEMO_CLIENT_SECRET) {
+            Ok(())
+        } else {
+            Err(TenantError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "Client authentication failed.",
+            ))
+        }
+    }
+
+    /// `POST /passwordless/start`.
+    pub fn passwordless_start(&self, request: StartRequest<'_>) -> TenantResult {
+        let (identifier, channel) = match (request.connection, request.email, request.phone_number)
+        {
+            ("email", Some(email), None) => (email.to_string(), "email"),
+            ("sms", None, Some(phone)) => (phone.to_string(), "sms"),
+            ("email" | "sms", _, _) => {
+                return Err(TenantError::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad.request",
+                    "Missing email or phone_number for the connection.",
+                ))
+            }
+            _ => {
+                return Err(TenantError::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad.connection",
+                    "Connection does not exist",
+                ))
+            }
+        };
+        let ip = request.end_user_ip.unwrap_or("(not sent)");
+        let language = request.language.unwrap_or("default");
+        match request.send {
+            "code" => {
+                let code = format!("{:06}", rand::thread_rng().gen_range(0..1_000_000));
+                let mut state = self.lock();
+                prune(&mut state.codes, |c| c.expires);
+                state.codes.insert(
+                    identifier.clone(),
+                    PendingCode {
+                        code: code.clone(),
+                        expires: Instant::now() + CODE_LIFETIME,
+                        attempts: 0,
+                    },
+                );
+                let what = if channel == "email" {
+                    "email"
+                } else {
+                    "text message"
+                };
+                super::announce(&format!(
+                    "{what} to {identifier}: your one-time code is {code}  \
+                     (end-user IP {ip}, language {language}, valid 5 minutes)"
+                ));
+            }
+            "link" => {
+                let Some(redirect_uri) = request.redirect_uri else {
+                    return Err(TenantError::new(
+                        StatusCode::BAD_REQUEST,
+                        "bad.authParams",
+                        "redirect_uri is required for magic links",
+                    ));
+                };
+                let code = random_token(24);
+                let mut state = self.lock();
+                prune(&mut state.links, |l| l.expires);
+                state.links.insert(
+                    code.clone(),
+                    PendingLink {
+                        identifier: identifier.clone(),
+                        redirect_uri: redirect_uri.to_string(),
+                        expires: Instant::now() + CODE_LIFETIME,
+                    },
+                );
+                let separator = if redirect_uri.contains('?') { '&' } else { '?' };
+                let state_param = request
+                    .state
+                    .map(|s| {
+                        format!(
+                            "&state={}",
+                            url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
+                        )
+                    })
+                    .unwrap_or_default();
+                super::announce(&format!(
+                    "magic link to {identifier}: {redirect_uri}{separator}code={code}{state_param}  \
+                     (or POST {{\"code\":\"{code}\"}} to /login/callback; end-user IP {ip})"
+                ));
+            }
+            _ => {
+                return Err(TenantError::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad.request",
+                    "send must be code or link",
+                ))
+            }
+        }
+        // Auth0's recorded answers (SPEC §7).
+        Ok(if channel == "email" {
+            json!({"_id": random_token(24), "email": identifier, "email_verified": false})
+        } else {
+            json!({"_id": random_token(24), "phone_number": identifier, "phone_verified": false, "request_language": null})
+        })
+    }
+
+    /// The passwordless OTP grant.
+    pub fn passwordless_otp(
+        &self,
+        username: &str,
+        otp: &str,
+        realm: &str,
+        audience: Option<&str>,
+        scope: &str,
+    ) -> TenantResult {
+        let wrong = if realm == "sms" {
+            "Wrong phone number or verification code."
+        } else {
+            "Wrong email or verification code."
+        };
+        let mut state = self.lock();
+        let Some(pending) = state.codes.get_mut(username) else {
+            return Err(TenantError::new(
+                StatusCode::FORBIDDEN,
+                "invalid_grant",
+                wrong,
+            ));
+        };
+        if pending.expires < Instant::now() {
+            state.codes.remove(username);
+            return Err(TenantError::new(
+                StatusCode::FORBIDDEN,
+                "invalid_grant",
+                wrong,
+            ));
+        }
+        if pending.code != otp {
+            pending.attempts += 1;
+            if pending.attempts >= MAX_CODE_ATTEMPTS {
+                state.codes.remove(username);
+                return Err(TenantError::new(
+                    StatusCode::FORBIDDEN,
+                    "invalid_grant",
+                    "You've reached the maximum number of attempts. Please try to login again.",
+                ));
+            }
+            return Err(TenantError::new(
+                StatusCode::FORBIDDEN,
+                "invalid_grant",
+                wrong,
+            ));
+        }
+        state.codes.remove(username);
+        let session = Session {
+            subject: subject_for(username),
+            audience: audience.unwrap_or_default().to_string(),
+            scope: scope.to_string(),
+        };
+        Ok(self.issue_tokens(&mut state, &session, true))
+    }
+
+    /// The `authorization_code` grant that completes a magic link.
+    pub fn authorization_code(&self, code: &str, redirect_uri: &str) -> TenantResult {
+        let invalid = || {
+            TenantError::new(
+                StatusCode::FORBIDDEN,
+                "invalid_grant",
+                "Invalid authorization code",
+            )
+        };
+        let mut state = self.lock();
+        let link = state.links.remove(code).ok_or_else(invalid)?;
+        if link.expires < Instant::now() || link.redirect_uri != redirect_uri {
+            return Err(invalid());
+        }
+        let session = Session {
+            subject: subject_for(&link.identifier),
+            audience: String::new(),
+            scope: "openid profile email offline_access".to_string(),
+        };
+        Ok(self.issue_tokens(&mut state, &session, true))
+    }
+
+    /// The `refresh_token` grant (no rotation: the refresh token stays valid).
+    pub fn refresh(&self, refresh_token: &str, scope: Option<&str>) -> TenantResult {
+        let mut state = self.lock();
+        let Some(mut session) = state.refresh_tokens.get(refresh_token).cloned() else {
+            return Err(TenantError::new(
+                StatusCode::FORBIDDEN,
+                "invalid_grant",
+                "Unknown or invalid refresh token.",
+            ));
+        };
+        if let Some(scope) = scope {
+            session.scope = scope.to_string();
+        }
+        Ok(self.issue_tokens(&mut state, &session, false))
+    }
+
+    /// `POST /oauth/revoke`: 200 whether or not the token was known.
+    pub fn revoke(&self, token: &str) {
+        self.lock().refresh_tokens.remove(token);
+    }
+
+    fn issue_tokens(&self, state: &mut State, session: &Session, with_refresh: bool) -> Value {
+        let now = unix_now();
+        let issuer = format!("{}/", self.base_url);
+        let audience = if session.audience.is_empty() {
+            format!("{}/userinfo", self.base_url)
+        } else {
+            session.audience.clone()
+        };
+        let access_token = jwt::sign(&json!({
+            "iss": issuer, "sub": session.subject, "aud": audience, "azp": DEMO_CLIENT_ID,
+            "iat": now, "exp": now + TOKEN_LIFETIME_SECS, "scope": session.scope,
+        }));
+        let mut answer = json!({
+            "access_token": access_token,
+            "token_type": "Bearer",
+            "expires_in": TOKEN_LIFETIME_SECS,
+            "scope": session.scope,
+        });
+        let scopes: Vec<&str> = session.scope.split_whitespace().collect();
+        if scopes.contains(&"openid") {
+            let identifier = session
+                .subject
+                .split_once('|')
+                .map(|(_, id)| id)
+                .unwrap_or("");
+            let mut claims = json!({
+                "iss": issuer, "sub": session.subject, "aud": DEMO_CLIENT_ID,
+                "iat": now, "exp": now + TOKEN_LIFETIME_SECS, "name": identifier,
+            });
+            if identifier.contains('@') {
+                claims["email"] = json!(identifier);
+                claims["email_verified"] = json!(true);
+            } else {
+                claims["phone_number"] = json!(identifier);
+                claims["phone_number_verified"] = json!(true);
+            }
+            answer["id_token"] = json!(jwt::sign(&claims));
+        }
+        if with_refresh && scopes.contains(&"offline_access") {
+            let refresh_token = random_token(40);
+            if state.refresh_tokens.len() >= MAX_ENTRIES {
+                state.refresh_tokens.clear();
+            }
+            state
+                .refresh_tokens
+                .insert(refresh_token.clone(), session.clone());
+            answer["refresh_token"] = json!(refresh_token);
+        }
+        answer
+    }
+}
+
+/// `email|jane@example.com` / `sms|+14155550100`, like Auth0's user ids.
+fn subject_for(identifier: &str) -> String {
+    if identifier.contains('@') {
+        format!("email|{identifier}")
+    } else {
+        format!("sms|{identifier}")
+    }
+}
+
+fn prune<T>(map: &mut HashMap<String, T>, expires: impl Fn(&T) -> Instant) {
+    if map.len() >= MAX_ENTRIES {
+        let now = Instant::now();
+        map.retain(|_, v| expires(v) > now);
+        if map.len() >= MAX_ENTRIES {
+            map.clear();
+        }
+    }
+}
+
+pub fn random_token(len: usize) -> String {
+    rand::thread_rng()
+        .sample_iter(&rand::distributions::Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
+}
+
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn start(tenant: &Tenant, email: &str) {
+        let result = tenant.passwordless_start(StartRequest {
+            connection: "email",
+            email: Some(email),
+            phone_number: None,
+            send: "code",
+            redirect_uri: None,
+            state: None,
+            language: None,
+            end_user_ip: None,
+        });
+        assert!(result.is_ok());
+    }
+
+    fn code_for(tenant: &Tenant, email: &str) -> String {
+        tenant
+            .lock()
+            .codes
+            .get(email)
+            .map(|c| c.code.clone())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_code_works_once_and_wrong_codes_burn_it() {
+        let tenant = Tenant::new("http://127.0.0.1:1".into());
+        start(&tenant, "jane@example.com");
+        let code = code_for(&tenant, "jane@example.com");
+        let scope = "openid offline_access";
+        let ok = tenant.passwordless_otp("jane@example.com", &code, "email", None, scope);
+        assert!(ok.as_ref().is_ok_and(|v| v["refresh_token"].is_string()));
+        let again = tenant.passwordless_otp("jane@example.com", &code, "email", None, scope);
+        assert_eq!(again.err().map(|e| e.error), Some("invalid_grant"));
+
+        start(&tenant, "jane@example.com");
+        for _ in 0..2 {
+            let wrong =
+                tenant.passwordless_otp("jane@example.com", "000000x", "email", None, scope);
+            assert_eq!(
+                wrong.err().map(|e| e.description),
+                Some("Wrong email or verification code.".into())
+            );
+        }
+        let last = tenant.passwordless_otp("jane@example.com", "000000x", "email", None, scope);
+        assert!(last
+            .err()
+            .is_some_and(|e| e.description.contains("maximum number of attempts")));
+    }
+}

@@ -1,0 +1,273 @@
+//! Parse, don't validate: request fields become these types in the first
+//! lines of a handler, and everything after works with values that cannot be
+//! invalid. Each `parse` error is the `error_description` the client sees.
+
+use std::fmt;
+
+use crate::secret::Sensitive;
+
+/// A normalised email address (trimmed, lowercased), at most 254 chars.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let email = raw.trim().to_lowercase();
+        if email.len() > 254 {
+            return Err("email must be at most 254 characters".into());
+        }
+        let invalid = || "email must be a valid address, e.g. jane@example.com".to_string();
+        let (local, domain) = email.rsplit_once('@').ok_or_else(invalid)?;
+        let local_ok = !local.is_empty()
+            && local.len() <= 64
+            && !local.starts_with('.')
+            && !local.ends_with('.')
+            && !local.contains("..")
+            && local
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+/=?^_`{|}~.-".contains(&b));
+        let domain_ok = domain.len() <= 253
+            && domain.contains('.')
+            && domain.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            });
+        if local_ok && domain_ok {
+            Ok(Self(email))
+        } else {
+            Err(invalid())
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// `j***@example.com`: enough to correlate, not enough to identify.
+impl fmt::Debug for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&mask_email(&self.0))
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&mask_email(&self.0))
+    }
+}
+
+/// An E.164 number: `+` then 8–15 digits.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct PhoneNumber(String);
+
+impl PhoneNumber {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let phone = raw.trim();
+        let digits = phone.strip_prefix('+').unwrap_or("");
+        if (8..=15).contains(&digits.len())
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && !digits.starts_with('0')
+        {
+            Ok(Self(phone.to_string()))
+        } else {
+            Err("phone_number must be E.164, e.g. +14155550100".into())
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// `+1*******0100`.
+impl fmt::Debug for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&mask_phone(&self.0))
+    }
+}
+
+impl fmt::Display for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&mask_phone(&self.0))
+    }
+}
+
+/// Who is logging in: exactly one of an email or a phone number.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Identifier {
+    Email(Email),
+    Phone(PhoneNumber),
+}
+
+impl Identifier {
+    /// Exactly one of the two fields must be present.
+    pub fn parse(email: Option<&str>, phone_number: Option<&str>) -> Result<Self, String> {
+        match (email, phone_number) {
+            (Some(email), None) => Email::parse(email).map(Self::Email),
+            (None, Some(phone)) => PhoneNumber::parse(phone).map(Self::Phone),
+            (Some(_), Some(_)) => Err("send either email or phone_number, not both".into()),
+            (None, None) => Err("email or phone_number is required".into()),
+        }
+    }
+
+    /// The raw, normalised value Auth0 wants as `username` / `email` / `phone_number`.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Email(email) => email.as_str(),
+            Self::Phone(phone) => phone.as_str(),
+        }
+    }
+
+    pub fn channel(&self) -> Channel {
+        match self {
+            Self::Email(_) => Channel::Email,
+            Self::Phone(_) => Channel::Sms,
+        }
+    }
+
+    /// The masked form for logs.
+    pub fn masked(&self) -> String {
+        match self {
+            Self::Email(email) => mask_email(email.as_str()),
+            Self::Phone(phone) => mask_phone(phone.as_str()),
+        }
+    }
+}
+
+/// Where a passwordless code or link goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    Email,
+    Sms,
+}
+
+/// A passwordless one-time code: digits only, 4–12 chars.
+#[derive(Debug, Clone)]
+pub struct OtpCode(Sensitive);
+
+impl OtpCode {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        if (4..=12).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(Self(Sensitive::new(raw)))
+        } else {
+            Err("code must be 4 to 12 digits".into())
+        }
+    }
+
+    pub fn expose(&self) -> &str {
+        self.0.expose()
+    }
+}
+
+/// 1–`max` visible ASCII characters: codes, tokens and ids that are opaque to
+/// the gateway but must not carry whitespace, control characters or
+/// anything that could change the meaning of a header or path.
+pub fn visible_ascii(field: &str, raw: &str, max: usize) -> Result<Sensitive, String> {
+    if !raw.is_empty() && raw.len() <= max && raw.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(Sensitive::new(raw))
+    } else {
+        Err(format!(
+            "{field} must be 1 to {max} visible ASCII characters"
+        ))
+    }
+}
+
+pub fn mask_email(email: &str) -> String {
+    match email.rsplit_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}***@{domain}")
+        }
+        None => "***".to_string(),
+    }
+}
+
+pub fn mask_phone(phone: &str) -> String {
+    let chars: Vec<char> = phone.chars().collect();
+    if chars.len() < 7 {
+        return "***".to_string();
+    }
+    let head: String = chars[..2].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    // A fixed-width mask also hides how long the number is.
+    format!("{head}*******{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalised_and_checked() {
+        assert_eq!(
+            Email::parse("  Jane.Doe@Example.COM ").map(|e| e.0),
+            Ok("jane.doe@example.com".to_string())
+        );
+        assert!(Email::parse("mfa+demo@example.com").is_ok());
+        for bad in [
+            "",
+            "jane",
+            "jane@",
+            "@example.com",
+            "jane@example",
+            "ja ne@example.com",
+            "jane@exa_mple.com",
+            "jane..doe@example.com",
+            "jane@-example.com",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad:?}");
+        }
+        let long = format!("{}@example.com", "a".repeat(250));
+        assert!(Email::parse(&long).is_err());
+    }
+
+    #[test]
+    fn phone_numbers_are_e164() {
+        assert!(PhoneNumber::parse("+14155550100").is_ok());
+        assert!(PhoneNumber::parse("+44123456").is_ok());
+        for bad in [
+            "14155550100",
+            "+1415",
+            "+1234567890123456",
+            "+1 415 555 0100",
+            "+0123456789",
+            "+",
+        ] {
+            assert!(PhoneNumber::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn exactly_one_identifier() {
+        assert!(Identifier::parse(Some("a@example.com"), None).is_ok());
+        assert!(Identifier::parse(None, Some("+14155550100")).is_ok());
+        assert!(Identifier::parse(Some("a@example.com"), Some("+14155550100")).is_err());
+        assert!(Identifier::parse(None, None).is_err());
+    }
+
+    #[test]
+    fn codes_are_4_to_12_digits() {
+        assert!(OtpCode::parse("1234").is_ok());
+        assert!(OtpCode::parse("123456789012").is_ok());
+        for bad in ["123", "1234567890123", "12a456", "", " 123456"] {
+            assert!(OtpCode::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn masks_hide_the_middle() {
+        assert_eq!(mask_email("jane@example.com"), "j***@example.com");
+        assert_eq!(mask_phone("+14155550100"), "+1*******0100");
+        assert_eq!(
+            format!("{:?}", Identifier::parse(None, Some("+14155550100"))),
+            "Ok(Phone(+1*******0100))"
+        );
+    }
+}

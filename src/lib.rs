@@ -1,0 +1,19 @@
+//! login-gateway: a backend-for-frontend for Auth0 passwordless login and
+//! MFA. `main.rs` only parses the command line; everything else lives here
+//! so tests start exactly what production starts.
+
+pub mod auth0;
+pub mod cli;
+pub mod client_ip;
+pub mod demo;
+pub mod domain;
+pub mod error;
+pub mod metrics;
+pub mod middleware;
+pub mod rate_limit;
+pub mod request_id;
+pub mod routes;
+pub mod secret;
+pub mod settings;
+pub mod startup;
+pub mod telemetry;

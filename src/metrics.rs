@@ -1,0 +1,80 @@
+//! Prometheus metrics. Label values are route templates, endpoint names,
+//! outcomes, status codes and policy names only: never a path, an address,
+//! an identifier or a token, so cardinality stays bounded.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+/// Latency buckets in seconds: the gateway's own work is sub-millisecond,
+/// Auth0 answers in tens to hundreds of milliseconds.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the process-wide recorder once; later calls return the same
+/// handle (tests start many applications in one process).
+pub fn install() -> Option<PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new().set_buckets(LATENCY_BUCKETS).ok()?;
+            match builder.install_recorder() {
+                Ok(handle) => Some(handle),
+                Err(error) => {
+                    tracing::warn!(error = %error, "metrics recorder not installed");
+                    None
+                }
+            }
+        })
+        .clone()
+}
+
+pub fn record_upstream(endpoint: &'static str, outcome: &'static str, elapsed: Duration) {
+    metrics::counter!("gateway_upstream_requests_total", "endpoint" => endpoint, "outcome" => outcome)
+        .increment(1);
+    metrics::histogram!("gateway_upstream_duration_seconds", "endpoint" => endpoint)
+        .record(elapsed.as_secs_f64());
+}
+
+pub fn record_request(route: &'static str, status: u16, elapsed: Duration) {
+    metrics::counter!("gateway_http_requests_total", "route" => route, "status" => status_label(status))
+        .increment(1);
+    metrics::histogram!("gateway_http_request_duration_seconds", "route" => route)
+        .record(elapsed.as_secs_f64());
+}
+
+pub fn record_rejection(policy: &'static str) {
+    metrics::counter!("gateway_rate_limit_rejections_total", "policy" => policy).increment(1);
+}
+
+pub fn record_limiter_keys(policy: &'static str, keys: usize) {
+    metrics::gauge!("gateway_rate_limit_keys", "policy" => policy).set(keys as f64);
+}
+
+/// Status codes as static strings: no allocation per request.
+fn status_label(status: u16) -> &'static str {
+    match status {
+        200 => "200",
+        204 => "204",
+        400 => "400",
+        401 => "401",
+        403 => "403",
+        404 => "404",
+        405 => "405",
+        413 => "413",
+        415 => "415",
+        429 => "429",
+        500 => "500",
+        502 => "502",
+        503 => "503",
+        504 => "504",
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}

@@ -1,0 +1,388 @@
+//! Local rate limits (SPEC §4): a thin layer of our own on governor's keyed
+//! GCRA limiters, one store per policy, all checked before Auth0 is called.
+//!
+//! Keys are 64-bit keyed hashes (a per-process random SipHash key) of the
+//! client IP, the normalised identifier or the mfa_token, so no address,
+//! email or token is ever held as a map key, and every entry is small.
+//! IPv6 clients are keyed by their /64: one subscriber usually owns a whole
+//! /64, so per-address keys would let one host rotate through 2^64 keys.
+//!
+//! Memory stays bounded: idle keys are pruned on a timer, and each store is
+//! capped at `rate_limit.max_keys`. A new key that arrives while a store is
+//! full is not refused and not given a fresh unlimited bucket: it is limited
+//! through one of [`OVERFLOW_BUCKETS`] shared buckets chosen by its hash. A
+//! flood of spoofed keys can therefore neither grow memory nor lock out
+//! everyone (it would have to drain all overflow buckets), and keys that were
+//! already tracked keep their own buckets.
+
+use std::hash::{BuildHasher, Hash};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::http::header::HeaderValue;
+use actix_web::HttpResponseBuilder;
+use dashmap::DashMap;
+use governor::clock::{Clock, DefaultClock};
+use governor::nanos::Nanos;
+use governor::state::keyed::ShrinkableKeyedStateStore;
+use governor::state::{InMemoryState, StateStore};
+use governor::{Quota, RateLimiter};
+
+use crate::domain::Identifier;
+use crate::error::ApiError;
+use crate::settings::{QuotaSpec, RateLimitSettings};
+
+/// Shared buckets for new keys while a store is full.
+pub const OVERFLOW_BUCKETS: u64 = 65_536;
+
+/// A call a local policy refused: what the 429's IETF headers describe.
+#[derive(Debug, Clone)]
+pub struct Rejection {
+    pub policy: &'static str,
+    pub quota: QuotaSpec,
+    /// Seconds until the call would be allowed, rounded up.
+    pub retry_after: u64,
+}
+
+impl Rejection {
+    /// `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers).
+    pub fn insert_headers(&self, response: &mut HttpResponseBuilder) {
+        let policy = format!(
+            "\"{}\";q={};w={}",
+            self.policy,
+            self.quota.count,
+            self.quota.window_secs()
+        );
+        let state = format!("\"{}\";r=0;t={}", self.policy, self.retry_after);
+        if let Ok(value) = HeaderValue::from_str(&policy) {
+            response.insert_header(("RateLimit-Policy", value));
+        }
+        if let Ok(value) = HeaderValue::from_str(&state) {
+            response.insert_header(("RateLimit", value));
+        }
+    }
+}
+
+impl From<Rejection> for ApiError {
+    fn from(rejection: Rejection) -> Self {
+        crate::metrics::record_rejection(rejection.policy);
+        let mut error = ApiError::too_many_requests(rejection.retry_after);
+        error.rate_limit = Some(rejection);
+        error
+    }
+}
+
+/// governor's dashmap store behind an `Arc`, so the policy can ask whether
+/// a key is already tracked (governor's limiter does not expose its store).
+#[derive(Clone, Default)]
+struct SharedStore(Arc<DashMap<u64, InMemoryState>>);
+
+impl StateStore for SharedStore {
+    type Key = u64;
+
+    fn measure_and_replace<T, F, E>(&self, key: &u64, f: F) -> Result<T, E>
+    where
+        F: Fn(Option<Nanos>) -> Result<(T, Nanos), E>,
+    {
+        self.0.measure_and_replace(key, f)
+    }
+}
+
+impl ShrinkableKeyedStateStore<u64> for SharedStore {
+    fn retain_recent(&self, drop_below: Nanos) {
+        ShrinkableKeyedStateStore::retain_recent(&*self.0, drop_below)
+    }
+
+    fn shrink_to_fit(&self) {
+        self.0.shrink_to_fit()
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+type KeyedLimiter = RateLimiter<u64, SharedStore, DefaultClock>;
+
+/// One named policy: its quota, its keyed store and its overflow buckets.
+pub struct Policy {
+    name: &'static str,
+    quota: QuotaSpec,
+    store: SharedStore,
+    limiter: KeyedLimiter,
+    overflow: KeyedLimiter,
+    max_keys: usize,
+    clock: DefaultClock,
+}
+
+impl Policy {
+    pub fn new(name: &'static str, quota: QuotaSpec, max_keys: usize) -> Self {
+        let governor_quota = governor_quota(quota);
+        let clock = DefaultClock::default();
+        let store = SharedStore::default();
+        Self {
+            name,
+            quota,
+            limiter: RateLimiter::new(governor_quota, store.clone(), clock.clone()),
+            store,
+            overflow: RateLimiter::new(governor_quota, SharedStore::default(), clock.clone()),
+            max_keys,
+            clock,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Takes one cell for `key`, or says how long to wait.
+    pub fn check(&self, key: u64) -> Result<(), Rejection> {
+        let tracked = self.store.0.contains_key(&key);
+        let outcome = if tracked || self.store.0.len() < self.max_keys {
+            self.limiter.check_key(&key)
+        } else {
+            self.overflow.check_key(&(key % OVERFLOW_BUCKETS))
+        };
+        outcome.map_err(|not_until| {
+            let wait = not_until.wait_time_from(self.clock.now());
+            Rejection {
+                policy: self.name,
+                quota: self.quota,
+                retry_after: ceil_secs(wait),
+            }
+        })
+    }
+
+    /// Drops keys whose bucket is full again (indistinguishable from a new
+    /// key) and gives the memory back.
+    pub fn prune(&self) {
+        for limiter in [&self.limiter, &self.overflow] {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
+    }
+
+    /// Tracked keys, overflow buckets included.
+    pub fn len(&self) -> usize {
+        self.limiter.len() + self.overflow.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Burst N, one cell back every unit/N.
+fn governor_quota(spec: QuotaSpec) -> Quota {
+    let period = spec.period / spec.count.get();
+    Quota::with_period(period.max(Duration::from_nanos(1)))
+        .unwrap_or_else(|| Quota::per_second(spec.count))
+        .allow_burst(spec.count)
+}
+
+fn ceil_secs(wait: Duration) -> u64 {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    secs.max(1)
+}
+
+/// All six policies of SPEC §4.
+pub struct Limits {
+    enabled: bool,
+    hasher: std::hash::RandomState,
+    per_ip: Policy,
+    login_start_per_ip: Policy,
+    login_start_per_identifier: Policy,
+    verify_per_identifier: Policy,
+    mfa_verify_per_token: Policy,
+    sms_global: Policy,
+}
+
+impl Limits {
+    pub fn new(settings: &RateLimitSettings) -> Self {
+        let policy = |name, quota| Policy::new(name, quota, settings.max_keys);
+        Self {
+            enabled: settings.enabled,
+            hasher: std::hash::RandomState::new(),
+            per_ip: policy("per_ip", settings.per_ip),
+            login_start_per_ip: policy("login_start_per_ip", settings.login_start_per_ip),
+            login_start_per_identifier: policy(
+                "login_start_per_identifier",
+                settings.login_start_per_identifier,
+            ),
+            verify_per_identifier: policy("verify_per_identifier", settings.verify_per_identifier),
+            mfa_verify_per_token: policy("mfa_verify_per_token", settings.mfa_verify_per_token),
+            sms_global: policy("sms_global", settings.sms_global),
+        }
+    }
+
+    pub fn policies(&self) -> [&Policy; 6] {
+        [
+            &self.per_ip,
+            &self.login_start_per_ip,
+            &self.login_start_per_identifier,
+            &self.verify_per_identifier,
+            &self.mfa_verify_per_token,
+            &self.sms_global,
+        ]
+    }
+
+    /// Every `/login`, `/mfa`, `/token` call.
+    pub fn check_ip(&self, ip: IpAddr) -> Result<(), Rejection> {
+        if !self.enabled {
+            return Ok(());
+        }
+        self.per_ip.check(self.ip_key(ip))
+    }
+
+    /// `/login/start`: per IP, per identifier, and the global SMS budget.
+    pub fn check_login_start(&self, ip: IpAddr, identifier: &Identifier) -> Result<(), Rejection> {
+        if !self.enabled {
+            return Ok(());
+        }
+        let ip_key = self.ip_key(ip);
+        self.per_ip.check(ip_key)?;
+        self.login_start_per_ip.check(ip_key)?;
+        self.login_start_per_identifier
+            .check(self.identifier_key(identifier))?;
+        if matches!(identifier, Identifier::Phone(_)) {
+            self.sms_global.check(0)?;
+        }
+        Ok(())
+    }
+
+    /// `/login/verify`: per IP and per identifier (code guessing).
+    pub fn check_verify(&self, ip: IpAddr, identifier: &Identifier) -> Result<(), Rejection> {
+        if !self.enabled {
+            return Ok(());
+        }
+        self.per_ip.check(self.ip_key(ip))?;
+        self.verify_per_identifier
+            .check(self.identifier_key(identifier))
+    }
+
+    /// `/mfa/verify`: per IP and per mfa_token (second-factor guessing).
+    pub fn check_mfa_verify(&self, ip: IpAddr, mfa_token: &str) -> Result<(), Rejection> {
+        if !self.enabled {
+            return Ok(());
+        }
+        self.per_ip.check(self.ip_key(ip))?;
+        self.mfa_verify_per_token
+            .check(self.hasher.hash_one(("mfa_token", mfa_token)))
+    }
+
+    /// Prunes idle keys in every store and exports the store sizes.
+    pub fn prune(&self) {
+        for policy in self.policies() {
+            policy.prune();
+            crate::metrics::record_limiter_keys(policy.name(), policy.len());
+        }
+    }
+
+    fn ip_key(&self, ip: IpAddr) -> u64 {
+        match ip {
+            IpAddr::V4(v4) => self.hasher.hash_one(u32::from(v4)),
+            IpAddr::V6(v6) => self.hasher.hash_one(u128::from(v6) >> 64),
+        }
+    }
+
+    fn identifier_key(&self, identifier: &Identifier) -> u64 {
+        self.hasher.hash_one(Keyed(identifier.as_str()))
+    }
+}
+
+/// Keeps identifier keys in a different hash domain from token keys.
+#[derive(Hash)]
+struct Keyed<'a>(&'a str);
+
+/// How often idle keys are pruned.
+pub const PRUNE_INTERVAL: Duration = Duration::from_secs(30);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::num::NonZeroU32;
+
+    fn quota(count: u32, secs: u64) -> QuotaSpec {
+        QuotaSpec {
+            count: NonZeroU32::new(count).unwrap_or(NonZeroU32::MIN),
+            period: Duration::from_secs(secs),
+        }
+    }
+
+    #[test]
+    fn a_policy_allows_its_burst_then_names_itself() {
+        let policy = Policy::new("login_start_per_identifier", quota(5, 3600), 100);
+        for _ in 0..5 {
+            assert!(policy.check(42).is_ok());
+        }
+        let rejection = policy.check(42).err();
+        let rejection = rejection.as_ref();
+        assert_eq!(
+            rejection.map(|r| r.policy),
+            Some("login_start_per_identifier")
+        );
+        // One cell comes back every 720 s.
+        let wait = rejection.map(|r| r.retry_after).unwrap_or(0);
+        assert!((719..=720).contains(&wait), "{wait}");
+        assert!(policy.check(43).is_ok(), "other keys are independent");
+    }
+
+    #[test]
+    fn a_full_store_sends_new_keys_to_overflow_buckets() {
+        let policy = Policy::new("per_ip", quota(1, 3600), 2);
+        assert!(policy.check(1).is_ok());
+        assert!(policy.check(2).is_ok());
+        // Store full: key 3 is limited through its overflow bucket, not refused.
+        assert!(policy.check(3).is_ok());
+        assert!(policy.check(3).is_err());
+        // Tracked keys keep their own bucket.
+        assert!(policy.check(1).is_err());
+        assert_eq!(policy.limiter.len(), 2);
+        assert!(policy.check(4).is_ok(), "a different overflow bucket");
+    }
+
+    #[test]
+    fn pruning_drops_idle_keys() {
+        let policy = Policy::new("per_ip", quota(1000, 1), 1_000_000);
+        for key in 0..1000 {
+            assert!(policy.check(key).is_ok());
+        }
+        assert_eq!(policy.len(), 1000);
+        std::thread::sleep(Duration::from_millis(1100));
+        policy.prune();
+        assert_eq!(policy.len(), 0);
+    }
+
+    #[test]
+    fn ipv6_clients_share_their_64() {
+        let limits = Limits::new(&RateLimitSettings {
+            enabled: true,
+            max_keys: 100,
+            per_ip: quota(1, 60),
+            login_start_per_ip: quota(1, 60),
+            login_start_per_identifier: quota(1, 60),
+            verify_per_identifier: quota(1, 60),
+            mfa_verify_per_token: quota(1, 60),
+            sms_global: quota(1, 60),
+        });
+        let a: IpAddr = "2001:db8:1:2::1".parse().unwrap_or(IpAddr::from([0; 4]));
+        let b: IpAddr = "2001:db8:1:2::ffff".parse().unwrap_or(IpAddr::from([0; 4]));
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap_or(IpAddr::from([0; 4]));
+        assert!(limits.check_ip(a).is_ok());
+        assert!(limits.check_ip(b).is_err());
+        assert!(limits.check_ip(c).is_ok());
+    }
+
+    #[test]
+    fn retry_after_rounds_up() {
+        assert_eq!(ceil_secs(Duration::from_millis(1)), 1);
+        assert_eq!(ceil_secs(Duration::from_millis(1500)), 2);
+        assert_eq!(ceil_secs(Duration::from_secs(720)), 720);
+        assert_eq!(ceil_secs(Duration::ZERO), 1);
+    }
+}

@@ -1,0 +1,264 @@
+//! `/login/*`: passwordless start, code verification, magic-link callback.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use super::{caller, is_language_tag, no_store_json, resource};
+use crate::auth0::{AuthParams, LoginOutcome, PasswordlessStart, TokenGrant};
+use crate::client_ip::ClientIp;
+use crate::domain::{visible_ascii, Channel, Identifier, OtpCode};
+use crate::error::ApiError;
+use crate::settings::Auth0Settings;
+use crate::startup::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/login/start", "POST").route(web::post().to(start)))
+        .service(resource("/login/verify", "POST").route(web::post().to(verify)))
+        .service(resource("/login/callback", "POST").route(web::post().to(callback)));
+}
+
+/// What to send: a one-time code (default) or a magic link (email only).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SendKind {
+    #[default]
+    Code,
+    Link,
+}
+
+impl SendKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Code => "code",
+            Self::Link => "link",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartRequest {
+    pub email: Option<String>,
+    pub phone_number: Option<String>,
+    #[serde(default)]
+    pub send: SendKind,
+    pub locale: Option<String>,
+    pub state: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StartResponse {
+    pub channel: Channel,
+    pub send: SendKind,
+}
+
+/// Longest `state` the gateway forwards into a magic link.
+const MAX_STATE_CHARS: usize = 512;
+
+async fn start(
+    state: web::Data<AppState>,
+    ip: ClientIp,
+    req: HttpRequest,
+    body: web::Json<StartRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let identifier = Identifier::parse(body.email.as_deref(), body.phone_number.as_deref())
+        .map_err(ApiError::invalid_request)?;
+    if let Some(locale) = body.locale.as_deref() {
+        if !is_language_tag(locale) {
+            return Err(ApiError::invalid_request(
+                "locale must be a BCP 47 language tag, e.g. en-US",
+            ));
+        }
+    }
+    let auth0 = &state.settings.auth0;
+    let auth_params = match body.send {
+        SendKind::Code => {
+            if body.state.is_some() {
+                return Err(ApiError::invalid_request(
+                    "state is only allowed with send: \"link\"",
+                ));
+            }
+            None
+        }
+        SendKind::Link => {
+            if identifier.channel() != Channel::Email {
+                return Err(ApiError::invalid_request(
+                    "send: \"link\" is only possible with email",
+                ));
+            }
+            let redirect_uri = magic_link_redirect_uri(auth0)?;
+            if let Some(value) = body.state.as_deref() {
+                visible_ascii("state", value, MAX_STATE_CHARS)
+                    .map_err(ApiError::invalid_request)?;
+            }
+            Some(AuthParams {
+                scope: &auth0.scope,
+                response_type: "code",
+                redirect_uri,
+                state: body.state.as_deref(),
+            })
+        }
+    };
+    state
+        .limits
+        .check_login_start(ip.0, &identifier)
+        .map_err(ApiError::from)?;
+    let (email, phone_number, connection) = match &identifier {
+        Identifier::Email(email) => (Some(email.as_str()), None, auth0.email_connection.as_str()),
+        Identifier::Phone(phone) => (None, Some(phone.as_str()), auth0.sms_connection.as_str()),
+    };
+    let request = PasswordlessStart {
+        connection,
+        email,
+        phone_number,
+        send: body.send.as_str(),
+        auth_params,
+    };
+    tracing::info!(identifier = %identifier.masked(), send = body.send.as_str(), "passwordless start");
+    state
+        .auth0
+        .passwordless_start(caller(ip, body.locale.as_deref(), &req), &request)
+        .await?;
+    Ok(HttpResponse::Ok().json(StartResponse {
+        channel: identifier.channel(),
+        send: body.send,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {
+    pub email: Option<String>,
+    pub phone_number: Option<String>,
+    pub code: String,
+    pub audience: Option<String>,
+    pub scope: Option<String>,
+}
+
+async fn verify(
+    state: web::Data<AppState>,
+    ip: ClientIp,
+    req: HttpRequest,
+    body: web::Json<VerifyRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let identifier = Identifier::parse(body.email.as_deref(), body.phone_number.as_deref())
+        .map_err(ApiError::invalid_request)?;
+    let code = OtpCode::parse(&body.code).map_err(ApiError::invalid_request)?;
+    let auth0 = &state.settings.auth0;
+    let audience = allowed_audience(auth0, body.audience.as_deref())?;
+    let scope = allowed_scope(auth0, body.scope.as_deref())?;
+    state
+        .limits
+        .check_verify(ip.0, &identifier)
+        .map_err(ApiError::from)?;
+    let realm = match identifier {
+        Identifier::Email(_) => auth0.email_connection.as_str(),
+        Identifier::Phone(_) => auth0.sms_connection.as_str(),
+    };
+    let grant = TokenGrant::PasswordlessOtp {
+        username: identifier.as_str(),
+        otp: code.expose(),
+        realm,
+        audience,
+        scope: &scope,
+    };
+    let outcome = state
+        .auth0
+        .login_grant(caller(ip, None, &req), &grant)
+        .await?;
+    login_answer(outcome, &identifier.masked())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallbackRequest {
+    pub code: String,
+    /// Checked by the app that created it, not by the gateway.
+    pub state: Option<String>,
+}
+
+async fn callback(
+    state: web::Data<AppState>,
+    ip: ClientIp,
+    req: HttpRequest,
+    body: web::Json<CallbackRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let code = visible_ascii("code", &body.code, 512).map_err(ApiError::invalid_request)?;
+    if let Some(value) = body.state.as_deref() {
+        visible_ascii("state", value, MAX_STATE_CHARS).map_err(ApiError::invalid_request)?;
+    }
+    let redirect_uri = magic_link_redirect_uri(&state.settings.auth0)?;
+    state.limits.check_ip(ip.0).map_err(ApiError::from)?;
+    let grant = TokenGrant::AuthorizationCode {
+        code: code.expose(),
+        redirect_uri,
+    };
+    let outcome = state
+        .auth0
+        .login_grant(caller(ip, None, &req), &grant)
+        .await?;
+    login_answer(outcome, "magic link")
+}
+
+/// Tokens as a no-store 200, or the `403 mfa_required` answer.
+fn login_answer(outcome: LoginOutcome, who: &str) -> Result<HttpResponse, ApiError> {
+    match outcome {
+        LoginOutcome::Tokens(tokens) => {
+            tracing::info!(identifier = who, "login succeeded");
+            Ok(no_store_json(&tokens))
+        }
+        LoginOutcome::MfaRequired(details) => {
+            tracing::info!(identifier = who, "login needs a second factor");
+            Err(crate::auth0::UpstreamError::MfaRequired(details).into())
+        }
+    }
+}
+
+fn magic_link_redirect_uri(auth0: &Auth0Settings) -> Result<&str, ApiError> {
+    auth0.magic_link_redirect_uri.as_deref().ok_or_else(|| {
+        ApiError::invalid_request(
+            "magic links are not enabled on this gateway (auth0.magic_link_redirect_uri is not set)",
+        )
+    })
+}
+
+/// The requested audience if allowed, else the configured default.
+fn allowed_audience<'a>(
+    auth0: &'a Auth0Settings,
+    requested: Option<&'a str>,
+) -> Result<&'a str, ApiError> {
+    match requested {
+        None => Ok(&auth0.audience),
+        Some(audience)
+            if audience == auth0.audience
+                || auth0.allowed_audiences.iter().any(|a| a == audience) =>
+        {
+            Ok(audience)
+        }
+        Some(_) => Err(ApiError::invalid_request(
+            "audience is not in the gateway's allowed audiences",
+        )),
+    }
+}
+
+/// The requested scopes if every one is allowed, else the configured default.
+pub fn allowed_scope(auth0: &Auth0Settings, requested: Option<&str>) -> Result<String, ApiError> {
+    let Some(requested) = requested else {
+        return Ok(auth0.scope.clone());
+    };
+    let scopes: Vec<&str> = requested.split_whitespace().collect();
+    if scopes.is_empty() {
+        return Err(ApiError::invalid_request("scope must not be empty"));
+    }
+    if let Some(scope) = scopes
+        .iter()
+        .find(|s| !auth0.allowed_scopes.iter().any(|allowed| allowed == *s))
+    {
+        let shown: String = scope.chars().take(64).collect();
+        return Err(ApiError::invalid_request(format!(
+            "scope {shown:?} is not allowed"
+        )));
+    }
+    Ok(scopes.join(" "))
+}

@@ -1,0 +1,193 @@
+//! Application wiring. Tests and `main` start exactly the same thing:
+//! `Application::build` binds its own listener (port 0 in tests) and
+//! `run_until_stopped` serves until SIGTERM/SIGINT, then drains.
+
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::{web, App, HttpServer};
+
+use crate::auth0::Auth0Client;
+use crate::client_ip::ClientIpConfig;
+use crate::error::{json_error_handler, path_error_handler, query_error_handler};
+use crate::middleware::FrontDoor;
+use crate::rate_limit::{Limits, PRUNE_INTERVAL};
+use crate::routes;
+use crate::settings::Settings;
+
+/// What every handler shares.
+pub struct AppState {
+    pub settings: Settings,
+    pub auth0: Auth0Client,
+    pub limits: Limits,
+    /// False from the first shutdown signal on: `/readyz` answers 503.
+    pub ready: AtomicBool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("cannot build the HTTP client for Auth0: {0}")]
+    HttpClient(String),
+    #[error("cannot start the server: {0}")]
+    Server(std::io::Error),
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+}
+
+impl Application {
+    /// Binds `server.bind` and prepares the server (not yet running).
+    pub fn build(settings: Settings) -> Result<Self, StartupError> {
+        let addr = settings.server.bind;
+        let listener = TcpListener::bind(addr).map_err(|source| StartupError::Bind {
+            addr: addr.to_string(),
+            source,
+        })?;
+        Self::build_with_listener(settings, listener)
+    }
+
+    pub fn build_with_listener(
+        settings: Settings,
+        listener: TcpListener,
+    ) -> Result<Self, StartupError> {
+        let port = listener.local_addr().map_err(StartupError::Server)?.port();
+        crate::metrics::install();
+        let auth0 = Auth0Client::new(&settings.auth0)
+            .map_err(|e| StartupError::HttpClient(e.to_string()))?;
+        let state = web::Data::new(AppState {
+            limits: Limits::new(&settings.rate_limit),
+            auth0,
+            ready: AtomicBool::new(true),
+            settings,
+        });
+        let server = run(state.clone(), listener)?;
+        Ok(Self {
+            port,
+            server,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// Serves until SIGTERM or SIGINT, then: readiness off at once, keep
+    /// serving for `drain_delay` so load balancers notice, stop accepting,
+    /// and give in-flight requests up to `shutdown_timeout_secs`.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let state = self.state.clone();
+        let drain_delay = state.settings.server.drain_delay;
+        tokio::spawn(async move {
+            let signal = wait_for_shutdown_signal().await;
+            state.ready.store(false, Ordering::SeqCst);
+            tracing::info!(
+                event = "shutdown_started",
+                signal,
+                drain_delay_ms = drain_delay.as_millis() as u64,
+                "shutdown signal received; readiness is now 503"
+            );
+            tokio::time::sleep(drain_delay).await;
+            tracing::info!(
+                event = "listener_closing",
+                "drain delay over; no new connections, finishing in-flight requests"
+            );
+            handle.stop(true).await;
+        });
+        let pruner = spawn_pruner(self.state.clone());
+        let result = self.server.await;
+        pruner.abort();
+        tracing::info!(event = "stopped", "gateway stopped");
+        result
+    }
+}
+
+fn run(state: web::Data<AppState>, listener: TcpListener) -> Result<Server, StartupError> {
+    let server_settings = &state.settings.server;
+    let max_body = server_settings.max_body_bytes;
+    let client_ip = ClientIpConfig {
+        trusted_proxies: server_settings.trusted_proxies.clone(),
+        header: server_settings.client_ip_header,
+    };
+    let workers = server_settings.workers;
+    let request_timeout = server_settings.client_request_timeout;
+    let shutdown_timeout = server_settings.shutdown_timeout.as_secs();
+    let app_state = state.clone();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(app_state.clone())
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(max_body)
+                    .error_handler(json_error_handler),
+            )
+            .app_data(web::PathConfig::default().error_handler(path_error_handler))
+            .app_data(web::QueryConfig::default().error_handler(query_error_handler))
+            .app_data(client_ip.clone())
+            .wrap(FrontDoor::new(client_ip.clone()))
+            .configure(routes::configure)
+            .default_service(web::to(routes::not_found))
+    })
+    .workers(workers)
+    .client_request_timeout(request_timeout)
+    .shutdown_timeout(shutdown_timeout)
+    // Signals are ours: readiness must turn 503 before the listener closes.
+    .disable_signals()
+    .listen(listener)
+    .map_err(StartupError::Server)?
+    .run();
+    Ok(server)
+}
+
+/// Prunes idle rate-limit keys and refreshes the key gauges.
+fn spawn_pruner(state: web::Data<AppState>) -> tokio::task::JoinHandle<()> {
+    let state: Arc<AppState> = state.into_inner();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(PRUNE_INTERVAL);
+        loop {
+            tick.tick().await;
+            state.limits.prune();
+        }
+    })
+}
+
+/// Resolves with the name of the first SIGTERM or SIGINT.
+async fn wait_for_shutdown_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            },
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+                "SIGINT"
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "SIGINT"
+    }
+}
