@@ -81,8 +81,8 @@ async fn serve(cli: Cli) -> ExitCode {
         Ok(settings) => settings,
         Err(error) => return config_failure(&error),
     };
-    if cli.demo {
-        crate::demo::restrict_to_loopback(&mut settings);
+    if let Some(tenant) = &tenant {
+        crate::demo::adjust_settings(&mut settings, tenant);
     }
     let _log_guard = crate::telemetry::init(settings.log.format);
     let application = match Application::build(settings) {

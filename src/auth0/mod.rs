@@ -25,6 +25,13 @@ use crate::settings::Auth0Settings;
 /// Header" must be on for the application).
 pub const FORWARDED_FOR_HEADER: &str = "auth0-forwarded-for";
 
+/// Everything but unreserved characters is encoded in a path segment.
+const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
 /// Who the call is on behalf of.
 #[derive(Debug, Clone, Copy)]
 pub struct Caller<'a> {
@@ -189,8 +196,85 @@ impl Auth0Client {
         .map(|_| ())
     }
 
+    /// `GET /mfa/authenticators` with the caller's bearer.
+    pub async fn list_authenticators(
+        &self,
+        caller: Caller<'_>,
+        bearer: &str,
+    ) -> Result<Vec<Authenticator>, UpstreamError> {
+        self.call(
+            Endpoint::MfaAuthenticators,
+            reqwest::Method::GET,
+            "/mfa/authenticators",
+            caller,
+            Some(bearer),
+            None::<&()>,
+        )
+        .await
+    }
+
+    /// `POST /mfa/associate` with the caller's bearer.
+    pub async fn associate(
+        &self,
+        caller: Caller<'_>,
+        bearer: &str,
+        request: &AssociateRequest<'_>,
+    ) -> Result<AssociateAnswer, UpstreamError> {
+        let body = WithCredentials::new(self, request);
+        self.call(
+            Endpoint::MfaAssociate,
+            reqwest::Method::POST,
+            "/mfa/associate",
+            caller,
+            Some(bearer),
+            Some(&body),
+        )
+        .await
+    }
+
+    /// `POST /mfa/challenge`; the mfa_token travels in the body.
+    pub async fn challenge(
+        &self,
+        caller: Caller<'_>,
+        request: &ChallengeRequest<'_>,
+    ) -> Result<ChallengeAnswer, UpstreamError> {
+        let body = WithCredentials::new(self, request);
+        self.call(
+            Endpoint::MfaChallenge,
+            reqwest::Method::POST,
+            "/mfa/challenge",
+            caller,
+            None,
+            Some(&body),
+        )
+        .await
+    }
+
+    /// `DELETE /mfa/authenticators/{id}`. The id is one percent-encoded
+    /// path segment, so `/`, `?`, `#` or `%` in it cannot change the target.
+    pub async fn delete_authenticator(
+        &self,
+        caller: Caller<'_>,
+        bearer: &str,
+        authenticator_id: &str,
+    ) -> Result<(), UpstreamError> {
+        let path = format!(
+            "/mfa/authenticators/{}",
+            percent_encoding::utf8_percent_encode(authenticator_id, PATH_SEGMENT)
+        );
+        self.call_no_content(
+            Endpoint::MfaDeleteAuthenticator,
+            reqwest::Method::DELETE,
+            &path,
+            caller,
+            Some(bearer),
+            None::<&()>,
+        )
+        .await
+    }
+
     /// Any call whose answer is a JSON document of type `T`.
-    pub async fn call<T: DeserializeOwned, B: Serialize>(
+    async fn call<T: DeserializeOwned, B: Serialize>(
         &self,
         endpoint: Endpoint,
         method: reqwest::Method,
@@ -206,7 +290,7 @@ impl Auth0Client {
     }
 
     /// A call whose 2xx answer carries nothing the gateway needs.
-    pub async fn call_no_content<B: Serialize>(
+    async fn call_no_content<B: Serialize>(
         &self,
         endpoint: Endpoint,
         method: reqwest::Method,

@@ -104,6 +104,67 @@ pub enum LoginOutcome {
     MfaRequired(MfaRequiredDetails),
 }
 
+/// One enrolled factor from `GET /mfa/authenticators`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Authenticator {
+    pub id: String,
+    pub authenticator_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oob_channel: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub active: bool,
+}
+
+/// Body of `POST /mfa/associate` (credentials are added by the client).
+#[derive(Debug, Serialize)]
+pub struct AssociateRequest<'a> {
+    pub authenticator_types: [&'a str; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oob_channels: Option<[&'a str; 1]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone_number: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<&'a str>,
+}
+
+/// Answer of `POST /mfa/associate`: the enrollment material.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AssociateAnswer {
+    pub authenticator_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<Sensitive>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub barcode_uri: Option<Sensitive>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_codes: Option<Vec<Sensitive>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oob_channel: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oob_code: Option<Sensitive>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binding_method: Option<String>,
+}
+
+/// Body of `POST /mfa/challenge` (credentials are added by the client).
+#[derive(Debug, Serialize)]
+pub struct ChallengeRequest<'a> {
+    pub mfa_token: &'a str,
+    pub challenge_type: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authenticator_id: Option<&'a str>,
+}
+
+/// Answer of `POST /mfa/challenge`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChallengeAnswer {
+    pub challenge_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oob_code: Option<Sensitive>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binding_method: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

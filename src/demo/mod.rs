@@ -7,6 +7,7 @@
 //! it forces the gateway onto loopback too, and it prints a banner.
 
 pub mod jwt;
+pub mod mfa;
 pub mod tenant;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -40,6 +41,13 @@ impl DemoTenant {
                 .route("/passwordless/start", web::post().to(passwordless_start))
                 .route("/oauth/token", web::post().to(token))
                 .route("/oauth/revoke", web::post().to(revoke))
+                .route("/mfa/authenticators", web::get().to(list_authenticators))
+                .route(
+                    "/mfa/authenticators/{id}",
+                    web::delete().to(delete_authenticator),
+                )
+                .route("/mfa/associate", web::post().to(associate))
+                .route("/mfa/challenge", web::post().to(challenge))
         })
         .workers(1)
         .disable_signals()
@@ -81,6 +89,11 @@ impl DemoTenant {
         );
     }
 
+    /// The audience of access tokens for the tenant's MFA API.
+    pub fn mfa_audience(&self) -> String {
+        format!("{}/mfa/", self.base_url)
+    }
+
     pub async fn stop(&self) {
         self.handle.stop(false).await;
     }
@@ -90,11 +103,17 @@ impl DemoTenant {
 /// always there; the `code` in the link is what `/login/callback` takes.
 pub const DEMO_REDIRECT_URI: &str = "http://127.0.0.1:8080/docs";
 
-/// Keeps the demo gateway on loopback whatever `server.bind` says.
-pub fn restrict_to_loopback(settings: &mut Settings) {
+/// Keeps the demo gateway on loopback whatever `server.bind` says, and
+/// lets clients ask for the tenant's MFA API audience (needed to delete an
+/// authenticator or enroll a second one).
+pub fn adjust_settings(settings: &mut Settings, tenant: &DemoTenant) {
     let bind = settings.server.bind;
     if !bind.ip().is_loopback() {
         settings.server.bind = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), bind.port());
+    }
+    let mfa_audience = tenant.mfa_audience();
+    if !settings.auth0.allowed_audiences.contains(&mfa_audience) {
+        settings.auth0.allowed_audiences.push(mfa_audience);
     }
 }
 
@@ -168,6 +187,10 @@ struct TokenBody {
     code: Option<String>,
     redirect_uri: Option<String>,
     refresh_token: Option<String>,
+    mfa_token: Option<String>,
+    oob_code: Option<String>,
+    binding_code: Option<String>,
+    recovery_code: Option<String>,
 }
 
 async fn token(tenant: web::Data<Tenant>, body: web::Json<TokenBody>) -> HttpResponse {
@@ -209,6 +232,24 @@ async fn token(tenant: web::Data<Tenant>, body: web::Json<TokenBody>) -> HttpRes
             };
             tenant.refresh(refresh_token, body.scope.as_deref())
         }
+        crate::auth0::GRANT_MFA_OTP => {
+            let (Some(mfa_token), Some(otp)) = (&body.mfa_token, &body.otp) else {
+                return missing("mfa_token and otp");
+            };
+            tenant.grant_mfa_otp(mfa_token, otp)
+        }
+        crate::auth0::GRANT_MFA_OOB => {
+            let (Some(mfa_token), Some(oob_code)) = (&body.mfa_token, &body.oob_code) else {
+                return missing("mfa_token and oob_code");
+            };
+            tenant.grant_mfa_oob(mfa_token, oob_code, body.binding_code.as_deref())
+        }
+        crate::auth0::GRANT_MFA_RECOVERY_CODE => {
+            let (Some(mfa_token), Some(code)) = (&body.mfa_token, &body.recovery_code) else {
+                return missing("mfa_token and recovery_code");
+            };
+            tenant.grant_recovery_code(mfa_token, code)
+        }
         _ => Err(TenantError::new(
             actix_web::http::StatusCode::FORBIDDEN,
             "unsupported_grant_type",
@@ -234,4 +275,88 @@ async fn revoke(tenant: web::Data<Tenant>, body: web::Json<RevokeBody>) -> HttpR
     tenant.revoke(&body.token);
     // Auth0 answers an empty 200.
     HttpResponse::Ok().finish()
+}
+
+/// The bearer of an MFA API call, or Auth0's 401.
+fn bearer(req: &HttpRequest) -> Result<&str, TenantError> {
+    header(req, "authorization")
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| {
+            TenantError::new(
+                actix_web::http::StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "Authorization header is required",
+            )
+        })
+}
+
+async fn list_authenticators(tenant: web::Data<Tenant>, req: HttpRequest) -> HttpResponse {
+    answer(bearer(&req).and_then(|token| tenant.list_authenticators(token)))
+}
+
+#[derive(Deserialize)]
+struct AssociateBody {
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    authenticator_types: Vec<String>,
+    oob_channels: Option<Vec<String>>,
+    phone_number: Option<String>,
+    email: Option<String>,
+}
+
+async fn associate(
+    tenant: web::Data<Tenant>,
+    req: HttpRequest,
+    body: web::Json<AssociateBody>,
+) -> HttpResponse {
+    let result = Tenant::check_client(body.client_id.as_deref(), body.client_secret.as_deref())
+        .and_then(|()| bearer(&req))
+        .and_then(|token| {
+            tenant.associate(
+                token,
+                body.authenticator_types
+                    .first()
+                    .map(String::as_str)
+                    .unwrap_or(""),
+                body.oob_channels
+                    .as_ref()
+                    .and_then(|c| c.first())
+                    .map(String::as_str),
+                body.phone_number.as_deref(),
+                body.email.as_deref(),
+            )
+        });
+    answer(result)
+}
+
+#[derive(Deserialize)]
+struct ChallengeBody {
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    mfa_token: String,
+    challenge_type: String,
+    authenticator_id: Option<String>,
+}
+
+async fn challenge(tenant: web::Data<Tenant>, body: web::Json<ChallengeBody>) -> HttpResponse {
+    let result = Tenant::check_client(body.client_id.as_deref(), body.client_secret.as_deref())
+        .and_then(|()| {
+            tenant.challenge(
+                &body.mfa_token,
+                &body.challenge_type,
+                body.authenticator_id.as_deref(),
+            )
+        });
+    answer(result)
+}
+
+async fn delete_authenticator(
+    tenant: web::Data<Tenant>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> HttpResponse {
+    match bearer(&req).and_then(|token| tenant.delete_authenticator(token, &path)) {
+        Ok(()) => HttpResponse::NoContent().finish(),
+        Err(error) => answer(Err(error)),
+    }
 }

@@ -21,7 +21,7 @@ const CODE_LIFETIME: Duration = Duration::from_secs(300);
 const MAX_CODE_ATTEMPTS: u32 = 3;
 const TOKEN_LIFETIME_SECS: u64 = 3600;
 /// Bounds the demo's memory whatever a script throws at it.
-const MAX_ENTRIES: usize = 10_000;
+pub(super) const MAX_ENTRIES: usize = 10_000;
 
 /// An Auth0-shaped failure: status plus `{error, error_description}`.
 #[derive(Debug)]
@@ -29,6 +29,8 @@ pub struct TenantError {
     pub status: StatusCode,
     pub error: &'static str,
     pub description: String,
+    /// More fields for the body (`mfa_token`, `mfa_requirements`).
+    pub extra: Option<Value>,
 }
 
 impl TenantError {
@@ -37,11 +39,16 @@ impl TenantError {
             status,
             error,
             description: description.into(),
+            extra: None,
         }
     }
 
     pub fn body(&self) -> Value {
-        json!({"error": self.error, "error_description": self.description})
+        let mut body = json!({"error": self.error, "error_description": self.description});
+        if let (Some(Value::Object(extra)), Some(map)) = (&self.extra, body.as_object_mut()) {
+            map.extend(extra.clone());
+        }
+        body
     }
 }
 
@@ -59,12 +66,12 @@ struct PendingLink {
     expires: Instant,
 }
 
-/// Who a refresh token belongs to.
+/// Who a token belongs to and what it was asked for.
 #[derive(Clone)]
-struct Session {
-    subject: String,
-    audience: String,
-    scope: String,
+pub(super) struct Session {
+    pub subject: String,
+    pub audience: String,
+    pub scope: String,
 }
 
 pub struct Tenant {
@@ -73,10 +80,11 @@ pub struct Tenant {
 }
 
 #[derive(Default)]
-struct State {
+pub(super) struct State {
     codes: HashMap<String, PendingCode>,
     links: HashMap<String, PendingLink>,
     refresh_tokens: HashMap<String, Session>,
+    pub mfa: super::mfa::MfaState,
 }
 
 /// What `/passwordless/start` was asked to do.
@@ -103,7 +111,7 @@ impl Tenant {
         &self.base_url
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+    pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         // A panic elsewhere must not take the demo down with it.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -271,6 +279,9 @@ impl Tenant {
             audience: audience.unwrap_or_default().to_string(),
             scope: scope.to_string(),
         };
+        if super::mfa::requires_mfa(username) {
+            return Err(self.mfa_required(&mut state, session));
+        }
         Ok(self.issue_tokens(&mut state, &session, true))
     }
 
@@ -293,6 +304,9 @@ impl Tenant {
             audience: String::new(),
             scope: "openid profile email offline_access".to_string(),
         };
+        if super::mfa::requires_mfa(&link.identifier) {
+            return Err(self.mfa_required(&mut state, session));
+        }
         Ok(self.issue_tokens(&mut state, &session, true))
     }
 
@@ -317,7 +331,12 @@ impl Tenant {
         self.lock().refresh_tokens.remove(token);
     }
 
-    fn issue_tokens(&self, state: &mut State, session: &Session, with_refresh: bool) -> Value {
+    pub(super) fn issue_tokens(
+        &self,
+        state: &mut State,
+        session: &Session,
+        with_refresh: bool,
+    ) -> Value {
         let now = unix_now();
         let issuer = format!("{}/", self.base_url);
         let audience = if session.audience.is_empty() {
@@ -370,7 +389,7 @@ impl Tenant {
 }
 
 /// `email|jane@example.com` / `sms|+14155550100`, like Auth0's user ids.
-fn subject_for(identifier: &str) -> String {
+pub(super) fn subject_for(identifier: &str) -> String {
     if identifier.contains('@') {
         format!("email|{identifier}")
     } else {
@@ -378,7 +397,7 @@ fn subject_for(identifier: &str) -> String {
     }
 }
 
-fn prune<T>(map: &mut HashMap<String, T>, expires: impl Fn(&T) -> Instant) {
+pub(super) fn prune<T>(map: &mut HashMap<String, T>, expires: impl Fn(&T) -> Instant) {
     if map.len() >= MAX_ENTRIES {
         let now = Instant::now();
         map.retain(|_, v| expires(v) > now);

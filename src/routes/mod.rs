@@ -1,6 +1,7 @@
 //! HTTP handlers, one module per area, each with its own `configure`.
 
 pub mod login;
+pub mod mfa;
 pub mod ops;
 pub mod token;
 
@@ -18,6 +19,11 @@ pub const ROUTES: &[&str] = &[
     "/login/start",
     "/login/verify",
     "/login/callback",
+    "/mfa/authenticators",
+    "/mfa/authenticators/{id}",
+    "/mfa/associate",
+    "/mfa/challenge",
+    "/mfa/verify",
     "/token/refresh",
     "/token/revoke",
     "/healthz",
@@ -34,6 +40,7 @@ pub fn route_label(req: &HttpRequest) -> &'static str {
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     login::configure(cfg);
+    mfa::configure(cfg);
     token::configure(cfg);
     ops::configure(cfg);
 }

@@ -1,0 +1,387 @@
+//! `/mfa/*`: finish a login that answered `403 mfa_required`, with Auth0's
+//! MFA API. Every route takes `Authorization: Bearer <mfa_token>` (or, to
+//! enroll a further factor or delete one, an access token for the MFA API).
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use super::{caller, no_store_json, resource};
+use crate::auth0::{AssociateRequest, ChallengeRequest, TokenGrant};
+use crate::client_ip::ClientIp;
+use crate::domain::{visible_ascii, Email, PhoneNumber};
+use crate::error::ApiError;
+use crate::secret::Sensitive;
+use crate::startup::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/mfa/authenticators", "GET").route(web::get().to(list_authenticators)))
+        .service(
+            resource("/mfa/authenticators/{id}", "DELETE")
+                .route(web::delete().to(delete_authenticator)),
+        )
+        .service(resource("/mfa/associate", "POST").route(web::post().to(associate)))
+        .service(resource("/mfa/challenge", "POST").route(web::post().to(challenge)))
+        .service(resource("/mfa/verify", "POST").route(web::post().to(verify)));
+}
+
+/// Longest bearer token the gateway forwards.
+const MAX_BEARER_CHARS: usize = 4096;
+/// Opaque codes and ids (SPEC §1): 1–512 visible ASCII characters.
+const MAX_OPAQUE_CHARS: usize = 512;
+
+/// The `Authorization: Bearer` credential of an `/mfa/*` call.
+#[derive(Debug)]
+pub struct Bearer(pub Sensitive);
+
+impl FromRequest for Bearer {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(parse_bearer(req.headers().get(header::AUTHORIZATION)))
+    }
+}
+
+fn parse_bearer(value: Option<&header::HeaderValue>) -> Result<Bearer, ApiError> {
+    let Some(value) = value else {
+        return Err(ApiError::unauthorized(
+            "Authorization: Bearer <mfa_token> is required",
+        ));
+    };
+    let malformed = || ApiError::unauthorized("Authorization must be Bearer <token>");
+    let text = value.to_str().map_err(|_| malformed())?;
+    let (scheme, token) = text.split_once(' ').ok_or_else(malformed)?;
+    let token = token.trim();
+    // RFC 6750 §2.1 b64token.
+    let b64token = !token.is_empty()
+        && token.len() <= MAX_BEARER_CHARS
+        && token
+            .trim_end_matches('=')
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b));
+    if !scheme.eq_ignore_ascii_case("bearer") || !b64token {
+        return Err(malformed());
+    }
+    Ok(Bearer(Sensitive::new(token)))
+}
+
+/// `GET /mfa/authenticators`: the user's factors, documented fields only.
+async fn list_authenticators(
+    bearer: Bearer,
+    state: web::Data<AppState>,
+    ip: ClientIp,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    state.limits.check_ip(ip.0)?;
+    let authenticators = state
+        .auth0
+        .list_authenticators(caller(ip, None, &req), bearer.0.expose())
+        .await?;
+    Ok(HttpResponse::Ok().json(authenticators))
+}
+
+/// Which second factor to enroll.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Factor {
+    Otp,
+    Sms,
+    Voice,
+    Email,
+    Push,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssociateBody {
+    pub factor: Factor,
+    pub phone_number: Option<String>,
+    pub email: Option<String>,
+}
+
+async fn associate(
+    bearer: Bearer,
+    state: web::Data<AppState>,
+    ip: ClientIp,
+    req: HttpRequest,
+    body: web::Json<AssociateBody>,
+) -> Result<HttpResponse, ApiError> {
+    let phone = match (body.factor, body.phone_number.as_deref()) {
+        (Factor::Sms | Factor::Voice, Some(phone)) => {
+            Some(PhoneNumber::parse(phone).map_err(ApiError::invalid_request)?)
+        }
+        (Factor::Sms | Factor::Voice, None) => {
+            return Err(ApiError::invalid_request(
+                "phone_number (E.164) is required for sms and voice",
+            ))
+        }
+        (_, Some(_)) => {
+            return Err(ApiError::invalid_request(
+                "phone_number is only used with sms or voice",
+            ))
+        }
+        (_, None) => None,
+    };
+    let email = match (body.factor, body.email.as_deref()) {
+        (Factor::Email, Some(email)) => {
+            Some(Email::parse(email).map_err(ApiError::invalid_request)?)
+        }
+        (Factor::Email, None) => {
+            return Err(ApiError::invalid_request(
+                "email is required for the email factor",
+            ))
+        }
+        (_, Some(_)) => {
+            return Err(ApiError::invalid_request(
+                "email is only used with the email factor",
+            ))
+        }
+        (_, None) => None,
+    };
+    let (authenticator_type, oob_channel) = match body.factor {
+        Factor::Otp => ("otp", None),
+        Factor::Sms => ("oob", Some("sms")),
+        Factor::Voice => ("oob", Some("voice")),
+        Factor::Email => ("oob", Some("email")),
+        // Auth0 calls its Guardian push channel `auth0`.
+        Factor::Push => ("oob", Some("auth0")),
+    };
+    state.limits.check_ip(ip.0)?;
+    let request = AssociateRequest {
+        authenticator_types: [authenticator_type],
+        oob_channels: oob_channel.map(|c| [c]),
+        phone_number: phone.as_ref().map(PhoneNumber::as_str),
+        email: email.as_ref().map(Email::as_str),
+    };
+    let answer = state
+        .auth0
+        .associate(caller(ip, None, &req), bearer.0.expose(), &request)
+        .await?;
+    tracing::info!(factor = ?body.factor, "mfa enrollment started");
+    Ok(no_store_json(&answer))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChallengeType {
+    Otp,
+    Oob,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChallengeBody {
+    pub challenge_type: ChallengeType,
+    pub authenticator_id: Option<String>,
+}
+
+async fn challenge(
+    bearer: Bearer,
+    state: web::Data<AppState>,
+    ip: ClientIp,
+    req: HttpRequest,
+    body: web::Json<ChallengeBody>,
+) -> Result<HttpResponse, ApiError> {
+    let authenticator_id = body
+        .authenticator_id
+        .as_deref()
+        .map(|id| visible_ascii("authenticator_id", id, MAX_OPAQUE_CHARS))
+        .transpose()
+        .map_err(ApiError::invalid_request)?;
+    state.limits.check_ip(ip.0)?;
+    let request = ChallengeRequest {
+        mfa_token: bearer.0.expose(),
+        challenge_type: match body.challenge_type {
+            ChallengeType::Otp => "otp",
+            ChallengeType::Oob => "oob",
+        },
+        authenticator_id: authenticator_id.as_ref().map(Sensitive::expose),
+    };
+    let answer = state
+        .auth0
+        .challenge(caller(ip, None, &req), &request)
+        .await?;
+    Ok(no_store_json(&answer))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyBody {
+    pub otp: Option<String>,
+    pub oob_code: Option<String>,
+    pub binding_code: Option<String>,
+    pub recovery_code: Option<String>,
+}
+
+/// The second factor a `/mfa/verify` call proves.
+enum Proof {
+    Otp(Sensitive),
+    Oob {
+        oob_code: Sensitive,
+        binding_code: Option<Sensitive>,
+    },
+    RecoveryCode(Sensitive),
+}
+
+impl VerifyBody {
+    fn into_proof(self) -> Result<Proof, String> {
+        let opaque = |field: &str, value: &str| visible_ascii(field, value, MAX_OPAQUE_CHARS);
+        match (
+            self.otp,
+            self.oob_code,
+            self.binding_code,
+            self.recovery_code,
+        ) {
+            (Some(otp), None, None, None) => {
+                if otp.len() == 6 && otp.bytes().all(|b| b.is_ascii_digit()) {
+                    Ok(Proof::Otp(Sensitive::new(otp)))
+                } else {
+                    Err("otp must be 6 digits".into())
+                }
+            }
+            (None, Some(oob_code), binding_code, None) => Ok(Proof::Oob {
+                oob_code: opaque("oob_code", &oob_code)?,
+                binding_code: binding_code
+                    .map(|code| {
+                        if (4..=12).contains(&code.len()) {
+                            visible_ascii("binding_code", &code, 12)
+                        } else {
+                            Err("binding_code must be 4 to 12 visible ASCII characters".into())
+                        }
+                    })
+                    .transpose()?,
+            }),
+            (None, None, None, Some(code)) => {
+                Ok(Proof::RecoveryCode(opaque("recovery_code", &code)?))
+            }
+            (None, None, Some(_), None) => Err("binding_code goes with oob_code".into()),
+            _ => Err(
+                "send exactly one of otp, oob_code (with optional binding_code) or recovery_code"
+                    .into(),
+            ),
+        }
+    }
+}
+
+async fn verify(
+    bearer: Bearer,
+    state: web::Data<AppState>,
+    ip: ClientIp,
+    req: HttpRequest,
+    body: web::Json<VerifyBody>,
+) -> Result<HttpResponse, ApiError> {
+    let proof = body
+        .into_inner()
+        .into_proof()
+        .map_err(ApiError::invalid_request)?;
+    let mfa_token = bearer.0.expose();
+    state.limits.check_mfa_verify(ip.0, mfa_token)?;
+    let grant = match &proof {
+        Proof::Otp(otp) => TokenGrant::MfaOtp {
+            mfa_token,
+            otp: otp.expose(),
+        },
+        Proof::Oob {
+            oob_code,
+            binding_code,
+        } => TokenGrant::MfaOob {
+            mfa_token,
+            oob_code: oob_code.expose(),
+            binding_code: binding_code.as_ref().map(Sensitive::expose),
+        },
+        Proof::RecoveryCode(code) => TokenGrant::MfaRecoveryCode {
+            mfa_token,
+            recovery_code: code.expose(),
+        },
+    };
+    let tokens = state
+        .auth0
+        .token_grant(caller(ip, None, &req), &grant)
+        .await?;
+    tracing::info!("second factor verified");
+    Ok(no_store_json(&tokens))
+}
+
+/// `DELETE /mfa/authenticators/{id}`: 204 when Auth0 removed it.
+async fn delete_authenticator(
+    bearer: Bearer,
+    state: web::Data<AppState>,
+    ip: ClientIp,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = visible_ascii("authenticator id", &path, MAX_OPAQUE_CHARS)
+        .map_err(ApiError::invalid_request)?;
+    if matches!(id.expose(), "." | "..") {
+        return Err(ApiError::invalid_request("authenticator id is not valid"));
+    }
+    state.limits.check_ip(ip.0)?;
+    state
+        .auth0
+        .delete_authenticator(caller(ip, None, &req), bearer.0.expose(), id.expose())
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bearer(value: &str) -> Result<Bearer, ApiError> {
+        let header =
+            header::HeaderValue::from_str(value).map_err(|_| ApiError::unauthorized(""))?;
+        parse_bearer(Some(&header))
+    }
+
+    #[test]
+    fn bearer_tokens_follow_rfc_6750() {
+        assert!(bearer("Bearer abc.DEF-123_~+/==").is_ok());
+        assert!(bearer("bearer abc").is_ok());
+        for bad in [
+            "Basic abc",
+            "Bearer",
+            "Bearer ",
+            "Bearer a b",
+            "Bearer a\"b",
+            "Token abc",
+        ] {
+            assert!(bearer(bad).is_err(), "{bad:?}");
+        }
+        assert!(parse_bearer(None).is_err());
+    }
+
+    fn proof(json: serde_json::Value) -> Result<&'static str, String> {
+        let body: VerifyBody = serde_json::from_value(json).map_err(|e| e.to_string())?;
+        body.into_proof().map(|p| match p {
+            Proof::Otp(_) => "otp",
+            Proof::Oob { .. } => "oob",
+            Proof::RecoveryCode(_) => "recovery",
+        })
+    }
+
+    #[test]
+    fn verify_takes_exactly_one_proof() {
+        use serde_json::json;
+        assert_eq!(proof(json!({"otp": "123456"})), Ok("otp"));
+        assert_eq!(
+            proof(json!({"oob_code": "abc", "binding_code": "123456"})),
+            Ok("oob")
+        );
+        assert_eq!(proof(json!({"oob_code": "abc"})), Ok("oob"));
+        assert_eq!(proof(json!({"recovery_code": "ABCD1234"})), Ok("recovery"));
+        for bad in [
+            json!({}),
+            json!({"otp": "12345"}),
+            json!({"otp": "12345a"}),
+            json!({"otp": "123456", "recovery_code": "x"}),
+            json!({"binding_code": "1234"}),
+            json!({"oob_code": "abc", "binding_code": "12"}),
+            json!({"oob_code": "a b"}),
+            json!({"mfa_token": "x", "otp": "123456"}),
+        ] {
+            assert!(proof(bad.clone()).is_err(), "{bad}");
+        }
+    }
+}
