@@ -5,6 +5,7 @@
 pub mod auth0;
 pub mod cli;
 pub mod client_ip;
+pub mod cors;
 pub mod demo;
 pub mod domain;
 pub mod error;

@@ -15,6 +15,7 @@ use actix_web::HttpMessage;
 use tracing::Instrument;
 
 use crate::client_ip::{ClientIp, ClientIpConfig};
+use crate::cors::Cors;
 use crate::request_id;
 use crate::routes;
 
@@ -22,12 +23,14 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 pub struct FrontDoor {
     client_ip: Rc<ClientIpConfig>,
+    cors: Rc<Cors>,
 }
 
 impl FrontDoor {
-    pub fn new(client_ip: ClientIpConfig) -> Self {
+    pub fn new(client_ip: ClientIpConfig, cors: Cors) -> Self {
         Self {
             client_ip: Rc::new(client_ip),
+            cors: Rc::new(cors),
         }
     }
 }
@@ -47,6 +50,7 @@ where
         ready(Ok(FrontDoorService {
             service: Rc::new(service),
             client_ip: self.client_ip.clone(),
+            cors: self.cors.clone(),
         }))
     }
 }
@@ -54,6 +58,7 @@ where
 pub struct FrontDoorService<S> {
     service: Rc<S>,
     client_ip: Rc<ClientIpConfig>,
+    cors: Rc<Cors>,
 }
 
 impl<S> Service<ServiceRequest> for FrontDoorService<S>
@@ -87,13 +92,18 @@ where
         );
         let service = self.service.clone();
         let header_id = HeaderValue::from_str(&request_id).ok();
+        let cors_origin = self.cors.allowed_origin(req.headers());
+        let preflight = cors_origin.is_some() && Cors::is_preflight(req.method(), req.headers());
         Box::pin(
             async move {
-                // Handlers, extractors and the 404/405 defaults all turn
-                // their errors into responses inside this scope, so error
-                // bodies carry the request id. (Holding a clone of the
-                // request here is not possible: routing needs it unshared.)
-                let mut response = request_id::scope(request_id, service.call(req)).await?;
+                let mut response = match (&cors_origin, preflight) {
+                    (Some(origin), true) => req.into_response(Cors::preflight(origin.clone())),
+                    // Handlers, extractors and the 404/405 defaults all turn
+                    // their errors into responses inside this scope, so error
+                    // bodies carry the request id. (Holding a clone of the
+                    // request here is not possible: routing needs it unshared.)
+                    _ => request_id::scope(request_id, service.call(req)).await?,
+                };
                 let route = routes::route_label(response.request());
                 let status = response.status();
                 let headers = response.headers_mut();
@@ -110,6 +120,9 @@ where
                 );
                 if !headers.contains_key(header::CACHE_CONTROL) {
                     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                }
+                if let (Some(origin), false) = (cors_origin, preflight) {
+                    Cors::decorate(headers, origin);
                 }
                 let elapsed = started.elapsed();
                 crate::metrics::record_request(route, status.as_u16(), elapsed);

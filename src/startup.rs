@@ -11,6 +11,7 @@ use actix_web::{web, App, HttpServer};
 
 use crate::auth0::Auth0Client;
 use crate::client_ip::ClientIpConfig;
+use crate::cors::Cors;
 use crate::error::{json_error_handler, path_error_handler, query_error_handler};
 use crate::middleware::FrontDoor;
 use crate::rate_limit::{Limits, PRUNE_INTERVAL};
@@ -24,6 +25,8 @@ pub struct AppState {
     pub limits: Limits,
     /// False from the first shutdown signal on: `/readyz` answers 503.
     pub ready: AtomicBool,
+    /// Renders `/metrics`; `None` if another recorder owns the process.
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -61,13 +64,14 @@ impl Application {
         listener: TcpListener,
     ) -> Result<Self, StartupError> {
         let port = listener.local_addr().map_err(StartupError::Server)?.port();
-        crate::metrics::install();
+        let metrics = crate::metrics::install();
         let auth0 = Auth0Client::new(&settings.auth0)
             .map_err(|e| StartupError::HttpClient(e.to_string()))?;
         let state = web::Data::new(AppState {
             limits: Limits::new(&settings.rate_limit),
             auth0,
             ready: AtomicBool::new(true),
+            metrics,
             settings,
         });
         let server = run(state.clone(), listener)?;
@@ -124,6 +128,7 @@ fn run(state: web::Data<AppState>, listener: TcpListener) -> Result<Server, Star
         trusted_proxies: server_settings.trusted_proxies.clone(),
         header: server_settings.client_ip_header,
     };
+    let cors = Cors::new(&server_settings.cors_allowed_origins);
     let workers = server_settings.workers;
     let request_timeout = server_settings.client_request_timeout;
     let shutdown_timeout = server_settings.shutdown_timeout.as_secs();
@@ -139,7 +144,7 @@ fn run(state: web::Data<AppState>, listener: TcpListener) -> Result<Server, Star
             .app_data(web::PathConfig::default().error_handler(path_error_handler))
             .app_data(web::QueryConfig::default().error_handler(query_error_handler))
             .app_data(client_ip.clone())
-            .wrap(FrontDoor::new(client_ip.clone()))
+            .wrap(FrontDoor::new(client_ip.clone(), cors.clone()))
             .configure(routes::configure)
             .default_service(web::to(routes::not_found))
     })

@@ -324,6 +324,17 @@ impl Tenant {
         Ok(answer)
     }
 
+    /// The binding code an SMS / voice / email challenge sent, for tests
+    /// that cannot read the console.
+    #[doc(hidden)]
+    pub fn pending_binding_code(&self, oob_code: &str) -> Option<String> {
+        self.lock()
+            .mfa
+            .challenges
+            .get(oob_code)
+            .and_then(|c| c.binding_code.clone())
+    }
+
     /// `POST /mfa/challenge`.
     pub fn challenge(
         &self,

@@ -227,6 +227,13 @@ impl Tenant {
         })
     }
 
+    /// The one-time code waiting for `identifier`, for tests that cannot
+    /// read the console.
+    #[doc(hidden)]
+    pub fn pending_code(&self, identifier: &str) -> Option<String> {
+        self.lock().codes.get(identifier).map(|c| c.code.clone())
+    }
+
     /// The passwordless OTP grant.
     pub fn passwordless_otp(
         &self,

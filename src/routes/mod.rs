@@ -28,6 +28,7 @@ pub const ROUTES: &[&str] = &[
     "/token/revoke",
     "/healthz",
     "/readyz",
+    "/metrics",
 ];
 
 /// The route template of a matched request, or `unmatched`: label

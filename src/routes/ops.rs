@@ -10,7 +10,8 @@ use crate::startup::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/healthz", "GET").route(web::get().to(healthz)))
-        .service(resource("/readyz", "GET").route(web::get().to(readyz)));
+        .service(resource("/readyz", "GET").route(web::get().to(readyz)))
+        .service(resource("/metrics", "GET").route(web::get().to(metrics)));
 }
 
 #[derive(Serialize)]
@@ -33,4 +34,20 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
             status: "shutting_down",
         })
     }
+}
+
+/// Prometheus text format. Limiter sizes are read now so the gauges are
+/// current at every scrape, not only after the last prune.
+async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    for policy in state.limits.policies() {
+        crate::metrics::record_limiter_keys(policy.name(), policy.len());
+    }
+    let body = state
+        .metrics
+        .as_ref()
+        .map(|handle| handle.render())
+        .unwrap_or_default();
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(body)
 }
