@@ -19,7 +19,13 @@ fn rss_mib() -> f64 {
     status
         .lines()
         .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .and_then(|rest| {
+            rest.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
         .map(|kib| kib / 1024.0)
         .unwrap_or(f64::NAN)
 }
@@ -61,11 +67,18 @@ fn main() {
 
     let ns = |d: Duration| d.as_nanos() as f64 / KEYS as f64;
     println!("limiter benchmark: {KEYS} distinct keys, one policy");
-    println!("  check, new key        {:>8.0} ns/check", ns(insert_elapsed));
+    println!(
+        "  check, new key        {:>8.0} ns/check",
+        ns(insert_elapsed)
+    );
     println!("  check, tracked key    {:>8.0} ns/check", ns(hit_elapsed));
     println!("  allowed               {allowed} of {}", 2 * KEYS);
     println!("  keys tracked at peak  {tracked}");
-    println!("  keys after prune      {} (prune took {:.0} ms)", policy.len(), prune_elapsed.as_secs_f64() * 1000.0);
+    println!(
+        "  keys after prune      {} (prune took {:.0} ms)",
+        policy.len(),
+        prune_elapsed.as_secs_f64() * 1000.0
+    );
     println!("  RSS before            {before:>8.1} MiB");
     println!("  RSS at peak           {peak:>8.1} MiB");
     println!("  RSS after prune       {after:>8.1} MiB");

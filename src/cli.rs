@@ -1,4 +1,4 @@
-//! The command line: `--config`, `--check-config`, `--demo`.
+//! The command line: `--config`, `--check-config`, `--demo`, `--print-openapi`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,6 +28,11 @@ pub struct Cli {
     /// gateway locally; never for production.
     #[arg(long)]
     pub demo: bool,
+
+    /// Print the OpenAPI 3.1 document (the same as `GET /openapi.json`) and
+    /// exit. Needs no configuration.
+    #[arg(long)]
+    pub print_openapi: bool,
 }
 
 /// Exit code for a configuration that does not validate.
@@ -36,6 +41,10 @@ const EXIT_CONFIG: u8 = 2;
 const EXIT_RUNTIME: u8 = 1;
 
 pub fn run(cli: Cli) -> ExitCode {
+    if cli.print_openapi {
+        print!("{}", crate::openapi::document_json());
+        return ExitCode::SUCCESS;
+    }
     if cli.check_config {
         return match load(&cli, Vec::new()) {
             Ok(settings) => {
@@ -81,9 +90,23 @@ async fn serve(cli: Cli) -> ExitCode {
         Ok(settings) => settings,
         Err(error) => return config_failure(&error),
     };
+    // The demo's example app: its port must be known before the settings
+    // are final (its origin joins the CORS list, magic links lead to it).
+    let mut app_listener = None;
     if let Some(tenant) = &tenant {
         crate::demo::adjust_settings(&mut settings, tenant);
+        match crate::demo::spa::SpaListener::bind_beside(settings.server.bind.port()) {
+            Ok(listener) => {
+                crate::demo::admit_app(&mut settings, &listener);
+                app_listener = Some(listener);
+            }
+            Err(error) => {
+                eprintln!("login-gateway: cannot start the demo app: {error}");
+                return ExitCode::from(EXIT_RUNTIME);
+            }
+        }
     }
+    let bind_ip = settings.server.bind.ip();
     let _log_guard = crate::telemetry::init(settings.log.format);
     let application = match Application::build(settings) {
         Ok(application) => application,
@@ -92,8 +115,22 @@ async fn serve(cli: Cli) -> ExitCode {
             return ExitCode::from(EXIT_RUNTIME);
         }
     };
-    if let Some(tenant) = &tenant {
-        tenant.print_banner(application.port());
+    let mut _demo_app = None;
+    if let (Some(tenant), Some(listener)) = (&tenant, app_listener) {
+        let gateway = format!(
+            "http://{}",
+            std::net::SocketAddr::new(bind_ip, application.port())
+        );
+        match listener.serve(&gateway) {
+            Ok(app) => {
+                tenant.print_banner(&gateway, app.url());
+                _demo_app = Some(app);
+            }
+            Err(error) => {
+                eprintln!("login-gateway: cannot start the demo app: {error}");
+                return ExitCode::from(EXIT_RUNTIME);
+            }
+        }
     }
     let state = application.state();
     tracing::info!(

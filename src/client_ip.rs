@@ -140,11 +140,21 @@ mod tests {
         s.parse().expect("test address")
     }
 
+    /// (name, peer, header, kind, trusted, expected)
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        &'a str,
+        ClientIpHeader,
+        &'a [IpNet],
+        &'a str,
+    );
+
     #[test]
     fn resolves_the_client_ip_per_spec_table() {
         let proxies = nets(&["10.0.0.0/8", "fd00::/8"]);
         #[rustfmt::skip]
-        let cases: &[(&str, &str, &str, ClientIpHeader, &[IpNet], &str)] = &[
+        let cases: &[Case] = &[
             // (name, peer, header, kind, trusted, expected)
             ("untrusted peer, no header", "203.0.113.7", "", XForwardedFor, &proxies, "203.0.113.7"),
             ("untrusted peer ignores a spoofed XFF", "203.0.113.7", "1.1.1.1", XForwardedFor, &proxies, "203.0.113.7"),

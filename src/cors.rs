@@ -64,7 +64,10 @@ impl Cors {
                 header::ACCESS_CONTROL_ALLOW_HEADERS,
                 HeaderValue::from_static(ALLOW_HEADERS),
             ))
-            .insert_header((header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static(MAX_AGE)))
+            .insert_header((
+                header::ACCESS_CONTROL_MAX_AGE,
+                HeaderValue::from_static(MAX_AGE),
+            ))
             .finish()
     }
 
@@ -94,7 +97,9 @@ mod tests {
     #[test]
     fn only_exact_origins_are_allowed() {
         let cors = Cors::new(&["https://app.example.com".to_string()]);
-        assert!(cors.allowed_origin(&with_origin("https://app.example.com")).is_some());
+        assert!(cors
+            .allowed_origin(&with_origin("https://app.example.com"))
+            .is_some());
         for other in [
             "https://app.example.com.evil.test",
             "http://app.example.com",
@@ -102,9 +107,14 @@ mod tests {
             "null",
             "https://app.example.com:443",
         ] {
-            assert!(cors.allowed_origin(&with_origin(other)).is_none(), "{other}");
+            assert!(
+                cors.allowed_origin(&with_origin(other)).is_none(),
+                "{other}"
+            );
         }
         assert!(cors.allowed_origin(&HeaderMap::new()).is_none());
-        assert!(Cors::new(&[]).allowed_origin(&with_origin("https://app.example.com")).is_none());
+        assert!(Cors::new(&[])
+            .allowed_origin(&with_origin("https://app.example.com"))
+            .is_none());
     }
 }

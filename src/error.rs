@@ -33,7 +33,7 @@ pub struct ApiError {
     /// Seconds for `Retry-After` (429 only).
     pub retry_after: Option<u64>,
     /// The local policy that rejected the call, for the IETF headers.
-    pub rate_limit: Option<Rejection>,
+    pub rate_limit: Option<Box<Rejection>>,
     /// `Allow` for 405 answers.
     pub allow: Option<&'static str>,
 }

@@ -11,6 +11,7 @@ pub mod domain;
 pub mod error;
 pub mod metrics;
 pub mod middleware;
+pub mod openapi;
 pub mod rate_limit;
 pub mod request_id;
 pub mod routes;

@@ -68,7 +68,7 @@ impl From<Rejection> for ApiError {
     fn from(rejection: Rejection) -> Self {
         crate::metrics::record_rejection(rejection.policy);
         let mut error = ApiError::too_many_requests(rejection.retry_after);
-        error.rate_limit = Some(rejection);
+        error.rate_limit = Some(Box::new(rejection));
         error
     }
 }

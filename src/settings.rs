@@ -21,14 +21,6 @@ use url::Url;
 /// Environment variable prefix; `__` separates the levels.
 pub const ENV_PREFIX: &str = "GATEWAY";
 
-/// Keys whose environment value is a comma-separated list.
-const LIST_KEYS: &[&str] = &[
-    "server.trusted_proxies",
-    "server.cors_allowed_origins",
-    "auth0.allowed_audiences",
-    "auth0.allowed_scopes",
-];
-
 /// A configuration problem, always about one key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SettingsError {
@@ -70,8 +62,10 @@ pub struct RawServer {
     pub bind: String,
     /// 0 means "one per core".
     pub workers: usize,
+    #[serde(deserialize_with = "string_or_list")]
     pub trusted_proxies: Vec<String>,
     pub client_ip_header: String,
+    #[serde(deserialize_with = "string_or_list")]
     pub cors_allowed_origins: Vec<String>,
     pub max_body_bytes: usize,
     pub shutdown_timeout_secs: u64,
@@ -91,8 +85,10 @@ pub struct RawAuth0 {
     pub email_connection: String,
     pub sms_connection: String,
     pub audience: String,
+    #[serde(deserialize_with = "string_or_list")]
     pub allowed_audiences: Vec<String>,
     pub scope: String,
+    #[serde(deserialize_with = "string_or_list")]
     pub allowed_scopes: Vec<String>,
     pub magic_link_redirect_uri: String,
     pub timeout_ms: u64,
@@ -118,6 +114,26 @@ pub struct RawRateLimit {
 #[serde(deny_unknown_fields)]
 pub struct RawLog {
     pub format: String,
+}
+
+/// Lists are TOML arrays in a file and one comma-separated string in the
+/// environment (`GATEWAY__SERVER__TRUSTED_PROXIES=10.0.0.0/8,127.0.0.1/32`).
+fn string_or_list<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        List(Vec<String>),
+        One(String),
+    }
+    Ok(match Raw::deserialize(deserializer)? {
+        Raw::List(list) => list,
+        Raw::One(text) => text
+            .split(',')
+            .map(|item| item.trim().to_string())
+            .collect(),
+    })
 }
 
 /// Compiled-in defaults, written as the TOML an operator would write.
@@ -335,13 +351,12 @@ impl RawSettings {
             builder = builder
                 .add_source(config::File::from(path.as_path()).format(config::FileFormat::Toml));
         }
+        // Values stay strings here (no `try_parsing`): an all-digit client id
+        // or secret must not turn into a number. Lists are split by
+        // `string_or_list`, numbers and booleans are parsed by serde.
         let mut env = config::Environment::with_prefix(ENV_PREFIX)
             .prefix_separator("__")
-            .separator("__")
-            .list_separator(",");
-        for key in LIST_KEYS {
-            env = env.with_list_parse_key(key);
-        }
+            .separator("__");
         if let Some(map) = &sources.env {
             env = env.source(Some(map.clone()));
         }
@@ -720,6 +735,35 @@ mod tests {
         );
         assert!(parse_cidr("10.0.0.0/33").is_err());
         assert!(parse_cidr("proxy.local").is_err());
+    }
+
+    #[test]
+    fn environment_values_stay_strings_and_lists_split_on_commas() {
+        use secrecy::ExposeSecret;
+        let env: HashMap<String, String> = [
+            ("GATEWAY__AUTH0__DOMAIN", "tenant.example.com"),
+            ("GATEWAY__AUTH0__CLIENT_ID", "000123"),
+            ("GATEWAY__AUTH0__CLIENT_SECRET", "0000999-not-real"),
+            ("GATEWAY__SERVER__TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1"),
+            ("GATEWAY__SERVER__WORKERS", "3"),
+            ("GATEWAY__RATE_LIMIT__ENABLED", "false"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let settings = Settings::load(&Sources {
+            env: Some(env),
+            ..Sources::default()
+        });
+        let settings = settings.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(settings.auth0.client_id, "000123");
+        assert_eq!(
+            settings.auth0.client_secret.expose_secret(),
+            "0000999-not-real"
+        );
+        assert_eq!(settings.server.trusted_proxies.len(), 2);
+        assert_eq!(settings.server.workers, 3);
+        assert!(!settings.rate_limit.enabled);
     }
 
     #[test]

@@ -116,16 +116,13 @@ impl Auth0Client {
         request: &PasswordlessStart<'_>,
     ) -> Result<(), UpstreamError> {
         let body = WithCredentials::new(self, request);
-        self.send_json(
+        let call = Call::post(
             Endpoint::PasswordlessStart,
-            reqwest::Method::POST,
             "/passwordless/start",
             caller,
-            None,
-            Some(&body),
-        )
-        .await
-        .map(|_| ())
+            &body,
+        );
+        self.send(call, decode_ignored).await
     }
 
     /// `POST /oauth/token` for a grant that logs a user in: tokens, or the
@@ -135,19 +132,8 @@ impl Auth0Client {
         caller: Caller<'_>,
         grant: &TokenGrant<'_>,
     ) -> Result<LoginOutcome, UpstreamError> {
-        let body = WithCredentials::new(self, grant);
-        let answer = self
-            .send_json(
-                Endpoint::Token,
-                reqwest::Method::POST,
-                "/oauth/token",
-                caller,
-                None,
-                Some(&body),
-            )
-            .await;
-        match answer {
-            Ok(answer) => parse_body::<TokenSet>(&answer).map(LoginOutcome::Tokens),
+        match self.token_grant(caller, grant).await {
+            Ok(tokens) => Ok(LoginOutcome::Tokens(tokens)),
             Err(UpstreamError::MfaRequired(details)) => Ok(LoginOutcome::MfaRequired(details)),
             Err(other) => Err(other),
         }
@@ -161,17 +147,8 @@ impl Auth0Client {
         grant: &TokenGrant<'_>,
     ) -> Result<TokenSet, UpstreamError> {
         let body = WithCredentials::new(self, grant);
-        let answer = self
-            .send_json(
-                Endpoint::Token,
-                reqwest::Method::POST,
-                "/oauth/token",
-                caller,
-                None,
-                Some(&body),
-            )
-            .await?;
-        parse_body(&answer)
+        let call = Call::post(Endpoint::Token, "/oauth/token", caller, &body);
+        self.send(call, decode_json).await
     }
 
     /// `POST /oauth/revoke`; Auth0 answers 200 with an empty body.
@@ -184,16 +161,8 @@ impl Auth0Client {
             token: refresh_token,
         };
         let body = WithCredentials::new(self, &request);
-        self.send_json(
-            Endpoint::Revoke,
-            reqwest::Method::POST,
-            "/oauth/revoke",
-            caller,
-            None,
-            Some(&body),
-        )
-        .await
-        .map(|_| ())
+        let call = Call::post(Endpoint::Revoke, "/oauth/revoke", caller, &body);
+        self.send(call, decode_ignored).await
     }
 
     /// `GET /mfa/authenticators` with the caller's bearer.
@@ -202,15 +171,15 @@ impl Auth0Client {
         caller: Caller<'_>,
         bearer: &str,
     ) -> Result<Vec<Authenticator>, UpstreamError> {
-        self.call(
-            Endpoint::MfaAuthenticators,
-            reqwest::Method::GET,
-            "/mfa/authenticators",
+        let call = Call::<()> {
+            endpoint: Endpoint::MfaAuthenticators,
+            method: reqwest::Method::GET,
+            path: "/mfa/authenticators",
             caller,
-            Some(bearer),
-            None::<&()>,
-        )
-        .await
+            bearer: Some(bearer),
+            body: None,
+        };
+        self.send(call, decode_json).await
     }
 
     /// `POST /mfa/associate` with the caller's bearer.
@@ -221,15 +190,9 @@ impl Auth0Client {
         request: &AssociateRequest<'_>,
     ) -> Result<AssociateAnswer, UpstreamError> {
         let body = WithCredentials::new(self, request);
-        self.call(
-            Endpoint::MfaAssociate,
-            reqwest::Method::POST,
-            "/mfa/associate",
-            caller,
-            Some(bearer),
-            Some(&body),
-        )
-        .await
+        let mut call = Call::post(Endpoint::MfaAssociate, "/mfa/associate", caller, &body);
+        call.bearer = Some(bearer);
+        self.send(call, decode_json).await
     }
 
     /// `POST /mfa/challenge`; the mfa_token travels in the body.
@@ -239,15 +202,8 @@ impl Auth0Client {
         request: &ChallengeRequest<'_>,
     ) -> Result<ChallengeAnswer, UpstreamError> {
         let body = WithCredentials::new(self, request);
-        self.call(
-            Endpoint::MfaChallenge,
-            reqwest::Method::POST,
-            "/mfa/challenge",
-            caller,
-            None,
-            Some(&body),
-        )
-        .await
+        let call = Call::post(Endpoint::MfaChallenge, "/mfa/challenge", caller, &body);
+        self.send(call, decode_json).await
     }
 
     /// `DELETE /mfa/authenticators/{id}`. The id is one percent-encoded
@@ -262,106 +218,87 @@ impl Auth0Client {
             "/mfa/authenticators/{}",
             percent_encoding::utf8_percent_encode(authenticator_id, PATH_SEGMENT)
         );
-        self.call_no_content(
-            Endpoint::MfaDeleteAuthenticator,
-            reqwest::Method::DELETE,
-            &path,
+        let call = Call::<()> {
+            endpoint: Endpoint::MfaDeleteAuthenticator,
+            method: reqwest::Method::DELETE,
+            path: &path,
             caller,
-            Some(bearer),
-            None::<&()>,
-        )
-        .await
-    }
-
-    /// Any call whose answer is a JSON document of type `T`.
-    async fn call<T: DeserializeOwned, B: Serialize>(
-        &self,
-        endpoint: Endpoint,
-        method: reqwest::Method,
-        path: &str,
-        caller: Caller<'_>,
-        bearer: Option<&str>,
-        body: Option<&B>,
-    ) -> Result<T, UpstreamError> {
-        let answer = self
-            .send_json(endpoint, method, path, caller, bearer, body)
-            .await?;
-        parse_body(&answer)
-    }
-
-    /// A call whose 2xx answer carries nothing the gateway needs.
-    async fn call_no_content<B: Serialize>(
-        &self,
-        endpoint: Endpoint,
-        method: reqwest::Method,
-        path: &str,
-        caller: Caller<'_>,
-        bearer: Option<&str>,
-        body: Option<&B>,
-    ) -> Result<(), UpstreamError> {
-        self.send_json(endpoint, method, path, caller, bearer, body)
-            .await
-            .map(|_| ())
-    }
-
-    /// Sends one request, reads the answer with a size cap, and turns every
-    /// non-2xx into an [`UpstreamError`]. Records the upstream metric.
-    async fn send_json<B: Serialize>(
-        &self,
-        endpoint: Endpoint,
-        method: reqwest::Method,
-        path: &str,
-        caller: Caller<'_>,
-        bearer: Option<&str>,
-        body: Option<&B>,
-    ) -> Result<Answer, UpstreamError> {
-        let started = Instant::now();
-        let result = self.exchange(method, path, caller, bearer, body).await;
-        let outcome = match &result {
-            Ok(_) => "ok",
-            Err(UpstreamError::Timeout) => "timeout",
-            Err(UpstreamError::Unreachable { .. }) => "connect_error",
-            Err(UpstreamError::BadAnswer { .. } | UpstreamError::Misconfigured { .. }) => "5xx",
-            Err(_) => "4xx",
+            bearer: Some(bearer),
+            body: None,
         };
-        crate::metrics::record_upstream(endpoint.label(), outcome, started.elapsed());
+        self.send(call, decode_ignored).await
+    }
+
+    /// Sends one call, reads the answer with a size cap, turns every non-2xx
+    /// into an [`UpstreamError`] and decodes a 2xx with `decode`. Records the
+    /// upstream metric and logs what the operator must know.
+    async fn send<B: Serialize, T>(
+        &self,
+        call: Call<'_, B>,
+        decode: fn(&Answer) -> Result<T, UpstreamError>,
+    ) -> Result<T, UpstreamError> {
+        let started = Instant::now();
+        let endpoint = call.endpoint.label();
+        let (status, answer) = self.exchange(&call).await;
+        let result = answer.and_then(|answer| decode(&answer));
+        let outcome = match (&result, status) {
+            (Err(UpstreamError::Timeout), _) => "timeout",
+            (Err(UpstreamError::Unreachable { .. }), _) => "connect_error",
+            (_, Some(status)) if status >= 500 => "5xx",
+            (_, Some(status)) if status >= 400 => "4xx",
+            (Ok(_), _) => "ok",
+            // A 2xx (or 3xx) whose body is unusable.
+            (Err(_), _) => "bad_answer",
+        };
+        crate::metrics::record_upstream(endpoint, outcome, started.elapsed());
         match &result {
             Err(UpstreamError::Misconfigured { code }) => tracing::error!(
-                endpoint = endpoint.label(),
+                endpoint,
                 code = code.as_str(),
                 "Auth0 rejected the gateway's own credentials or grant: check auth0.client_id, \
                  the client secret and the application's grant types"
             ),
             Err(UpstreamError::BadAnswer { reason }) => {
                 tracing::warn!(
-                    endpoint = endpoint.label(),
+                    endpoint,
                     reason = reason.as_str(),
                     "Auth0 gave an unusable answer"
                 )
             }
             Err(UpstreamError::Unreachable { reason }) => {
-                tracing::warn!(
-                    endpoint = endpoint.label(),
-                    reason = reason.as_str(),
-                    "Auth0 unreachable"
-                )
+                tracing::warn!(endpoint, reason = reason.as_str(), "Auth0 unreachable")
             }
             Err(UpstreamError::Timeout) => {
-                tracing::warn!(endpoint = endpoint.label(), "Auth0 did not answer in time")
+                tracing::warn!(endpoint, "Auth0 did not answer in time")
             }
             _ => {}
         }
         result
     }
 
+    /// The HTTP status (when one arrived) and the answer or its error.
     async fn exchange<B: Serialize>(
         &self,
-        method: reqwest::Method,
-        path: &str,
-        caller: Caller<'_>,
-        bearer: Option<&str>,
-        body: Option<&B>,
+        call: &Call<'_, B>,
+    ) -> (Option<u16>, Result<Answer, UpstreamError>) {
+        let mut status = None;
+        let result = self.exchange_inner(call, &mut status).await;
+        (status, result)
+    }
+
+    async fn exchange_inner<B: Serialize>(
+        &self,
+        call: &Call<'_, B>,
+        seen_status: &mut Option<u16>,
     ) -> Result<Answer, UpstreamError> {
+        let Call {
+            method,
+            path,
+            caller,
+            bearer,
+            body,
+            ..
+        } = call;
         let mut headers = HeaderMap::with_capacity(4);
         headers.insert(
             FORWARDED_FOR_HEADER,
@@ -371,14 +308,14 @@ impl Auth0Client {
         if let Some(language) = caller.language.and_then(|l| HeaderValue::from_str(l).ok()) {
             headers.insert("x-request-language", language);
         }
-        if let Some(token) = bearer {
+        if let Some(token) = *bearer {
             let value = HeaderValue::from_str(&format!("Bearer {token}"))
                 .map_err(|_| UpstreamError::bad_answer("unencodable bearer token"))?;
             headers.insert(AUTHORIZATION, value);
         }
         let mut request = self
             .http
-            .request(method, format!("{}{}", self.base_url, path))
+            .request(method.clone(), format!("{}{}", self.base_url, path))
             .headers(headers);
         if let Some(body) = body {
             let bytes = serde_json::to_vec(body)
@@ -388,6 +325,7 @@ impl Auth0Client {
                 .body(bytes);
         }
         let mut response = request.send().await.map_err(transport_error)?;
+        *seen_status = Some(response.status().as_u16());
         let status = StatusCode::from_u16(response.status().as_u16())
             .map_err(|_| UpstreamError::bad_answer("invalid status"))?;
         let retry_after = retry_after_seconds(response.headers());
@@ -412,8 +350,37 @@ impl Auth0Client {
     }
 }
 
+/// One upstream call.
+struct Call<'a, B: Serialize> {
+    endpoint: Endpoint,
+    method: reqwest::Method,
+    path: &'a str,
+    caller: Caller<'a>,
+    bearer: Option<&'a str>,
+    body: Option<&'a B>,
+}
+
+impl<'a, B: Serialize> Call<'a, B> {
+    fn post(endpoint: Endpoint, path: &'a str, caller: Caller<'a>, body: &'a B) -> Self {
+        Self {
+            endpoint,
+            method: reqwest::Method::POST,
+            path,
+            caller,
+            bearer: None,
+            body: Some(body),
+        }
+    }
+}
+
+/// A 2xx whose content the gateway does not use must still be Auth0's: JSON
+/// or empty. A 200 HTML page (a wrong domain, a captive portal) is not.
+fn decode_ignored(answer: &Answer) -> Result<(), UpstreamError> {
+    decode_json::<serde_json::Value>(answer).map(|_| ())
+}
+
 /// Parses a 2xx body; a missing required field is an upstream fault.
-fn parse_body<T: DeserializeOwned>(answer: &Answer) -> Result<T, UpstreamError> {
+fn decode_json<T: DeserializeOwned>(answer: &Answer) -> Result<T, UpstreamError> {
     // Some endpoints (revoke, delete) answer with no body at all.
     let body: &[u8] = if answer.body.is_empty() || answer.status == StatusCode::NO_CONTENT {
         b"null"

@@ -3,6 +3,7 @@
 //! dropped on the way in and can never be reflected to a client.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::error::MfaRequiredDetails;
 use crate::secret::Sensitive;
@@ -80,19 +81,40 @@ fn is_empty(value: &&str) -> bool {
 }
 
 /// Tokens from `/oauth/token`, documented fields only.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(examples(json!({
+    "access_token": "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJlbWFpbHxqYW5lIn0.c2ln",
+    "id_token": "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJlbWFpbCI6ImphbmVAZXhhbXBsZS5jb20ifQ.c2ln",
+    "refresh_token": "v1.MRrT5fT7kq3yX0cUeC9pQ2",
+    "token_type": "Bearer",
+    "expires_in": 86400,
+    "scope": "openid profile email offline_access"
+})))]
 pub struct TokenSet {
+    /// The access token (a JWT when an audience was asked for).
+    #[schema(value_type = String)]
     pub access_token: Sensitive,
+    /// `Bearer`.
+    #[schema(examples("Bearer"))]
     pub token_type: String,
+    /// Lifetime of the access token in seconds.
+    #[schema(examples(86400))]
     pub expires_in: u64,
+    /// With the `openid` scope.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
     pub id_token: Option<Sensitive>,
+    /// With the `offline_access` scope.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
     pub refresh_token: Option<Sensitive>,
+    /// The granted scopes, space-separated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub scope: Option<String>,
     /// A new recovery code, when an MFA recovery-code grant rotated it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
     pub recovery_code: Option<Sensitive>,
 }
 
@@ -105,14 +127,30 @@ pub enum LoginOutcome {
 }
 
 /// One enrolled factor from `GET /mfa/authenticators`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(examples(json!({
+    "id": "sms|dev_NU1Ofuw3Cw0XCt5x",
+    "authenticator_type": "oob",
+    "oob_channel": "sms",
+    "name": "+1*******0100",
+    "active": true
+})))]
 pub struct Authenticator {
+    /// For `POST /mfa/challenge` (`authenticator_id`) and `DELETE /mfa/authenticators/{id}`.
+    #[schema(examples("totp|dev_Ahx4AKyCdjY3hVnO"))]
     pub id: String,
+    /// `otp`, `oob` or `recovery-code`.
+    #[schema(examples("oob"))]
     pub authenticator_type: String,
+    /// For `oob`: `sms`, `voice`, `email` or `auth0` (push).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, examples("sms"))]
     pub oob_channel: Option<String>,
+    /// A masked phone number or address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, examples("+1*******0100"))]
     pub name: Option<String>,
+    /// False while an enrollment is not confirmed.
     pub active: bool,
 }
 
@@ -129,20 +167,40 @@ pub struct AssociateRequest<'a> {
 }
 
 /// Answer of `POST /mfa/associate`: the enrollment material.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = MfaAssociateResponse, examples(json!({
+    "authenticator_type": "otp",
+    "secret": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
+    "barcode_uri": "otpauth://totp/login-gateway%20demo:jane%40example.com?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&issuer=login-gateway%20demo",
+    "recovery_codes": ["B3N7ZQ2K8YV4TR6XW9MP5HLD"]
+})))]
 pub struct AssociateAnswer {
+    /// `otp` or `oob`.
+    #[schema(examples("otp"))]
     pub authenticator_type: String,
+    /// For `otp`: the TOTP secret (base32).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
     pub secret: Option<Sensitive>,
+    /// For `otp`: an `otpauth://` URI to show as a QR code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
     pub barcode_uri: Option<Sensitive>,
+    /// The first time the user enrolls: keep these safe.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Vec<String>)]
     pub recovery_codes: Option<Vec<Sensitive>>,
+    /// For `oob`: `sms`, `voice`, `email` or `auth0` (push).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub oob_channel: Option<String>,
+    /// For `oob`: confirm with `POST /mfa/verify`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
     pub oob_code: Option<Sensitive>,
+    /// `prompt` when the user must type the code they received.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub binding_method: Option<String>,
 }
 
@@ -156,12 +214,23 @@ pub struct ChallengeRequest<'a> {
 }
 
 /// Answer of `POST /mfa/challenge`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = MfaChallengeResponse, examples(json!({
+    "challenge_type": "oob",
+    "oob_code": "Fe26.2*ee0f4b4c3f",
+    "binding_method": "prompt"
+})))]
 pub struct ChallengeAnswer {
+    /// `otp` or `oob`.
+    #[schema(examples("oob"))]
     pub challenge_type: String,
+    /// For `oob`: pass to `POST /mfa/verify`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
     pub oob_code: Option<Sensitive>,
+    /// `prompt` when the user must type the code they received; absent for push.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub binding_method: Option<String>,
 }
 

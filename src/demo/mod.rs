@@ -5,9 +5,14 @@
 //! It cannot be switched on by accident: only the `--demo` flag starts it
 //! (no setting or environment variable does), it listens on 127.0.0.1 only,
 //! it forces the gateway onto loopback too, and it prints a banner.
+//!
+//! Beside the tenant, the demo serves the example single-page app
+//! (`examples/spa`, see [`spa`]) from a second loopback port, and lets it
+//! call the gateway across origins.
 
 pub mod jwt;
 pub mod mfa;
+pub mod spa;
 pub mod tenant;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -70,20 +75,19 @@ impl DemoTenant {
             ("auth0.client_id".into(), DEMO_CLIENT_ID.into()),
             ("auth0.client_secret".into(), DEMO_CLIENT_SECRET.into()),
             ("auth0.client_secret_file".into(), String::new()),
-            (
-                "auth0.magic_link_redirect_uri".into(),
-                DEMO_REDIRECT_URI.into(),
-            ),
         ]
     }
 
-    pub fn print_banner(&self, gateway_port: u16) {
+    /// `gateway`: the gateway's origin; `app`: the example app's page.
+    pub fn print_banner(&self, gateway: &str, app: &str) {
         let line = "=".repeat(78);
         eprintln!(
             "{line}\n  DEMO MODE: a fake Auth0 tenant, not for production.\n  \
-             Gateway:      http://127.0.0.1:{gateway_port}\n  \
+             App:          {app}  (the example SPA: open it in a browser)\n  \
+             Swagger UI:   {gateway}/docs\n  \
+             Gateway:      {gateway}\n  \
              Fake tenant:  {}  (one-time codes and links are printed here)\n  \
-             Try: curl -s -X POST http://127.0.0.1:{gateway_port}/login/start \\\n         \
+             Try: curl -s -X POST {gateway}/login/start \\\n         \
              -H 'content-type: application/json' -d '{{\"email\":\"jane@example.com\"}}'\n{line}",
             self.base_url
         );
@@ -99,10 +103,6 @@ impl DemoTenant {
     }
 }
 
-/// Where demo magic links send the browser: the gateway's own docs page is
-/// always there; the `code` in the link is what `/login/callback` takes.
-pub const DEMO_REDIRECT_URI: &str = "http://127.0.0.1:8080/docs";
-
 /// Keeps the demo gateway on loopback whatever `server.bind` says, and
 /// lets clients ask for the tenant's MFA API audience (needed to delete an
 /// authenticator or enroll a second one).
@@ -115,6 +115,19 @@ pub fn adjust_settings(settings: &mut Settings, tenant: &DemoTenant) {
     if !settings.auth0.allowed_audiences.contains(&mfa_audience) {
         settings.auth0.allowed_audiences.push(mfa_audience);
     }
+}
+
+/// Lets the example app call the gateway from its own origin: that origin
+/// (and its `localhost` spelling) joins `server.cors_allowed_origins`, and
+/// magic links lead back to the app, which posts their `code` to
+/// `/login/callback`.
+pub fn admit_app(settings: &mut Settings, app: &spa::SpaListener) {
+    for origin in [app.origin(), format!("http://localhost:{}", app.port())] {
+        if !settings.server.cors_allowed_origins.contains(&origin) {
+            settings.server.cors_allowed_origins.push(origin);
+        }
+    }
+    settings.auth0.magic_link_redirect_uri = Some(app.url());
 }
 
 /// What the fake tenant "sends": printed for the person trying the demo.
@@ -358,5 +371,45 @@ async fn delete_authenticator(
     match bearer(&req).and_then(|token| tenant.delete_authenticator(token, &path)) {
         Ok(()) => HttpResponse::NoContent().finish(),
         Err(error) => answer(Err(error)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::Sources;
+
+    #[test]
+    fn the_app_origin_is_allowed_and_magic_links_lead_to_the_app() {
+        let env = [
+            ("GATEWAY__AUTH0__DOMAIN", "http://127.0.0.1:9"),
+            ("GATEWAY__AUTH0__CLIENT_ID", "client"),
+            ("GATEWAY__AUTH0__CLIENT_SECRET", "secret"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let mut settings = Settings::load(&Sources {
+            file: None,
+            env: Some(env),
+            overrides: Vec::new(),
+        })
+        .expect("valid settings");
+        settings.server.cors_allowed_origins = vec!["https://app.example.com".to_string()];
+        let app = spa::SpaListener::bind_beside(0).expect("a loopback port");
+        admit_app(&mut settings, &app);
+        admit_app(&mut settings, &app);
+        assert_eq!(
+            settings.server.cors_allowed_origins,
+            vec![
+                "https://app.example.com".to_string(),
+                format!("http://127.0.0.1:{}", app.port()),
+                format!("http://localhost:{}", app.port()),
+            ]
+        );
+        assert_eq!(
+            settings.auth0.magic_link_redirect_uri,
+            Some(format!("http://127.0.0.1:{}/", app.port()))
+        );
     }
 }

@@ -2,6 +2,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::{caller, is_language_tag, no_store_json, resource};
 use crate::auth0::{AuthParams, LoginOutcome, PasswordlessStart, TokenGrant};
@@ -18,7 +19,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// What to send: a one-time code (default) or a magic link (email only).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SendKind {
     #[default]
@@ -46,8 +47,12 @@ pub struct StartRequest {
     pub state: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// What the gateway asked Auth0 to send.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = LoginStartResponse, examples(json!({"channel": "email", "send": "code"})))]
 pub struct StartResponse {
+    /// Where the code or link went.
+    #[schema(value_type = crate::openapi::Channel)]
     pub channel: Channel,
     pub send: SendKind,
 }
@@ -55,6 +60,21 @@ pub struct StartResponse {
 /// Longest `state` the gateway forwards into a magic link.
 const MAX_STATE_CHARS: usize = 512;
 
+/// Send a one-time code or a magic link
+///
+/// Starts Auth0 passwordless login: a one-time code by email or SMS, or a
+/// magic link by email. Nothing from Auth0's answer (user ids) is reflected.
+/// Continue with `POST /login/verify` (code) or `POST /login/callback` (link).
+#[utoipa::path(
+    post,
+    path = "/login/start",
+    tag = "login",
+    operation_id = "loginStart",
+    request_body(content = crate::openapi::LoginStartRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Auth0 is sending the code or link.", body = StartResponse),
+    ),
+)]
 async fn start(
     state: web::Data<AppState>,
     ip: ClientIp,
@@ -136,6 +156,24 @@ pub struct VerifyRequest {
     pub scope: Option<String>,
 }
 
+/// Exchange a one-time code for tokens
+///
+/// Answers the tokens, or `403 mfa_required` with an `mfa_token` and
+/// `mfa_requirements` when the user must pass a second factor (continue at
+/// `/mfa/*`). A wrong code is Auth0's `403 invalid_grant`.
+#[utoipa::path(
+    post,
+    path = "/login/verify",
+    tag = "login",
+    operation_id = "loginVerify",
+    request_body(content = crate::openapi::LoginVerifyRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Logged in.", body = crate::auth0::TokenSet, headers(
+            ("Cache-Control" = String, description = "`no-store`: the body holds tokens."),
+            ("Pragma" = String, description = "`no-cache`."),
+        )),
+    ),
+)]
 async fn verify(
     state: web::Data<AppState>,
     ip: ClientIp,
@@ -170,14 +208,37 @@ async fn verify(
     login_answer(outcome, &identifier.masked())
 }
 
-#[derive(Debug, Deserialize)]
+/// The `code` (and `state`) Auth0 put on the magic link's redirect.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = LoginCallbackRequest, examples(json!({"code": "4dc3a3f5b9e24c36a1f0", "state": "af0ifjsldkj"})))]
 pub struct CallbackRequest {
+    /// The `code` query parameter of the magic link's redirect.
+    #[schema(pattern = r"^[\x21-\x7E]{1,512}$", min_length = 1, max_length = 512)]
     pub code: String,
     /// Checked by the app that created it, not by the gateway.
+    #[schema(pattern = r"^[\x21-\x7E]{1,512}$", min_length = 1, max_length = 512)]
     pub state: Option<String>,
 }
 
+/// Complete a magic link
+///
+/// Auth0 redirects the browser to `auth0.magic_link_redirect_uri` with
+/// `code` and `state`; the app posts them here. Answers like
+/// `/login/verify`. The gateway does not check `state`: the app does.
+#[utoipa::path(
+    post,
+    path = "/login/callback",
+    tag = "login",
+    operation_id = "loginCallback",
+    request_body(content = CallbackRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Logged in.", body = crate::auth0::TokenSet, headers(
+            ("Cache-Control" = String, description = "`no-store`: the body holds tokens."),
+            ("Pragma" = String, description = "`no-cache`."),
+        )),
+    ),
+)]
 async fn callback(
     state: web::Data<AppState>,
     ip: ClientIp,

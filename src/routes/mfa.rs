@@ -6,6 +6,7 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::{caller, no_store_json, resource};
 use crate::auth0::{AssociateRequest, ChallengeRequest, TokenGrant};
@@ -67,7 +68,20 @@ fn parse_bearer(value: Option<&header::HeaderValue>) -> Result<Bearer, ApiError>
     Ok(Bearer(Sensitive::new(token)))
 }
 
-/// `GET /mfa/authenticators`: the user's factors, documented fields only.
+/// List the user's authenticators
+///
+/// The factors the user has enrolled (Auth0's documented fields only), to
+/// pick one for `POST /mfa/challenge` or to delete one.
+#[utoipa::path(
+    get,
+    path = "/mfa/authenticators",
+    tag = "mfa",
+    operation_id = "mfaListAuthenticators",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The enrolled authenticators.", body = Vec<crate::auth0::Authenticator>),
+    ),
+)]
 async fn list_authenticators(
     bearer: Bearer,
     state: web::Data<AppState>,
@@ -101,6 +115,27 @@ pub struct AssociateBody {
     pub email: Option<String>,
 }
 
+/// Enroll a second factor
+///
+/// Works with the `mfa_token` while the user has no active authenticator;
+/// a further factor needs an access token for the MFA API audience with the
+/// `enroll` scope. The answer carries the enrollment material (TOTP secret
+/// and QR URI, or an `oob_code`, and recovery codes the first time);
+/// confirm it with `POST /mfa/verify`.
+#[utoipa::path(
+    post,
+    path = "/mfa/associate",
+    tag = "mfa",
+    operation_id = "mfaAssociate",
+    security(("bearer" = [])),
+    request_body(content = crate::openapi::MfaAssociateRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Enrollment started.", body = crate::auth0::AssociateAnswer, headers(
+            ("Cache-Control" = String, description = "`no-store`: the body holds secrets."),
+            ("Pragma" = String, description = "`no-cache`."),
+        )),
+    ),
+)]
 async fn associate(
     bearer: Bearer,
     state: web::Data<AppState>,
@@ -163,20 +198,46 @@ async fn associate(
     Ok(no_store_json(&answer))
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// `otp`: the user reads a code from their app; `oob`: Auth0 sends a code
+/// (SMS, voice, email) or a push.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(as = MfaChallengeType)]
 pub enum ChallengeType {
     Otp,
     Oob,
 }
 
-#[derive(Debug, Deserialize)]
+/// Which kind of challenge, and optionally which authenticator.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = MfaChallengeRequest, examples(json!({"challenge_type": "oob", "authenticator_id": "sms|dev_NU1Ofuw3Cw0XCt5x"})))]
 pub struct ChallengeBody {
     pub challenge_type: ChallengeType,
+    /// An `id` from `GET /mfa/authenticators`; default: Auth0 picks one.
+    #[schema(pattern = r"^[\x21-\x7E]{1,512}$", min_length = 1, max_length = 512)]
     pub authenticator_id: Option<String>,
 }
 
+/// Challenge an enrolled factor
+///
+/// For `oob` Auth0 sends the SMS, voice call, email or push and the answer
+/// carries the `oob_code` for `POST /mfa/verify`; for `otp` the user reads
+/// the code from their app.
+#[utoipa::path(
+    post,
+    path = "/mfa/challenge",
+    tag = "mfa",
+    operation_id = "mfaChallenge",
+    security(("bearer" = [])),
+    request_body(content = ChallengeBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Challenge sent.", body = crate::auth0::ChallengeAnswer, headers(
+            ("Cache-Control" = String, description = "`no-store`: the body holds an `oob_code`."),
+            ("Pragma" = String, description = "`no-cache`."),
+        )),
+    ),
+)]
 async fn challenge(
     bearer: Bearer,
     state: web::Data<AppState>,
@@ -265,6 +326,26 @@ impl VerifyBody {
     }
 }
 
+/// Verify the second factor and get the tokens
+///
+/// Completes the login (or confirms an enrollment) with an app code, an
+/// out-of-band code (with the `binding_code` the user received), or a
+/// recovery code. For a push, poll while the answer is
+/// `400 authorization_pending`, slower if it is `429 slow_down`.
+#[utoipa::path(
+    post,
+    path = "/mfa/verify",
+    tag = "mfa",
+    operation_id = "mfaVerify",
+    security(("bearer" = [])),
+    request_body(content = crate::openapi::MfaVerifyRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Logged in.", body = crate::auth0::TokenSet, headers(
+            ("Cache-Control" = String, description = "`no-store`: the body holds tokens."),
+            ("Pragma" = String, description = "`no-cache`."),
+        )),
+    ),
+)]
 async fn verify(
     bearer: Bearer,
     state: web::Data<AppState>,
@@ -304,7 +385,23 @@ async fn verify(
     Ok(no_store_json(&tokens))
 }
 
-/// `DELETE /mfa/authenticators/{id}`: 204 when Auth0 removed it.
+/// Delete an authenticator
+///
+/// Needs an access token for the MFA API audience (not an `mfa_token`).
+/// Answers `204` when Auth0 removed it.
+#[utoipa::path(
+    delete,
+    path = "/mfa/authenticators/{id}",
+    tag = "mfa",
+    operation_id = "mfaDeleteAuthenticator",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "An `id` from `GET /mfa/authenticators`: 1–512 visible ASCII characters, one path segment (percent-encode `/`).", pattern = r"^[\x21-\x7E]{1,512}$", min_length = 1, max_length = 512, example = "totp|dev_Ahx4AKyCdjY3hVnO"),
+    ),
+    responses(
+        (status = 204, description = "Deleted."),
+    ),
+)]
 async fn delete_authenticator(
     bearer: Bearer,
     state: web::Data<AppState>,

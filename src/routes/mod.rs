@@ -1,5 +1,6 @@
 //! HTTP handlers, one module per area, each with its own `configure`.
 
+pub mod docs;
 pub mod login;
 pub mod mfa;
 pub mod ops;
@@ -29,6 +30,10 @@ pub const ROUTES: &[&str] = &[
     "/healthz",
     "/readyz",
     "/metrics",
+    "/openapi.json",
+    "/docs",
+    "/docs/",
+    "/docs/{file}",
 ];
 
 /// The route template of a matched request, or `unmatched`: label
@@ -44,6 +49,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     mfa::configure(cfg);
     token::configure(cfg);
     ops::configure(cfg);
+    docs::configure(cfg);
 }
 
 /// A resource named by its template, answering 405 (with `Allow`) for

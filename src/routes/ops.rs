@@ -4,6 +4,7 @@ use std::sync::atomic::Ordering;
 
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::resource;
 use crate::startup::AppState;
@@ -14,18 +15,45 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/metrics", "GET").route(web::get().to(metrics)));
 }
 
-#[derive(Serialize)]
+/// Liveness or readiness.
+#[derive(Serialize, ToSchema)]
+#[schema(as = HealthStatus, examples(json!({"status": "ok"})))]
 pub struct Status {
+    /// `ok` (`/healthz`), `ready` or `shutting_down` (`/readyz`).
+    #[schema(value_type = crate::openapi::HealthState)]
     pub status: &'static str,
 }
 
+/// Liveness
+///
 /// 200 while the process serves.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    operation_id = "healthz",
+    responses(
+        (status = 200, description = "The process serves.", body = Status, example = json!({"status": "ok"})),
+    ),
+)]
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Status { status: "ok" })
 }
 
+/// Readiness
+///
 /// 200 while accepting traffic; 503 as soon as a shutdown begins, so load
 /// balancers stop sending before the listener closes.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    operation_id = "readyz",
+    responses(
+        (status = 200, description = "Configuration loaded; accepting traffic.", body = Status, example = json!({"status": "ready"})),
+        (status = 503, description = "Shutting down: stop sending traffic. (The body is this status object, not an `ErrorBody`.)", body = Status, example = json!({"status": "shutting_down"})),
+    ),
+)]
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     if state.ready.load(Ordering::Relaxed) {
         HttpResponse::Ok().json(Status { status: "ready" })
@@ -36,8 +64,22 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-/// Prometheus text format. Limiter sizes are read now so the gauges are
+/// Prometheus metrics
+///
+/// Prometheus text format: requests by route and status, latency
+/// histograms, upstream calls by endpoint and outcome, rate-limit
+/// rejections by policy. Limiter sizes are read now so the gauges are
 /// current at every scrape, not only after the last prune.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    operation_id = "metrics",
+    responses(
+        (status = 200, description = "Prometheus text exposition format 0.0.4.", body = String, content_type = "text/plain",
+            example = "# TYPE gateway_http_requests_total counter\ngateway_http_requests_total{route=\"/login/start\",status=\"200\"} 1\n"),
+    ),
+)]
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     for policy in state.limits.policies() {
         crate::metrics::record_limiter_keys(policy.name(), policy.len());

@@ -3,6 +3,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use super::login::allowed_scope;
 use super::{caller, no_store_json, resource};
@@ -20,13 +21,37 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// Refresh tokens are opaque to the gateway; this bounds what it forwards.
 const MAX_REFRESH_TOKEN_CHARS: usize = 4096;
 
-#[derive(Debug, Deserialize)]
+/// A refresh token, and optionally fewer scopes.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = TokenRefreshRequest, examples(json!({"refresh_token": "v1.MRrT5fT7kq3yX0cUeC9pQ2"})))]
 pub struct RefreshRequest {
+    /// A refresh token issued through this gateway: 1–4096 visible ASCII characters.
+    #[schema(pattern = r"^[\x21-\x7E]{1,4096}$", min_length = 1, max_length = 4096)]
     pub refresh_token: String,
+    /// Space-separated scopes, each in `auth0.allowed_scopes`; default: the
+    /// scopes of the original grant.
+    #[schema(min_length = 1, examples("openid profile"))]
     pub scope: Option<String>,
 }
 
+/// Refresh the tokens
+///
+/// Tokens issued to a confidential client can only be refreshed with its
+/// secret, so the gateway does it (grant `refresh_token`).
+#[utoipa::path(
+    post,
+    path = "/token/refresh",
+    tag = "token",
+    operation_id = "tokenRefresh",
+    request_body(content = RefreshRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "New tokens.", body = crate::auth0::TokenSet, headers(
+            ("Cache-Control" = String, description = "`no-store`: the body holds tokens."),
+            ("Pragma" = String, description = "`no-cache`."),
+        )),
+    ),
+)]
 async fn refresh(
     state: web::Data<AppState>,
     ip: ClientIp,
@@ -55,12 +80,29 @@ async fn refresh(
     Ok(no_store_json(&tokens))
 }
 
-#[derive(Debug, Deserialize)]
+/// The refresh token to revoke.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = TokenRevokeRequest, examples(json!({"refresh_token": "v1.MRrT5fT7kq3yX0cUeC9pQ2"})))]
 pub struct RevokeRequest {
+    /// A refresh token issued through this gateway: 1–4096 visible ASCII characters.
+    #[schema(pattern = r"^[\x21-\x7E]{1,4096}$", min_length = 1, max_length = 4096)]
     pub refresh_token: String,
 }
 
+/// Revoke a refresh token
+///
+/// Calls Auth0's `/oauth/revoke` with the client secret. Answers `{}`.
+#[utoipa::path(
+    post,
+    path = "/token/revoke",
+    tag = "token",
+    operation_id = "tokenRevoke",
+    request_body(content = RevokeRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Revoked (Auth0 answers the same for an unknown token).", body = crate::openapi::TokenRevokeResponse),
+    ),
+)]
 async fn revoke(
     state: web::Data<AppState>,
     ip: ClientIp,

@@ -1,0 +1,565 @@
+// The example single-page app: passwordless login and MFA through
+// login-gateway, with nothing but `fetch`. Read it top to bottom:
+//
+//   start (email / SMS, code or magic link) → verify (or magic-link callback)
+//   → on 403 mfa_required: list authenticators, then enroll one (app / SMS /
+//     voice / email / push) or challenge one, or use a recovery code
+//   → tokens: decoded ID-token claims, refresh, revoke.
+//
+// Every failure is shown from the gateway's JSON error body; a 429 also
+// gets a live countdown from its Retry-After header.
+
+import config from './config.js';
+import { Gateway, GatewayError } from './gateway.js';
+import { renderQr } from './qr.js';
+
+// ---------------------------------------------------------------------------
+// State
+//
+// Tokens (and the short-lived mfa_token) are kept in memory only, in these
+// module variables: never in localStorage, sessionStorage or a readable
+// cookie. Anything in web storage can be read by any script that runs on
+// this origin, so one XSS bug would hand out long-lived refresh tokens.
+// In memory they die with the page (a reload signs the user out, which is
+// the price). Apps that need sessions to survive reloads should go one step
+// further along the backend-for-frontend (BFF) pattern: let a server of
+// their own keep the refresh token and give the browser only an HttpOnly,
+// SameSite session cookie.
+let tokens = null; // {access_token, id_token, refresh_token, expires_at}
+let mfa = null; // {mfa_token, requirements, who}
+let pending = null; // {email} or {phone_number}: who /login/start was for
+
+// The magic link's `state` survives the page load that the link causes, so
+// it goes to sessionStorage (this tab and origin only, gone when the tab
+// closes). That is fine because state is not a credential: it only proves
+// that the link completes a sign-in this tab started (against login CSRF).
+const LINK_STATE_KEY = 'login-gateway-example.magic-link';
+
+const DEFAULT_GATEWAY = 'http://127.0.0.1:8080';
+/** First poll of a push approval, in ms; every `slow_down` adds 5 s. */
+const PUSH_POLL_MS = 3000;
+const SLOW_DOWN_STEP_MS = 5000;
+const PUSH_GIVE_UP_MS = 2 * 60 * 1000;
+
+const $ = (id) => document.getElementById(id);
+const byTestId = (id) => document.querySelector(`[data-testid="${id}"]`);
+
+const gatewayUrl = resolveGatewayUrl();
+const gateway = new Gateway(gatewayUrl, { onCall: logCall });
+
+/** `?gateway=` beats the config file, which beats the default. */
+function resolveGatewayUrl() {
+  const chosen =
+    new URLSearchParams(window.location.search).get('gateway') || config.gateway || DEFAULT_GATEWAY;
+  try {
+    return new URL(chosen).origin;
+  } catch {
+    return DEFAULT_GATEWAY;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Screens
+
+const STEPS = ['step-start', 'step-code', 'step-link', 'step-mfa', 'step-done'];
+
+function show(step) {
+  for (const id of STEPS) $(id).hidden = id !== step;
+}
+
+function restart() {
+  tokens = null;
+  mfa = null;
+  pending = null;
+  resetMfaPanels();
+  clearError();
+  show('step-start');
+}
+
+function resetMfaPanels() {
+  for (const id of [
+    'mfa-enroll',
+    'mfa-challenge',
+    'otp-enrollment',
+    'enroll-recovery',
+    'otp-form',
+    'oob-form',
+    'push-status',
+    'recovery-form',
+  ]) {
+    $(id).hidden = true;
+  }
+  for (const form of document.querySelectorAll('#step-mfa form')) form.reset();
+}
+
+// ---------------------------------------------------------------------------
+// Errors, straight from the gateway's JSON body
+
+let countdownTimer = null;
+
+function showError(error) {
+  if (!(error instanceof GatewayError)) {
+    console.error(error);
+    error = new GatewayError({
+      status: 0,
+      body: { error: 'client_error', error_description: String(error && error.message) },
+    });
+  }
+  $('error-code').textContent = error.code;
+  $('error-status').textContent = error.status ? `HTTP ${error.status}` : 'no answer';
+  $('error-description').textContent = error.description;
+  $('error-request-id').textContent = error.requestId || '—';
+  stopCountdown();
+  if (error.status === 429 && error.retryAfter !== null) startCountdown(error.retryAfter);
+  $('error').hidden = false;
+}
+
+function clearError() {
+  stopCountdown();
+  $('error').hidden = true;
+}
+
+/** A live "try again in" from Retry-After (seconds). */
+function startCountdown(seconds) {
+  const element = $('retry-countdown');
+  const until = Date.now() + seconds * 1000;
+  const tick = () => {
+    const left = Math.max(0, Math.ceil((until - Date.now()) / 1000));
+    element.dataset.seconds = String(left);
+    element.textContent =
+      left > 0
+        ? `Rate limited: try again in ${formatDuration(left)} (Retry-After: ${seconds} s)`
+        : 'You can try again now.';
+    if (left === 0) stopCountdown();
+  };
+  element.hidden = false;
+  tick();
+  countdownTimer = setInterval(tick, 250);
+}
+
+function stopCountdown() {
+  clearInterval(countdownTimer);
+  countdownTimer = null;
+  $('retry-countdown').hidden = true;
+}
+
+function formatDuration(seconds) {
+  const m = Math.floor(seconds / 60);
+  const s = seconds % 60;
+  return m > 0 ? `${m} min ${String(s).padStart(2, '0')} s` : `${s} s`;
+}
+
+/** Runs one user action: clears the old error, shows a new one. */
+async function action(button, work) {
+  clearError();
+  if (button) button.disabled = true;
+  try {
+    await work();
+  } catch (error) {
+    showError(error);
+  } finally {
+    if (button) button.disabled = false;
+  }
+}
+
+let calls = 0;
+
+function logCall({ method, path, status, requestId, error }) {
+  calls += 1;
+  const item = document.createElement('li');
+  item.textContent = `${calls}. ${method} ${path} → ${status || 'no answer'}${error ? ` ${error}` : ''}`;
+  if (requestId) item.title = `request_id ${requestId}`;
+  item.className = status >= 200 && status < 300 ? 'ok' : 'failed';
+  const log = $('call-log');
+  log.prepend(item);
+  while (log.children.length > 12) log.lastChild.remove();
+}
+
+// ---------------------------------------------------------------------------
+// 1. Start: a code or a magic link
+
+function startForm() {
+  const form = $('start-form');
+  const channel = form.elements.channel.value;
+  $('email-field').hidden = channel !== 'email';
+  $('phone-field').hidden = channel !== 'sms';
+  // Magic links exist for email only.
+  $('send-link-label').hidden = channel !== 'email';
+  if (channel !== 'email') form.elements.send.value = 'code';
+}
+
+async function start(event) {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const send = form.elements.send.value;
+  const who =
+    form.elements.channel.value === 'email'
+      ? { email: form.elements.email.value.trim() }
+      : { phone_number: form.elements.phone_number.value.trim() };
+  await action(event.submitter, async () => {
+    const body = { ...who, send };
+    if (send === 'link') {
+      body.state = randomState();
+      sessionStorage.setItem(LINK_STATE_KEY, body.state);
+    }
+    await gateway.start(body);
+    pending = who;
+    const destination = who.email || who.phone_number;
+    if (send === 'link') {
+      $('link-destination').textContent = destination;
+      show('step-link');
+    } else {
+      $('code-destination').textContent = destination;
+      $('verify-form').reset();
+      show('step-code');
+      $('verify-form').elements.code.focus();
+    }
+  });
+}
+
+/** 128 random bits, base64url. */
+function randomState() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+// ---------------------------------------------------------------------------
+// 2. Verify the code, or complete the magic link
+
+async function verify(event) {
+  event.preventDefault();
+  const code = event.currentTarget.elements.code.value.trim();
+  await action(event.submitter, () => login(() => gateway.verify({ ...pending, code })));
+}
+
+/** The page was opened from a magic link: `?code=…&state=…`. */
+async function completeMagicLink(params) {
+  const code = params.get('code');
+  const state = params.get('state');
+  const expected = sessionStorage.getItem(LINK_STATE_KEY);
+  sessionStorage.removeItem(LINK_STATE_KEY);
+  // The code is single-use, but keep it out of the history and of bookmarks.
+  const clean = new URL(window.location.href);
+  clean.searchParams.delete('code');
+  clean.searchParams.delete('state');
+  window.history.replaceState(null, '', clean);
+  if (!expected || state !== expected) {
+    showError(
+      new GatewayError({
+        status: 0,
+        body: {
+          error: 'state_mismatch',
+          error_description: expected
+            ? 'This link does not belong to the sign-in started in this tab. Start again.'
+            : 'No sign-in was started in this tab (open the link in the tab that asked for it), so the link is not used.',
+        },
+      }),
+    );
+    return;
+  }
+  await action(null, () => login(() => gateway.callback({ code, state })));
+}
+
+/** Runs a login call: tokens, or the MFA step on 403 mfa_required. */
+async function login(call) {
+  try {
+    signedIn(await call());
+  } catch (error) {
+    if (error instanceof GatewayError && error.status === 403 && error.code === 'mfa_required') {
+      await startMfa(error.body);
+      return;
+    }
+    throw error;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// 3. MFA
+
+async function startMfa(body) {
+  mfa = {
+    mfa_token: body.mfa_token,
+    requirements: body.mfa_requirements || {},
+    who: pending ? pending.email || pending.phone_number : '',
+  };
+  resetMfaPanels();
+  $('mfa-requirements').textContent = JSON.stringify(mfa.requirements);
+  show('step-mfa');
+  if (mfa.requirements.enroll) {
+    // No factor yet: offer enrollment (the gateway has no list to show).
+    const email = $('enroll-email-form').elements.email;
+    if (!email.value && mfa.who.includes('@')) email.value = mfa.who;
+    $('mfa-enroll').hidden = false;
+    return;
+  }
+  const list = await gateway.authenticators(mfa.mfa_token);
+  renderAuthenticators(list);
+}
+
+const FACTOR_LABELS = {
+  otp: 'Authenticator app',
+  sms: 'Text message',
+  voice: 'Voice call',
+  email: 'Email',
+  auth0: 'Push notification',
+  'recovery-code': 'Recovery code',
+};
+
+function renderAuthenticators(list) {
+  const ul = $('authenticators');
+  ul.replaceChildren();
+  const active = list.filter((a) => a.active);
+  for (const authenticator of active) {
+    const kind =
+      authenticator.authenticator_type === 'oob'
+        ? authenticator.oob_channel
+        : authenticator.authenticator_type;
+    const testKind = kind === 'auth0' ? 'push' : kind;
+    const item = document.createElement('li');
+    const label = document.createElement('span');
+    label.textContent = `${FACTOR_LABELS[kind] || kind}${authenticator.name ? ` (${authenticator.name})` : ''}`;
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.textContent = kind === 'recovery-code' ? 'Use' : 'Challenge';
+    button.dataset.testid = `challenge-${testKind}`;
+    button.dataset.authenticatorId = authenticator.id;
+    button.addEventListener('click', () => action(button, () => challenge(authenticator, kind)));
+    item.append(label, button);
+    ul.append(item);
+  }
+  if (active.length === 0) {
+    const item = document.createElement('li');
+    item.textContent = 'No active factor.';
+    ul.append(item);
+  }
+  $('mfa-challenge').hidden = false;
+}
+
+async function challenge(authenticator, kind) {
+  for (const id of ['otp-form', 'oob-form', 'push-status', 'recovery-form']) $(id).hidden = true;
+  if (kind === 'recovery-code') {
+    // Nothing to send: the user types a code they saved.
+    $('recovery-form').hidden = false;
+    $('recovery-form').elements.recovery_code.focus();
+    return;
+  }
+  const challengeType = authenticator.authenticator_type === 'otp' ? 'otp' : 'oob';
+  const answer = await gateway.challenge(mfa.mfa_token, {
+    challenge_type: challengeType,
+    authenticator_id: authenticator.id,
+  });
+  expectProof(answer);
+}
+
+/** After a challenge or an enrollment: ask for what proves the factor. */
+function expectProof(answer) {
+  if (!answer.oob_code) {
+    $('otp-form').hidden = false;
+    $('otp-form').elements.otp.focus();
+  } else if (answer.binding_method === 'prompt') {
+    // SMS / voice / email: the user types the code from the message.
+    const form = $('oob-form');
+    form.dataset.oobCode = answer.oob_code;
+    form.hidden = false;
+    form.elements.binding_code.focus();
+  } else {
+    // Push: nothing to type, poll until the device approves.
+    pollPush(answer.oob_code).catch(showError);
+  }
+}
+
+async function enroll(factor, extra, button) {
+  await action(button, async () => {
+    resetMfaPanels();
+    $('mfa-enroll').hidden = false;
+    const answer = await gateway.associate(mfa.mfa_token, { factor, ...extra });
+    if (answer.recovery_codes && answer.recovery_codes.length) {
+      $('recovery-code').textContent = answer.recovery_codes.join(' ');
+      $('enroll-recovery').hidden = false;
+    }
+    if (answer.authenticator_type === 'otp') {
+      renderQr($('otp-qr'), answer.barcode_uri);
+      $('otp-qr').setAttribute('aria-label', 'QR code of the otpauth URI');
+      $('otp-secret').textContent = answer.secret;
+      $('otp-uri').textContent = answer.barcode_uri;
+      $('otp-enrollment').hidden = false;
+    }
+    expectProof(answer);
+  });
+}
+
+async function verifyOtp(event) {
+  event.preventDefault();
+  const otp = event.currentTarget.elements.otp.value.trim();
+  await action(event.submitter, async () => signedIn(await gateway.mfaVerify(mfa.mfa_token, { otp })));
+}
+
+async function verifyOob(event) {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const body = { oob_code: form.dataset.oobCode, binding_code: form.elements.binding_code.value.trim() };
+  await action(event.submitter, async () => signedIn(await gateway.mfaVerify(mfa.mfa_token, body)));
+}
+
+async function verifyRecoveryCode(event) {
+  event.preventDefault();
+  const code = event.currentTarget.elements.recovery_code.value.trim();
+  await action(event.submitter, async () =>
+    signedIn(await gateway.mfaVerify(mfa.mfa_token, { recovery_code: code })),
+  );
+}
+
+/**
+ * Polls /mfa/verify with the push's oob_code until the user approves:
+ * `authorization_pending` means "ask again later", `slow_down` means
+ * "later than that" (wait 5 s more from then on). Stops if the user
+ * starts over.
+ */
+async function pollPush(oobCode) {
+  const status = $('push-status');
+  const mfaToken = mfa.mfa_token;
+  const stillWanted = () => mfa && mfa.mfa_token === mfaToken;
+  const giveUpAt = Date.now() + PUSH_GIVE_UP_MS;
+  let interval = PUSH_POLL_MS;
+  let polls = 0;
+  status.hidden = false;
+  status.dataset.state = 'pending';
+  status.textContent = `Approve the sign-in on your device… (checking every ${interval / 1000} s)`;
+  while (stillWanted() && Date.now() < giveUpAt) {
+    await sleep(interval);
+    if (!stillWanted()) return;
+    polls += 1;
+    try {
+      const answer = await gateway.mfaVerify(mfaToken, { oob_code: oobCode });
+      status.dataset.state = 'approved';
+      status.textContent = `Approved after ${polls} checks.`;
+      signedIn(answer);
+      return;
+    } catch (error) {
+      if (!(error instanceof GatewayError)) throw error;
+      if (error.code === 'authorization_pending') {
+        status.textContent = `Still waiting for approval (authorization_pending, check ${polls}, next in ${interval / 1000} s)…`;
+        continue;
+      }
+      if (error.code === 'slow_down') {
+        interval += SLOW_DOWN_STEP_MS;
+        status.textContent = `The gateway asked us to slow down: checking every ${interval / 1000} s now.`;
+        continue;
+      }
+      status.dataset.state = 'failed';
+      status.textContent = 'Push sign-in failed.';
+      showError(error);
+      return;
+    }
+  }
+  if (stillWanted()) {
+    status.dataset.state = 'failed';
+    status.textContent = 'Gave up waiting for the approval. Start over to try again.';
+  }
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// ---------------------------------------------------------------------------
+// 4. Signed in: claims, refresh, revoke
+
+function signedIn(answer) {
+  tokens = {
+    access_token: answer.access_token,
+    id_token: answer.id_token || (tokens && tokens.id_token),
+    // Auth0 may or may not rotate refresh tokens: keep the old one unless
+    // a new one came.
+    refresh_token: answer.refresh_token || (tokens && tokens.refresh_token),
+    expires_at: Date.now() + (answer.expires_in || 0) * 1000,
+  };
+  mfa = null;
+  pending = null;
+  const rotated = answer.recovery_code;
+  $('rotated-recovery').hidden = !rotated;
+  $('rotated-recovery-code').textContent = rotated || '';
+  renderTokens();
+  show('step-done');
+}
+
+function renderTokens() {
+  const claims = tokens.id_token ? decodeJwtPayload(tokens.id_token) : null;
+  $('signed-in-as').textContent = claims ? claims.email || claims.phone_number || claims.sub : '(no ID token)';
+  $('id-claims').textContent = claims ? JSON.stringify(claims, null, 2) : 'No id_token (ask for the openid scope).';
+  $('access-expiry').textContent = `expires ${new Date(tokens.expires_at).toLocaleTimeString()}`;
+  $('refresh-state').textContent = tokens.refresh_token ? 'held in memory' : 'none';
+  byTestId('refresh').disabled = !tokens.refresh_token;
+  byTestId('revoke').disabled = !tokens.refresh_token;
+}
+
+/**
+ * The ID token's payload, for display. Not verified: this page got it
+ * straight from the gateway over HTTPS, and uses it only to show who
+ * signed in. APIs must verify the access token's signature themselves.
+ */
+function decodeJwtPayload(jwt) {
+  try {
+    const base64 = jwt.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    const binary = atob(base64.padEnd(base64.length + ((4 - (base64.length % 4)) % 4), '='));
+    const bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0));
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return { error: 'the id_token is not a readable JWT' };
+  }
+}
+
+async function refresh(event) {
+  await action(event.currentTarget, async () => {
+    const answer = await gateway.refresh(tokens.refresh_token);
+    signedIn(answer);
+    $('token-status').textContent = `Refreshed at ${new Date().toLocaleTimeString()}.`;
+  });
+}
+
+async function revoke(event) {
+  await action(event.currentTarget, async () => {
+    await gateway.revoke(tokens.refresh_token);
+    tokens.refresh_token = null;
+    renderTokens();
+    $('token-status').textContent = 'Refresh token revoked: it can no longer be used.';
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Wiring
+
+function main() {
+  $('gateway-url').textContent = gatewayUrl;
+  $('docs-link').href = `${gatewayUrl}/docs`;
+  const startFormElement = $('start-form');
+  startFormElement.addEventListener('change', startForm);
+  startFormElement.addEventListener('submit', start);
+  $('verify-form').addEventListener('submit', verify);
+  $('otp-form').addEventListener('submit', verifyOtp);
+  $('oob-form').addEventListener('submit', verifyOob);
+  $('recovery-form').addEventListener('submit', verifyRecoveryCode);
+  byTestId('enroll-otp').addEventListener('click', (e) => enroll('otp', {}, e.currentTarget));
+  byTestId('enroll-push').addEventListener('click', (e) => enroll('push', {}, e.currentTarget));
+  $('enroll-sms-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const factor = e.submitter && e.submitter.value === 'voice' ? 'voice' : 'sms';
+    enroll(factor, { phone_number: e.currentTarget.elements.phone_number.value.trim() }, e.submitter);
+  });
+  $('enroll-email-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    enroll('email', { email: e.currentTarget.elements.email.value.trim() }, e.submitter);
+  });
+  byTestId('refresh').addEventListener('click', refresh);
+  byTestId('revoke').addEventListener('click', revoke);
+  $('error-dismiss').addEventListener('click', clearError);
+  for (const button of document.querySelectorAll('[data-action="restart"]')) {
+    button.addEventListener('click', restart);
+  }
+  startForm();
+  show('step-start');
+  document.body.dataset.ready = 'true';
+
+  const params = new URLSearchParams(window.location.search);
+  if (params.has('code')) completeMagicLink(params);
+}
+
+main();

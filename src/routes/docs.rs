@@ -1,0 +1,97 @@
+//! The API's own description: `GET /openapi.json` (the OpenAPI 3.1
+//! document) and `GET /docs` (Swagger UI, every asset served from the
+//! binary: `utoipa-swagger-ui` embeds them at build time, no CDN).
+
+use std::sync::{Arc, OnceLock};
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{web, HttpResponse};
+
+use super::resource;
+use crate::error::ApiError;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/openapi.json", "GET").route(web::get().to(openapi_json)))
+        .service(resource("/docs", "GET").route(web::get().to(docs_index_no_slash)))
+        .service(resource("/docs/", "GET").route(web::get().to(docs_index)))
+        .service(resource("/docs/{file}", "GET").route(web::get().to(docs_file)));
+}
+
+/// The OpenAPI document
+///
+/// This document: OpenAPI 3.1, generated from the gateway's code. The same
+/// bytes as `login-gateway --print-openapi` and `openapi/openapi.json`.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "operations",
+    operation_id = "openapi",
+    responses(
+        (status = 200, description = "The OpenAPI 3.1 document.", body = Object, content_type = "application/json"),
+    ),
+)]
+async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(mime::APPLICATION_JSON)
+        .body(crate::openapi::document_json())
+}
+
+/// Swagger UI's configuration: the document one level up, relative so the
+/// page also works behind a path prefix; no calls to the public validator.
+fn swagger_config() -> Arc<utoipa_swagger_ui::Config<'static>> {
+    static CONFIG: OnceLock<Arc<utoipa_swagger_ui::Config<'static>>> = OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            Arc::new(
+                utoipa_swagger_ui::Config::new(["../openapi.json"])
+                    .validator_url("none")
+                    .try_it_out_enabled(true)
+                    .persist_authorization(false),
+            )
+        })
+        .clone()
+}
+
+/// `/docs/`: the Swagger UI page.
+async fn docs_index() -> Result<HttpResponse, ApiError> {
+    serve_asset("index.html", None)
+}
+
+/// `/docs`: the same page; `<base href="docs/">` makes its relative asset
+/// links resolve under `/docs/` without a redirect.
+async fn docs_index_no_slash() -> Result<HttpResponse, ApiError> {
+    serve_asset("index.html", Some(r#"<base href="docs/">"#))
+}
+
+/// `/docs/{file}`: Swagger UI's scripts, styles and images. They only
+/// change with the binary, so browsers may keep them for an hour.
+async fn docs_file(file: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let mut response = serve_asset(&file, None)?;
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    Ok(response)
+}
+
+fn serve_asset(file: &str, base: Option<&str>) -> Result<HttpResponse, ApiError> {
+    let asset = utoipa_swagger_ui::serve(file, swagger_config())
+        .ok()
+        .flatten()
+        .ok_or_else(ApiError::not_found)?;
+    let mut response = HttpResponse::Ok();
+    if let Ok(content_type) = HeaderValue::from_str(&asset.content_type) {
+        response.insert_header((header::CONTENT_TYPE, content_type));
+    }
+    match base {
+        Some(base) => {
+            let html = String::from_utf8_lossy(&asset.bytes).replacen(
+                "<head>",
+                &format!("<head>\n    {base}"),
+                1,
+            );
+            Ok(response.body(html))
+        }
+        None => Ok(response.body(asset.bytes.into_owned())),
+    }
+}

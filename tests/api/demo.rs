@@ -1,0 +1,202 @@
+//! The real demo tenant (`--demo`) behind a real gateway, over HTTP:
+//! start → verify → refresh → revoke → refresh again fails.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use login_gateway::demo::DemoTenant;
+use login_gateway::settings::{Settings, Sources};
+use login_gateway::startup::Application;
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+struct DemoApp {
+    address: String,
+    client: reqwest::Client,
+    tenant: DemoTenant,
+}
+
+impl DemoApp {
+    async fn start() -> Self {
+        let tenant = DemoTenant::start().await.expect("demo tenant starts");
+        let env: HashMap<String, String> = [
+            ("GATEWAY__SERVER__BIND", "127.0.0.1:0"),
+            ("GATEWAY__SERVER__WORKERS", "1"),
+            // Overridden by the tenant: proves overrides win.
+            ("GATEWAY__AUTH0__DOMAIN", "tenant.example.invalid"),
+            ("GATEWAY__AUTH0__CLIENT_ID", "ignored-client"),
+            ("GATEWAY__AUTH0__CLIENT_SECRET", "ignored-secret-not-real"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let settings = Settings::load(&Sources {
+            file: None,
+            env: Some(env),
+            overrides: tenant.settings_overrides(),
+        })
+        .expect("demo settings");
+        assert_eq!(settings.auth0.base_url, tenant.base_url);
+        let app = Application::build(settings).expect("gateway builds");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("client");
+        Self {
+            address,
+            client,
+            tenant,
+        }
+    }
+
+    async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(format!("{}{}", self.address, path))
+            .json(body)
+            .send()
+            .await
+            .expect("the gateway answers")
+    }
+}
+
+/// Reads an error answer: status, code, description, request id header.
+async fn error_of(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let id = header_str(response.headers(), "x-request-id").map(str::to_string);
+    let body: Value = response.json().await.expect("JSON error");
+    assert_eq!(body["request_id"].as_str(), id.as_deref());
+    (status, body)
+}
+
+#[tokio::test]
+async fn a_full_login_against_the_demo_tenant_logs_in_refreshes_and_revokes() {
+    let demo = DemoApp::start().await;
+
+    // Start: the tenant now holds a code for the normalised address.
+    let response = demo
+        .post("/login/start", &json!({"email": "Jane@Example.com"}))
+        .await;
+    let (_, body) = assert_ok_json(response).await;
+    assert_eq!(body, json!({"channel": "email", "send": "code"}));
+    let code = demo
+        .tenant
+        .tenant
+        .pending_code("jane@example.com")
+        .expect("the tenant sent a code");
+
+    // Verify: tokens, never cached.
+    let response = demo
+        .post(
+            "/login/verify",
+            &json!({"email": "jane@example.com", "code": code}),
+        )
+        .await;
+    let (headers, tokens) = assert_ok_json(response).await;
+    assert_no_store(&headers);
+    assert_eq!(tokens["token_type"], "Bearer");
+    assert!(tokens["expires_in"].as_u64().is_some_and(|s| s > 0));
+    assert!(tokens["access_token"]
+        .as_str()
+        .is_some_and(|t| !t.is_empty()));
+    assert!(tokens["id_token"].as_str().is_some_and(|t| !t.is_empty()));
+    let refresh_token = tokens["refresh_token"]
+        .as_str()
+        .expect("offline_access gives a refresh token")
+        .to_string();
+
+    // The code is single-use.
+    let response = demo
+        .post(
+            "/login/verify",
+            &json!({"email": "jane@example.com", "code": code}),
+        )
+        .await;
+    let (status, body) = error_of(response).await;
+    assert_eq!(status, 403);
+    assert_eq!(body["error"], "invalid_grant");
+    assert_eq!(
+        body["error_description"],
+        "Wrong email or verification code."
+    );
+
+    // Refresh.
+    let response = demo
+        .post("/token/refresh", &json!({"refresh_token": refresh_token}))
+        .await;
+    let (headers, refreshed) = assert_ok_json(response).await;
+    assert_no_store(&headers);
+    assert!(refreshed["access_token"]
+        .as_str()
+        .is_some_and(|t| !t.is_empty()));
+    assert_eq!(refreshed["token_type"], "Bearer");
+
+    // Revoke.
+    let response = demo
+        .post("/token/revoke", &json!({"refresh_token": refresh_token}))
+        .await;
+    let (_, body) = assert_ok_json(response).await;
+    assert_eq!(body, json!({}));
+
+    // Refresh again: the token is gone.
+    let response = demo
+        .post("/token/refresh", &json!({"refresh_token": refresh_token}))
+        .await;
+    let (status, body) = error_of(response).await;
+    assert_eq!(status, 403);
+    assert_eq!(body["error"], "invalid_grant");
+    assert_eq!(
+        body["error_description"],
+        "Unknown or invalid refresh token."
+    );
+
+    demo.tenant.stop().await;
+}
+
+#[tokio::test]
+async fn an_sms_login_against_the_demo_tenant_works_and_wrong_codes_are_invalid_grant() {
+    let demo = DemoApp::start().await;
+
+    let response = demo
+        .post("/login/start", &json!({"phone_number": "+14155550100"}))
+        .await;
+    let (_, body) = assert_ok_json(response).await;
+    assert_eq!(body, json!({"channel": "sms", "send": "code"}));
+    let code = demo
+        .tenant
+        .tenant
+        .pending_code("+14155550100")
+        .expect("the tenant sent a code");
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+
+    let response = demo
+        .post(
+            "/login/verify",
+            &json!({"phone_number": "+14155550100", "code": wrong}),
+        )
+        .await;
+    let (status, body) = error_of(response).await;
+    assert_eq!(status, 403);
+    assert_eq!(body["error"], "invalid_grant");
+    assert_eq!(
+        body["error_description"],
+        "Wrong phone number or verification code."
+    );
+
+    let response = demo
+        .post(
+            "/login/verify",
+            &json!({"phone_number": "+14155550100", "code": code}),
+        )
+        .await;
+    let (headers, tokens) = assert_ok_json(response).await;
+    assert_no_store(&headers);
+    assert!(tokens["access_token"]
+        .as_str()
+        .is_some_and(|t| !t.is_empty()));
+
+    demo.tenant.stop().await;
+}

@@ -1,0 +1,285 @@
+//! SPEC §4 over the wire: each policy's (N+1)th call is a 429 with the IETF
+//! headers and never reaches Auth0; per-IP limits follow the trusted-proxy
+//! client IP; `rate_limit.enabled = false` lets everything through.
+
+use serde_json::{json, Value};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, ResponseTemplate};
+
+use crate::helpers::*;
+
+fn start_ok() -> ResponseTemplate {
+    ResponseTemplate::new(200)
+        .set_body_json(json!({"_id": "fake-id", "email": "x", "email_verified": false}))
+}
+
+/// Asserts a local-limit 429 with all its headers; returns Retry-After.
+async fn assert_limited(
+    app: &TestApp,
+    response: reqwest::Response,
+    policy: &str,
+    q: u32,
+    w: u64,
+) -> u64 {
+    let (headers, _) = assert_error(app, response, 429, "too_many_requests").await;
+    let retry_after: u64 = header_str(&headers, "retry-after")
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After in whole seconds");
+    assert!(
+        (1..=w).contains(&retry_after),
+        "Retry-After {retry_after} within the window"
+    );
+    assert_eq!(
+        header_str(&headers, "ratelimit-policy"),
+        Some(format!("\"{policy}\";q={q};w={w}").as_str())
+    );
+    assert_eq!(
+        header_str(&headers, "ratelimit"),
+        Some(format!("\"{policy}\";r=0;t={retry_after}").as_str())
+    );
+    retry_after
+}
+
+async fn start(app: &TestApp, body: Value) -> reqwest::Response {
+    app.post_json("/login/start", &body).await
+}
+
+#[tokio::test]
+async fn login_start_per_identifier_stops_the_third_code_for_one_address() {
+    let app =
+        spawn_app_with(&[("GATEWAY__RATE_LIMIT__LOGIN_START_PER_IDENTIFIER", "2/hour")]).await;
+    Mock::given(method("POST"))
+        .and(path("/passwordless/start"))
+        .respond_with(start_ok())
+        .expect(3)
+        .mount(&app.auth0)
+        .await;
+    // Normalisation: both spellings are one identifier.
+    assert_eq!(
+        start(&app, json!({"email": "jane@example.com"}))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        start(&app, json!({"email": " Jane@Example.COM "}))
+            .await
+            .status(),
+        200
+    );
+    let third = start(&app, json!({"email": "jane@example.com"})).await;
+    let retry_after = assert_limited(&app, third, "login_start_per_identifier", 2, 3600).await;
+    // One cell comes back every 1800 s.
+    assert!(retry_after > 1700, "{retry_after}");
+    // Another address is not affected.
+    assert_eq!(
+        start(&app, json!({"email": "john@example.com"}))
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn login_start_per_ip_counts_every_address_from_one_client() {
+    let app = spawn_app_with(&[("GATEWAY__RATE_LIMIT__LOGIN_START_PER_IP", "2/hour")]).await;
+    Mock::given(method("POST"))
+        .and(path("/passwordless/start"))
+        .respond_with(start_ok())
+        .expect(2)
+        .mount(&app.auth0)
+        .await;
+    for email in ["a@example.com", "b@example.com"] {
+        assert_eq!(start(&app, json!({"email": email})).await.status(), 200);
+    }
+    let third = start(&app, json!({"email": "c@example.com"})).await;
+    assert_limited(&app, third, "login_start_per_ip", 2, 3600).await;
+}
+
+#[tokio::test]
+async fn sms_global_caps_text_messages_for_all_callers_but_not_email() {
+    let app = spawn_app_with(&[("GATEWAY__RATE_LIMIT__SMS_GLOBAL", "2/day")]).await;
+    Mock::given(method("POST"))
+        .and(path("/passwordless/start"))
+        .respond_with(start_ok())
+        .expect(3)
+        .mount(&app.auth0)
+        .await;
+    for phone in ["+14155550100", "+14155550101"] {
+        assert_eq!(
+            start(&app, json!({"phone_number": phone})).await.status(),
+            200
+        );
+    }
+    let third = start(&app, json!({"phone_number": "+14155550102"})).await;
+    assert_limited(&app, third, "sms_global", 2, 86_400).await;
+    assert_eq!(
+        start(&app, json!({"email": "jane@example.com"}))
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn verify_per_identifier_stops_code_guessing() {
+    let app = spawn_app_with(&[("GATEWAY__RATE_LIMIT__VERIFY_PER_IDENTIFIER", "2/hour")]).await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({
+            "error": "invalid_grant",
+            "error_description": "Wrong email or verification code."
+        })))
+        .expect(2)
+        .mount(&app.auth0)
+        .await;
+    let guess = |code: &str| json!({"email": "jane@example.com", "code": code});
+    for code in ["111111", "222222"] {
+        assert_eq!(
+            app.post_json("/login/verify", &guess(code)).await.status(),
+            403
+        );
+    }
+    let third = app.post_json("/login/verify", &guess("333333")).await;
+    assert_limited(&app, third, "verify_per_identifier", 2, 3600).await;
+}
+
+#[tokio::test]
+async fn per_ip_applies_to_every_upstream_route() {
+    let app = spawn_app_with(&[("GATEWAY__RATE_LIMIT__PER_IP", "2/minute")]).await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(token_answer()))
+        .expect(2)
+        .mount(&app.auth0)
+        .await;
+    let body = json!({"refresh_token": "fake-refresh-token"});
+    for _ in 0..2 {
+        assert_eq!(app.post_json("/token/refresh", &body).await.status(), 200);
+    }
+    let third = app.post_json("/token/refresh", &body).await;
+    assert_limited(&app, third, "per_ip", 2, 60).await;
+    // Operations routes are not limited.
+    assert_eq!(app.get("/healthz").await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_spoofed_forwarded_for_from_an_untrusted_peer_does_not_dodge_the_per_ip_limit() {
+    let app = spawn_app_with(&[("GATEWAY__RATE_LIMIT__PER_IP", "1/minute")]).await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/revoke"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(1)
+        .mount(&app.auth0)
+        .await;
+    let body = json!({"refresh_token": "fake-refresh-token"});
+    let first = app
+        .post_json_with(
+            "/token/revoke",
+            &body,
+            &[("x-forwarded-for", "198.51.100.1")],
+        )
+        .await;
+    assert_eq!(first.status(), 200);
+    let second = app
+        .post_json_with(
+            "/token/revoke",
+            &body,
+            &[("x-forwarded-for", "198.51.100.2")],
+        )
+        .await;
+    assert_limited(&app, second, "per_ip", 1, 60).await;
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_per_ip_budget() {
+    let app = spawn_app_with(&[
+        ("GATEWAY__RATE_LIMIT__PER_IP", "1/minute"),
+        ("GATEWAY__SERVER__TRUSTED_PROXIES", "127.0.0.1/32"),
+    ])
+    .await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/revoke"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(2)
+        .mount(&app.auth0)
+        .await;
+    let body = json!({"refresh_token": "fake-refresh-token"});
+    let revoke = |client: &'static str| {
+        let app = &app;
+        let body = &body;
+        async move {
+            app.post_json_with("/token/revoke", body, &[("x-forwarded-for", client)])
+                .await
+        }
+    };
+    assert_eq!(revoke("198.51.100.1").await.status(), 200);
+    assert_eq!(revoke("198.51.100.2").await.status(), 200);
+    // A spoofed leftmost entry does not make a new client either.
+    let again = revoke("203.0.113.9, 198.51.100.1").await;
+    assert_limited(&app, again, "per_ip", 1, 60).await;
+}
+
+#[tokio::test]
+async fn disabled_rate_limits_let_everything_through() {
+    let app = spawn_app_with(&[
+        ("GATEWAY__RATE_LIMIT__ENABLED", "false"),
+        ("GATEWAY__RATE_LIMIT__PER_IP", "1/hour"),
+        ("GATEWAY__RATE_LIMIT__LOGIN_START_PER_IDENTIFIER", "1/hour"),
+    ])
+    .await;
+    Mock::given(method("POST"))
+        .and(path("/passwordless/start"))
+        .respond_with(start_ok())
+        .expect(4)
+        .mount(&app.auth0)
+        .await;
+    for _ in 0..4 {
+        assert_eq!(
+            start(&app, json!({"email": "jane@example.com"}))
+                .await
+                .status(),
+            200
+        );
+    }
+}
+
+#[tokio::test]
+async fn metrics_count_requests_upstream_calls_and_rejections_without_pii() {
+    let app =
+        spawn_app_with(&[("GATEWAY__RATE_LIMIT__LOGIN_START_PER_IDENTIFIER", "1/hour")]).await;
+    Mock::given(method("POST"))
+        .and(path("/passwordless/start"))
+        .respond_with(start_ok())
+        .expect(1)
+        .mount(&app.auth0)
+        .await;
+    let email = "metrics.person@example.com";
+    assert_eq!(start(&app, json!({"email": email})).await.status(), 200);
+    assert_eq!(start(&app, json!({"email": email})).await.status(), 429);
+    assert_eq!(app.get("/no/such/route/metrics-probe").await.status(), 404);
+
+    let response = app.get("/metrics").await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        header_str(response.headers(), "content-type").is_some_and(|c| c.starts_with("text/plain"))
+    );
+    let text = response.text().await.expect("metrics text");
+    for expected in [
+        "gateway_http_requests_total{route=\"/login/start\",status=\"200\"}",
+        "gateway_http_requests_total{route=\"/login/start\",status=\"429\"}",
+        "gateway_http_requests_total{route=\"unmatched\",status=\"404\"}",
+        "gateway_http_request_duration_seconds_bucket{route=\"/login/start\",le=\"",
+        "gateway_upstream_requests_total{endpoint=\"passwordless_start\",outcome=\"ok\"}",
+        "gateway_rate_limit_rejections_total{policy=\"login_start_per_identifier\"}",
+        "gateway_rate_limit_keys{policy=\"login_start_per_identifier\"}",
+    ] {
+        assert!(text.contains(expected), "metrics lack {expected}:\n{text}");
+    }
+    for forbidden in [email, "metrics-probe", "127.0.0.1", CLIENT_SECRET] {
+        assert!(
+            !text.contains(forbidden),
+            "metrics must not contain {forbidden}"
+        );
+    }
+}

@@ -1,0 +1,459 @@
+//! SPEC §5: compiled defaults < TOML file < environment < overrides, and
+//! bad values rejected with the key named.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::time::Duration;
+
+use login_gateway::settings::{ClientIpHeader, LogFormat, Settings, SettingsError, Sources};
+use secrecy::ExposeSecret;
+
+const FAKE_SECRET: &str = "settings-test-secret-not-real";
+
+fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// The two required keys plus a secret.
+fn minimal_env() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("GATEWAY__AUTH0__DOMAIN", "tenant.eu.auth0.com"),
+        ("GATEWAY__AUTH0__CLIENT_ID", "settings-test-client"),
+        ("GATEWAY__AUTH0__CLIENT_SECRET", FAKE_SECRET),
+    ]
+}
+
+fn load_env(pairs: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+    Settings::load(&Sources {
+        file: None,
+        env: Some(env(pairs)),
+        overrides: vec![],
+    })
+}
+
+fn with_minimal(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+    let mut pairs = minimal_env();
+    pairs.extend_from_slice(extra);
+    pairs
+}
+
+fn toml_file(content: &str) -> tempfile::NamedTempFile {
+    let mut file = tempfile::Builder::new()
+        .suffix(".toml")
+        .tempfile()
+        .expect("temp file");
+    file.write_all(content.as_bytes()).expect("write");
+    file.flush().expect("flush");
+    file
+}
+
+/// Loading must fail, name `key`, and never echo the secret.
+fn rejected(result: Result<Settings, SettingsError>, key: &str) -> SettingsError {
+    let error = match result {
+        Ok(settings) => panic!("expected {key} to be rejected, got {settings:?}"),
+        Err(error) => error,
+    };
+    assert_eq!(error.key, key, "{error}");
+    let line = error.to_string();
+    assert!(line.contains(key), "the line names the key: {line}");
+    assert!(!line.contains('\n'), "one line: {line}");
+    assert!(!line.contains(FAKE_SECRET), "no secret in {line}");
+    error
+}
+
+#[test]
+fn compiled_defaults_fill_everything_but_the_auth0_application() {
+    let settings = load_env(&minimal_env()).expect("valid");
+
+    assert_eq!(settings.server.bind.to_string(), "0.0.0.0:8080");
+    assert!(settings.server.workers >= 1);
+    assert!(settings.server.trusted_proxies.is_empty());
+    assert_eq!(
+        settings.server.client_ip_header,
+        ClientIpHeader::XForwardedFor
+    );
+    assert!(settings.server.cors_allowed_origins.is_empty());
+    assert_eq!(settings.server.max_body_bytes, 16384);
+    assert_eq!(settings.server.shutdown_timeout, Duration::from_secs(30));
+
+    let auth0 = &settings.auth0;
+    assert_eq!(auth0.base_url, "https://tenant.eu.auth0.com");
+    assert_eq!(auth0.client_id, "settings-test-client");
+    assert_eq!(auth0.client_secret.expose_secret(), FAKE_SECRET);
+    assert_eq!(auth0.email_connection, "email");
+    assert_eq!(auth0.sms_connection, "sms");
+    assert_eq!(auth0.audience, "");
+    assert!(auth0.allowed_audiences.is_empty());
+    assert_eq!(auth0.scope, "openid profile email offline_access");
+    assert_eq!(
+        auth0.allowed_scopes,
+        vec!["openid", "profile", "email", "offline_access"]
+    );
+    assert_eq!(auth0.magic_link_redirect_uri, None);
+    assert_eq!(auth0.timeout, Duration::from_millis(5000));
+    assert_eq!(auth0.connect_timeout, Duration::from_millis(2000));
+
+    let rl = &settings.rate_limit;
+    assert!(rl.enabled);
+    assert_eq!(rl.max_keys, 1_000_000);
+    let quota = |q: login_gateway::settings::QuotaSpec| (q.count.get(), q.period.as_secs());
+    assert_eq!(quota(rl.per_ip), (120, 60));
+    assert_eq!(quota(rl.login_start_per_ip), (20, 3600));
+    assert_eq!(quota(rl.login_start_per_identifier), (5, 3600));
+    assert_eq!(quota(rl.verify_per_identifier), (10, 3600));
+    assert_eq!(quota(rl.mfa_verify_per_token), (10, 60));
+    assert_eq!(quota(rl.sms_global), (1000, 3600));
+
+    assert_eq!(settings.log.format, LogFormat::Json);
+}
+
+#[test]
+fn a_toml_file_overrides_defaults_and_the_environment_overrides_the_file() {
+    let file = toml_file(
+        r#"
+[server]
+bind = "127.0.0.1:9000"
+max_body_bytes = 4096
+trusted_proxies = ["10.0.0.0/8"]
+
+[auth0]
+domain = "file-tenant.auth0.com"
+client_id = "file-client"
+client_secret = "file-secret-not-real"
+email_connection = "email-from-file"
+scope = "openid email"
+
+[rate_limit]
+per_ip = "60/minute"
+
+[log]
+format = "pretty"
+"#,
+    );
+    let settings = Settings::load(&Sources {
+        file: Some(file.path().to_path_buf()),
+        env: Some(env(&[
+            ("GATEWAY__SERVER__MAX_BODY_BYTES", "2048"),
+            ("GATEWAY__AUTH0__CLIENT_ID", "env-client"),
+            ("GATEWAY__RATE_LIMIT__PER_IP", "7/second"),
+        ])),
+        overrides: vec![],
+    })
+    .expect("valid");
+
+    // From the file.
+    assert_eq!(settings.server.bind.to_string(), "127.0.0.1:9000");
+    assert_eq!(
+        settings
+            .server
+            .trusted_proxies
+            .iter()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>(),
+        vec!["10.0.0.0/8"]
+    );
+    assert_eq!(settings.auth0.base_url, "https://file-tenant.auth0.com");
+    assert_eq!(
+        settings.auth0.client_secret.expose_secret(),
+        "file-secret-not-real"
+    );
+    assert_eq!(settings.auth0.email_connection, "email-from-file");
+    assert_eq!(settings.auth0.scope, "openid email");
+    assert_eq!(settings.log.format, LogFormat::Pretty);
+    // From the environment, over the file.
+    assert_eq!(settings.server.max_body_bytes, 2048);
+    assert_eq!(settings.auth0.client_id, "env-client");
+    assert_eq!(settings.rate_limit.per_ip.count.get(), 7);
+    assert_eq!(settings.rate_limit.per_ip.period, Duration::from_secs(1));
+    // Still the defaults.
+    assert_eq!(settings.auth0.sms_connection, "sms");
+    assert_eq!(settings.server.shutdown_timeout, Duration::from_secs(30));
+}
+
+#[test]
+fn overrides_win_over_the_environment() {
+    let settings = Settings::load(&Sources {
+        file: None,
+        env: Some(env(&minimal_env())),
+        overrides: vec![
+            ("auth0.domain".into(), "http://127.0.0.1:4000".into()),
+            ("auth0.client_id".into(), "override-client".into()),
+        ],
+    })
+    .expect("valid");
+    assert_eq!(settings.auth0.base_url, "http://127.0.0.1:4000");
+    assert_eq!(settings.auth0.client_id, "override-client");
+}
+
+#[test]
+fn environment_lists_are_comma_separated() {
+    let settings = load_env(&with_minimal(&[
+        (
+            "GATEWAY__SERVER__TRUSTED_PROXIES",
+            "10.0.0.0/8,127.0.0.1/32, 192.168.1.7",
+        ),
+        (
+            "GATEWAY__AUTH0__ALLOWED_AUDIENCES",
+            "https://api.example.com,https://billing.example.com",
+        ),
+        (
+            "GATEWAY__SERVER__CORS_ALLOWED_ORIGINS",
+            "https://app.example.com",
+        ),
+        ("GATEWAY__SERVER__CLIENT_IP_HEADER", "Forwarded"),
+    ]))
+    .expect("valid");
+    assert_eq!(
+        settings
+            .server
+            .trusted_proxies
+            .iter()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>(),
+        vec!["10.0.0.0/8", "127.0.0.1/32", "192.168.1.7/32"]
+    );
+    assert_eq!(
+        settings.auth0.allowed_audiences,
+        vec!["https://api.example.com", "https://billing.example.com"]
+    );
+    assert_eq!(
+        settings.server.cors_allowed_origins,
+        vec!["https://app.example.com"]
+    );
+    assert_eq!(settings.server.client_ip_header, ClientIpHeader::Forwarded);
+}
+
+#[test]
+fn an_empty_trusted_proxies_variable_means_none() {
+    let settings =
+        load_env(&with_minimal(&[("GATEWAY__SERVER__TRUSTED_PROXIES", "")])).expect("valid");
+    assert!(settings.server.trusted_proxies.is_empty());
+}
+
+#[test]
+fn auth0_domain_forms_are_normalised() {
+    for (domain, expected) in [
+        ("tenant.eu.auth0.com", "https://tenant.eu.auth0.com"),
+        ("https://login.example.com/", "https://login.example.com"),
+        ("http://127.0.0.1:8081", "http://127.0.0.1:8081"),
+        ("http://localhost:8081", "http://localhost:8081"),
+    ] {
+        let settings = load_env(&[
+            ("GATEWAY__AUTH0__DOMAIN", domain),
+            ("GATEWAY__AUTH0__CLIENT_ID", "c"),
+            ("GATEWAY__AUTH0__CLIENT_SECRET", FAKE_SECRET),
+        ])
+        .expect("valid");
+        assert_eq!(settings.auth0.base_url, expected, "{domain}");
+    }
+}
+
+#[test]
+fn plain_http_to_a_non_loopback_auth0_domain_is_rejected() {
+    for domain in [
+        "http://tenant.auth0.com",
+        "http://10.0.0.5:8080",
+        "ftp://tenant.auth0.com",
+        "https://tenant.auth0.com/some/path",
+        "https://user:pass@tenant.auth0.com",
+    ] {
+        let error = rejected(
+            load_env(&[
+                ("GATEWAY__AUTH0__DOMAIN", domain),
+                ("GATEWAY__AUTH0__CLIENT_ID", "c"),
+                ("GATEWAY__AUTH0__CLIENT_SECRET", FAKE_SECRET),
+            ]),
+            "auth0.domain",
+        );
+        assert!(!error.to_string().contains("pass@"), "{error}");
+    }
+}
+
+#[test]
+fn a_missing_domain_or_client_id_is_named() {
+    rejected(
+        load_env(&[
+            ("GATEWAY__AUTH0__CLIENT_ID", "c"),
+            ("GATEWAY__AUTH0__CLIENT_SECRET", FAKE_SECRET),
+        ]),
+        "auth0.domain",
+    );
+    rejected(
+        load_env(&[
+            ("GATEWAY__AUTH0__DOMAIN", "tenant.auth0.com"),
+            ("GATEWAY__AUTH0__CLIENT_SECRET", FAKE_SECRET),
+        ]),
+        "auth0.client_id",
+    );
+}
+
+#[test]
+fn both_client_secret_and_client_secret_file_is_a_configuration_error() {
+    let file = toml_file("file-secret-not-real\n");
+    let path = file.path().to_string_lossy().to_string();
+    let mut pairs = minimal_env();
+    pairs.push(("GATEWAY__AUTH0__CLIENT_SECRET_FILE", path.as_str()));
+    let error = rejected(load_env(&pairs), "auth0.client_secret");
+    assert!(error.message.contains("client_secret_file"), "{error}");
+    assert!(!error.to_string().contains("file-secret-not-real"));
+}
+
+#[test]
+fn neither_client_secret_nor_client_secret_file_is_a_configuration_error() {
+    rejected(
+        load_env(&[
+            ("GATEWAY__AUTH0__DOMAIN", "tenant.auth0.com"),
+            ("GATEWAY__AUTH0__CLIENT_ID", "c"),
+        ]),
+        "auth0.client_secret",
+    );
+}
+
+#[test]
+fn the_client_secret_file_is_read_and_trimmed() {
+    let file = toml_file("  file-secret-not-real\n\n");
+    let path = file.path().to_string_lossy().to_string();
+    let settings = load_env(&[
+        ("GATEWAY__AUTH0__DOMAIN", "tenant.auth0.com"),
+        ("GATEWAY__AUTH0__CLIENT_ID", "c"),
+        ("GATEWAY__AUTH0__CLIENT_SECRET_FILE", path.as_str()),
+    ])
+    .expect("valid");
+    assert_eq!(
+        settings.auth0.client_secret.expose_secret(),
+        "file-secret-not-real"
+    );
+}
+
+#[test]
+fn an_unreadable_or_empty_client_secret_file_is_named() {
+    let dir = tempfile::tempdir().expect("dir");
+    let missing = dir.path().join("no-such-secret");
+    let missing = missing.to_string_lossy().to_string();
+    let empty = toml_file(" \n");
+    let empty = empty.path().to_string_lossy().to_string();
+    for path in [missing.as_str(), empty.as_str()] {
+        rejected(
+            load_env(&[
+                ("GATEWAY__AUTH0__DOMAIN", "tenant.auth0.com"),
+                ("GATEWAY__AUTH0__CLIENT_ID", "c"),
+                ("GATEWAY__AUTH0__CLIENT_SECRET_FILE", path),
+            ]),
+            "auth0.client_secret_file",
+        );
+    }
+}
+
+#[test]
+fn a_bad_quota_is_rejected_with_its_key() {
+    for (var, value, key) in [
+        (
+            "GATEWAY__RATE_LIMIT__PER_IP",
+            "5/fortnight",
+            "rate_limit.per_ip",
+        ),
+        (
+            "GATEWAY__RATE_LIMIT__LOGIN_START_PER_IDENTIFIER",
+            "0/hour",
+            "rate_limit.login_start_per_identifier",
+        ),
+        (
+            "GATEWAY__RATE_LIMIT__SMS_GLOBAL",
+            "lots",
+            "rate_limit.sms_global",
+        ),
+    ] {
+        let error = rejected(load_env(&with_minimal(&[(var, value)])), key);
+        assert!(!error.message.is_empty());
+    }
+}
+
+#[test]
+fn a_bad_cidr_is_rejected_with_its_key() {
+    for value in ["10.0.0.0/33", "proxy.internal", "10.0.0.0/8,nonsense"] {
+        rejected(
+            load_env(&with_minimal(&[(
+                "GATEWAY__SERVER__TRUSTED_PROXIES",
+                value,
+            )])),
+            "server.trusted_proxies",
+        );
+    }
+}
+
+#[test]
+fn other_bad_values_are_rejected_with_their_key() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("GATEWAY__SERVER__BIND", "not-an-address", "server.bind"),
+        (
+            "GATEWAY__SERVER__CLIENT_IP_HEADER",
+            "x-real-ip",
+            "server.client_ip_header",
+        ),
+        (
+            "GATEWAY__SERVER__MAX_BODY_BYTES",
+            "0",
+            "server.max_body_bytes",
+        ),
+        (
+            "GATEWAY__SERVER__CORS_ALLOWED_ORIGINS",
+            "https://app.example.com/path",
+            "server.cors_allowed_origins",
+        ),
+        ("GATEWAY__AUTH0__TIMEOUT_MS", "0", "auth0.timeout_ms"),
+        ("GATEWAY__AUTH0__SCOPE", "openid admin", "auth0.scope"),
+        (
+            "GATEWAY__AUTH0__MAGIC_LINK_REDIRECT_URI",
+            "not a url",
+            "auth0.magic_link_redirect_uri",
+        ),
+        ("GATEWAY__LOG__FORMAT", "xml", "log.format"),
+    ];
+    for (var, value, key) in cases {
+        rejected(load_env(&with_minimal(&[(var, value)])), key);
+    }
+}
+
+#[test]
+fn a_mistyped_number_names_its_key() {
+    let error = load_env(&with_minimal(&[(
+        "GATEWAY__SERVER__MAX_BODY_BYTES",
+        "lots",
+    )]))
+    .expect_err("rejected");
+    assert!(error.key.contains("max_body_bytes"), "key named: {error}");
+}
+
+#[test]
+fn a_missing_config_file_is_reported() {
+    let dir = tempfile::tempdir().expect("dir");
+    let error = Settings::load(&Sources {
+        file: Some(dir.path().join("absent.toml")),
+        env: Some(env(&minimal_env())),
+        overrides: vec![],
+    })
+    .expect_err("rejected");
+    assert_eq!(error.key, "--config");
+}
+
+#[test]
+fn an_unknown_key_in_the_file_is_rejected_and_named() {
+    let file = toml_file("[server]\nbnd = \"127.0.0.1:9000\"\n");
+    let error = Settings::load(&Sources {
+        file: Some(file.path().to_path_buf()),
+        env: Some(env(&minimal_env())),
+        overrides: vec![],
+    })
+    .expect_err("rejected");
+    assert!(error.to_string().contains("bnd"), "{error}");
+}
+
+#[test]
+fn the_secret_never_shows_in_debug_output() {
+    let settings = load_env(&minimal_env()).expect("valid");
+    let debug = format!("{settings:?}");
+    assert!(!debug.contains(FAKE_SECRET), "{debug}");
+}

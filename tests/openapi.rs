@@ -1,0 +1,575 @@
+//! The OpenAPI contract: the committed `openapi/openapi.json` is the
+//! generated document; the document and the routes actix serves are the
+//! same set (paths and methods); `/openapi.json`, `--print-openapi` and
+//! `/docs` serve what they promise.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use login_gateway::openapi::{
+    document, document_json, error_codes, ERROR_RESPONSES, GATEWAY_ERROR_CODES, UNDOCUMENTED_ROUTES,
+};
+use login_gateway::routes::ROUTES;
+use login_gateway::settings::{Settings, Sources};
+use login_gateway::startup::Application;
+use serde_json::Value;
+
+const METHODS: &[&str] = &["get", "post", "put", "patch", "delete"];
+
+fn repo_path(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+/// The documented operations: path → methods.
+fn documented_operations() -> BTreeMap<String, BTreeSet<String>> {
+    let paths = document()["paths"].as_object().unwrap();
+    paths
+        .iter()
+        .map(|(path, item)| {
+            let methods = item
+                .as_object()
+                .unwrap()
+                .keys()
+                .filter(|k| METHODS.contains(&k.as_str()))
+                .cloned()
+                .collect();
+            (path.clone(), methods)
+        })
+        .collect()
+}
+
+#[test]
+fn committed_document_is_current() {
+    let path = repo_path("openapi/openapi.json");
+    let generated = document_json();
+    if std::env::var_os("UPDATE_OPENAPI").is_some_and(|v| v == "1") {
+        std::fs::write(&path, generated).unwrap();
+        return;
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    if committed != generated {
+        let first_difference = committed
+            .lines()
+            .zip(generated.lines())
+            .enumerate()
+            .find(|(_, (a, b))| a != b)
+            .map(|(i, (a, b))| {
+                format!(
+                    "first difference at line {}:\n  committed: {a}\n  generated: {b}",
+                    i + 1
+                )
+            })
+            .unwrap_or_else(|| "the files differ in length".to_string());
+        panic!(
+            "openapi/openapi.json is not the document the code generates ({first_difference}).\n\
+             Regenerate it with:\n\n    UPDATE_OPENAPI=1 cargo test --test openapi\n\n\
+             (or `cargo run -q -- --print-openapi > openapi/openapi.json`), review the diff \
+             and commit it."
+        );
+    }
+}
+
+#[test]
+fn print_openapi_needs_no_configuration() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_login-gateway"))
+        .arg("--print-openapi")
+        .env_clear()
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(String::from_utf8(output.stdout).unwrap(), document_json());
+}
+
+#[test]
+fn the_committed_file_is_pretty_printed_with_sorted_keys() {
+    fn check_sorted(value: &Value, at: &str) {
+        match value {
+            Value::Object(map) => {
+                let keys: Vec<&String> = map.keys().collect();
+                let mut sorted = keys.clone();
+                sorted.sort();
+                assert_eq!(keys, sorted, "keys not sorted at {at}");
+                for (key, child) in map {
+                    check_sorted(child, &format!("{at}/{key}"));
+                }
+            }
+            Value::Array(items) => {
+                for (i, child) in items.iter().enumerate() {
+                    check_sorted(child, &format!("{at}/{i}"));
+                }
+            }
+            _ => {}
+        }
+    }
+    let text = document_json();
+    assert!(text.starts_with("{\n  \""), "pretty-printed");
+    assert!(text.ends_with("}\n"), "ends with a newline");
+    // Keys are checked on the text's own order, not a re-sorted map.
+    let parsed: Value = serde_json::from_str(text).unwrap();
+    check_sorted(&parsed, "");
+    assert_eq!(&parsed, document());
+}
+
+#[test]
+fn documented_paths_are_the_gateway_routes() {
+    let documented: BTreeSet<&str> = document()["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let exceptions: BTreeSet<&str> = UNDOCUMENTED_ROUTES.iter().map(|(r, _)| *r).collect();
+    for (route, reason) in UNDOCUMENTED_ROUTES {
+        assert!(ROUTES.contains(route), "exception {route} is not a route");
+        assert!(!reason.is_empty());
+    }
+    let served: BTreeSet<&str> = ROUTES
+        .iter()
+        .copied()
+        .filter(|r| !exceptions.contains(r))
+        .collect();
+    assert_eq!(
+        documented, served,
+        "the document's paths and ROUTES (minus UNDOCUMENTED_ROUTES) must be the same set"
+    );
+}
+
+/// Every `resource("…")` in src/routes/ and src/startup.rs is in ROUTES and
+/// vice versa, and nothing there registers a resource outside the
+/// `resource` helper (which names it by its template, so the metric label
+/// and the document agree).
+#[test]
+fn every_registered_resource_is_in_routes() {
+    let mut registered = BTreeSet::new();
+    let mut sources = Vec::new();
+    for entry in std::fs::read_dir(repo_path("src/routes")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "rs") {
+            sources.push(path);
+        }
+    }
+    sources.push(repo_path("src/startup.rs"));
+    for path in sources {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let file = path.file_name().unwrap().to_string_lossy().to_string();
+        for (i, _) in text.match_indices("web::resource(") {
+            let line = text[..i].lines().count();
+            assert!(
+                file == "mod.rs" && text[i..].starts_with("web::resource(path)"),
+                "{file}:{line}: register routes with routes::resource(), not web::resource()"
+            );
+        }
+        for (i, _) in text.match_indices("resource(\"") {
+            let rest = &text[i + "resource(\"".len()..];
+            let template = &rest[..rest.find('"').unwrap()];
+            registered.insert(template.to_string());
+        }
+    }
+    let routes: BTreeSet<String> = ROUTES.iter().map(|r| r.to_string()).collect();
+    assert_eq!(registered, routes, "resources registered in src/ vs ROUTES");
+}
+
+/// Each ROUTES entry is the name of a resource in the real route table.
+#[actix_web::test]
+async fn every_route_name_resolves_in_actix() {
+    use actix_web::{test, web, App, HttpRequest, HttpResponse};
+
+    async fn probe(req: HttpRequest) -> HttpResponse {
+        let missing: Vec<&str> = ROUTES
+            .iter()
+            .copied()
+            .filter(|name| {
+                let segments = vec!["x"; name.matches('{').count()];
+                req.url_for(name, segments).is_err()
+            })
+            .collect();
+        HttpResponse::Ok().json(missing)
+    }
+
+    let app = test::init_service(
+        App::new()
+            .configure(login_gateway::routes::configure)
+            .route("/__probe", web::get().to(probe)),
+    )
+    .await;
+    let missing: Vec<String> =
+        test::call_and_read_body_json(&app, test::TestRequest::get().uri("/__probe").to_request())
+            .await;
+    assert!(missing.is_empty(), "not registered in actix: {missing:?}");
+}
+
+struct Gateway {
+    base: String,
+    client: reqwest::Client,
+}
+
+/// A real gateway whose Auth0 is a closed loopback port: calls that reach
+/// "Auth0" answer 502, which every such operation documents.
+async fn spawn_gateway() -> Gateway {
+    let env: HashMap<String, String> = [
+        ("GATEWAY__AUTH0__DOMAIN", "http://127.0.0.1:9"),
+        ("GATEWAY__AUTH0__CLIENT_ID", "openapi-test-client"),
+        (
+            "GATEWAY__AUTH0__CLIENT_SECRET",
+            "openapi-test-secret-not-real",
+        ),
+        (
+            "GATEWAY__AUTH0__MAGIC_LINK_REDIRECT_URI",
+            "https://app.example.com/callback",
+        ),
+        ("GATEWAY__SERVER__WORKERS", "1"),
+        ("GATEWAY__LOG__FORMAT", "json"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let settings = Settings::load(&Sources {
+        file: None,
+        env: Some(env),
+        overrides: vec![],
+    })
+    .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let app = Application::build_with_listener(settings, listener).unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    Gateway { base, client }
+}
+
+fn concrete(path: &str) -> String {
+    path.replace("{id}", "totp%7Cdev_probe")
+        .replace("{file}", "index.css")
+}
+
+fn documented_statuses(path: &str, method: &str) -> BTreeSet<u16> {
+    document()["paths"][path][method]["responses"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|s| s.parse().unwrap())
+        .collect()
+}
+
+/// Every documented operation is served (no 404/405, and a documented
+/// status); every other method on those paths is a 405 whose `Allow` lists
+/// exactly the documented methods. Together with the path-set tests this
+/// makes the document and actix's routes the same set of operations.
+#[tokio::test]
+async fn documented_operations_and_served_operations_are_the_same() {
+    let gateway = spawn_gateway().await;
+    let operations = documented_operations();
+    let mut paths: Vec<(String, BTreeSet<String>)> = operations.into_iter().collect();
+    for (route, _) in UNDOCUMENTED_ROUTES {
+        paths.push((route.to_string(), BTreeSet::from(["get".to_string()])));
+    }
+    for (path, methods) in paths {
+        let url = format!("{}{}", gateway.base, concrete(&path));
+        for method in METHODS {
+            let request = gateway
+                .client
+                .request(method.to_uppercase().parse().unwrap(), &url);
+            let request = if *method == "post" {
+                request.json(&serde_json::json!({}))
+            } else {
+                request
+            };
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            if methods.contains(*method) {
+                assert!(
+                    status != 404 && status != 405,
+                    "{} {path} is documented but answered {status}",
+                    method.to_uppercase()
+                );
+                if document()["paths"].get(&path).is_some() {
+                    assert!(
+                        documented_statuses(&path, method).contains(&status),
+                        "{} {path} answered {status}, which it does not document",
+                        method.to_uppercase()
+                    );
+                }
+            } else {
+                assert_eq!(
+                    status,
+                    405,
+                    "{} {path} is not documented but answered {status}",
+                    method.to_uppercase()
+                );
+                let allow: BTreeSet<String> = response
+                    .headers()
+                    .get("allow")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .split(',')
+                    .map(|m| m.trim().to_lowercase())
+                    .filter(|m| !m.is_empty())
+                    .collect();
+                assert_eq!(allow, methods, "Allow of {path}");
+                let body: Value = response.json().await.unwrap();
+                assert_eq!(body["error"], "method_not_allowed");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn openapi_json_serves_the_document() {
+    let gateway = spawn_gateway().await;
+    let response = gateway
+        .client
+        .get(format!("{}/openapi.json", gateway.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"].to_str().unwrap(),
+        "application/json"
+    );
+    assert_eq!(response.text().await.unwrap(), document_json());
+}
+
+/// Swagger UI at `/docs` and `/docs/`, every asset it loads served from the
+/// binary, nothing from a CDN.
+#[tokio::test]
+async fn docs_serve_swagger_ui_from_the_binary() {
+    let gateway = spawn_gateway().await;
+    let get = |path: &str| gateway.client.get(format!("{}{path}", gateway.base)).send();
+    for page in ["/docs", "/docs/"] {
+        let response = get(page).await.unwrap();
+        assert_eq!(response.status(), 200, "{page}");
+        assert!(response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"));
+        let html = response.text().await.unwrap();
+        assert!(html.contains(r#"<div id="swagger-ui">"#), "{page}");
+        assert!(
+            !html.contains("http://") && !html.contains("https://"),
+            "no CDN"
+        );
+        // `/docs` resolves the page's relative links under `/docs/`.
+        assert_eq!(html.contains(r#"<base href="docs/">"#), page == "/docs");
+        let mut assets = Vec::new();
+        for attribute in ["src=\"", "href=\""] {
+            for (i, _) in html.match_indices(attribute) {
+                let rest = &html[i + attribute.len()..];
+                let target = &rest[..rest.find('"').unwrap()];
+                if target != "docs/" {
+                    assets.push(target.trim_start_matches("./").to_string());
+                }
+            }
+        }
+        for expected in [
+            "swagger-ui.css",
+            "swagger-ui-bundle.js",
+            "swagger-ui-standalone-preset.js",
+            "swagger-initializer.js",
+        ] {
+            assert!(
+                assets.iter().any(|a| a == expected),
+                "{page} loads {expected}"
+            );
+        }
+        for asset in assets {
+            let response = get(&format!("/docs/{asset}")).await.unwrap();
+            assert_eq!(response.status(), 200, "/docs/{asset}");
+            let content_type = response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .to_string();
+            let expected = match asset.rsplit('.').next() {
+                Some("js") => "javascript",
+                Some("css") => "text/css",
+                Some("png") => "image/png",
+                _ => "",
+            };
+            assert!(content_type.contains(expected), "{asset}: {content_type}");
+            assert!(!response.bytes().await.unwrap().is_empty(), "{asset}");
+        }
+    }
+    let initializer = get("/docs/swagger-initializer.js")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        initializer.contains(r#""url": "../openapi.json""#),
+        "{initializer}"
+    );
+    assert!(
+        initializer.contains(r#""validatorUrl": "none""#),
+        "{initializer}"
+    );
+
+    let missing = get("/docs/no-such-file.js").await.unwrap();
+    assert_eq!(missing.status(), 404);
+    let body: Value = missing.json().await.unwrap();
+    assert_eq!(body["error"], "not_found");
+}
+
+#[test]
+fn error_body_names_every_code() {
+    use login_gateway::error::ApiError;
+
+    let schema = &document()["components"]["schemas"]["ErrorBody"];
+    let listed: Vec<&str> = schema["properties"]["error"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(listed, error_codes());
+    for error in [
+        ApiError::invalid_request(""),
+        ApiError::unauthorized(""),
+        ApiError::not_found(),
+        ApiError::method_not_allowed("GET"),
+        ApiError::payload_too_large(1),
+        ApiError::unsupported_media_type(),
+        ApiError::too_many_requests(1),
+        ApiError::upstream_error(),
+        ApiError::upstream_timeout(),
+    ] {
+        assert!(
+            GATEWAY_ERROR_CODES.contains(&error.code.as_ref()),
+            "{} is not in GATEWAY_ERROR_CODES",
+            error.code
+        );
+    }
+}
+
+/// The shape rules of the document: ids, tags, summaries, security, and
+/// the error responses every operation must carry.
+#[test]
+fn every_operation_is_fully_described() {
+    let tags = ["login", "mfa", "token", "operations"];
+    let mut operation_ids = BTreeSet::new();
+    let error_table: BTreeMap<(&str, &str), &[u16]> = ERROR_RESPONSES
+        .iter()
+        .map(|(path, method, statuses)| ((*path, *method), *statuses))
+        .collect();
+    for (path, methods) in documented_operations() {
+        for method in methods {
+            let operation = &document()["paths"][&path][&method];
+            let label = format!("{} {path}", method.to_uppercase());
+            let id = operation["operationId"].as_str().unwrap();
+            assert!(
+                operation_ids.insert(id.to_string()),
+                "{label}: duplicate id"
+            );
+            assert!(
+                !operation["summary"].as_str().unwrap_or("").is_empty(),
+                "{label}: summary"
+            );
+            let tag = operation["tags"][0].as_str().unwrap();
+            assert!(tags.contains(&tag), "{label}: tag {tag}");
+            let responses = operation["responses"].as_object().unwrap();
+            let has_body = operation.get("requestBody").is_some();
+            let mfa = path.starts_with("/mfa/");
+            assert_eq!(tag == "mfa", mfa, "{label}: tag");
+            if mfa {
+                assert_eq!(
+                    operation["security"],
+                    serde_json::json!([{"bearer": []}]),
+                    "{label}: security"
+                );
+                assert!(responses.contains_key("401"), "{label}: 401");
+            } else {
+                assert_eq!(
+                    operation["security"],
+                    serde_json::json!([]),
+                    "{label}: security"
+                );
+                assert!(
+                    !responses.contains_key("401"),
+                    "{label}: 401 without a bearer"
+                );
+            }
+            if has_body {
+                assert_eq!(
+                    operation["requestBody"]["content"]
+                        .as_object()
+                        .unwrap()
+                        .keys()
+                        .collect::<Vec<_>>(),
+                    ["application/json"],
+                    "{label}"
+                );
+                for status in ["400", "413", "415", "429", "502", "504"] {
+                    assert!(responses.contains_key(status), "{label}: {status}");
+                }
+            } else {
+                assert!(
+                    !responses.contains_key("413"),
+                    "{label}: 413 without a body"
+                );
+                assert!(
+                    !responses.contains_key("415"),
+                    "{label}: 415 without a body"
+                );
+            }
+            let documented_errors: Vec<u16> = responses
+                .keys()
+                .map(|s| s.parse::<u16>().unwrap())
+                .filter(|s| *s >= 400)
+                .collect();
+            match error_table.get(&(path.as_str(), method.as_str())) {
+                Some(statuses) => assert_eq!(documented_errors, statuses.to_vec(), "{label}"),
+                None => assert!(
+                    documented_errors.iter().all(|s| *s == 503) && path == "/readyz"
+                        || documented_errors.is_empty(),
+                    "{label}: errors outside ERROR_RESPONSES"
+                ),
+            }
+            for (status, response) in responses {
+                assert_eq!(
+                    response["headers"]["X-Request-Id"]["required"].as_bool(),
+                    if response.get("$ref").is_some() {
+                        None
+                    } else {
+                        Some(true)
+                    },
+                    "{label} {status}: X-Request-Id"
+                );
+                if let Some(reference) = response.get("$ref").and_then(Value::as_str) {
+                    let name = reference.trim_start_matches("#/components/responses/");
+                    let component = &document()["components"]["responses"][name];
+                    assert_eq!(
+                        component["content"]["application/json"]["schema"]["$ref"],
+                        "#/components/schemas/ErrorBody",
+                        "{label} {status}"
+                    );
+                    assert_eq!(component["headers"]["X-Request-Id"]["required"], true);
+                }
+            }
+        }
+    }
+    let too_many = &document()["components"]["responses"]["TooManyRequests"]["headers"];
+    assert_eq!(too_many["Retry-After"]["required"], true);
+    assert_eq!(too_many["RateLimit-Policy"]["required"], false);
+    assert_eq!(too_many["RateLimit"]["required"], false);
+    assert_eq!(
+        document()["components"]["responses"]["Unauthorized"]["headers"]["WWW-Authenticate"]
+            ["required"],
+        true
+    );
+    assert_eq!(document()["openapi"], "3.1.0");
+    assert_eq!(document()["info"]["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(document()["info"]["license"]["identifier"], "Apache-2.0");
+    assert_eq!(
+        document()["servers"],
+        serde_json::json!([{"url": "/", "description": "The gateway itself"}])
+    );
+}
