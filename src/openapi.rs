@@ -46,6 +46,7 @@ pub const GATEWAY_ERROR_CODES: &[&str] = &[
     "too_many_requests",
     "upstream_error",
     "upstream_timeout",
+    "shutting_down",
 ];
 
 /// Every value `error` can take: the gateway's codes, then the Auth0 codes
@@ -104,6 +105,7 @@ pub const ERROR_RESPONSES: &[(&str, &str, &[u16])] = &[
         &[400, 403, 413, 415, 429, 502, 504],
     ),
     ("/token/revoke", "post", &[400, 413, 415, 429, 502, 504]),
+    ("/readyz", "get", &[503]),
 ];
 
 /// Routes the gateway serves that are not API operations and so are not in
@@ -242,7 +244,7 @@ struct ErrorResponses;
 impl Modify for ErrorResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        for status in [400, 401, 403, 404, 413, 415, 429, 502, 504] {
+        for status in [400, 401, 403, 404, 413, 415, 429, 502, 503, 504] {
             if let Some((name, response)) = error_response(status) {
                 components
                     .responses
@@ -294,6 +296,7 @@ fn error_response_name(status: u16) -> Option<&'static str> {
         415 => "UnsupportedMediaType",
         429 => "TooManyRequests",
         502 => "BadGateway",
+        503 => "ServiceUnavailable",
         504 => "GatewayTimeout",
         _ => return None,
     })
@@ -455,6 +458,18 @@ fn error_response(status: u16) -> Option<(&'static str, Response)> {
                 error_example(
                     "upstream_error",
                     "the identity provider could not be reached or gave an invalid answer",
+                ),
+            )],
+        ),
+        503 => (
+            "The gateway is shutting down (`shutting_down`): stop sending traffic to this \
+             instance. Only `/readyz` answers this; other routes keep serving during the drain.",
+            vec![(
+                "shutting_down",
+                "Draining",
+                error_example(
+                    "shutting_down",
+                    "the gateway is shutting down; send traffic elsewhere",
                 ),
             )],
         ),
@@ -779,7 +794,6 @@ pub enum Channel {
 pub enum HealthState {
     Ok,
     Ready,
-    ShuttingDown,
 }
 
 /// A schema defined by hand: `name` and the schema.

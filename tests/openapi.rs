@@ -556,6 +556,13 @@ fn every_operation_is_fully_described() {
             }
         }
     }
+    let operations = documented_operations();
+    for (path, method, _) in ERROR_RESPONSES {
+        assert!(
+            operations.get(*path).is_some_and(|m| m.contains(*method)),
+            "ERROR_RESPONSES names {method} {path}, which is not documented"
+        );
+    }
     let too_many = &document()["components"]["responses"]["TooManyRequests"]["headers"];
     assert_eq!(too_many["Retry-After"]["required"], true);
     assert_eq!(too_many["RateLimit-Policy"]["required"], false);

@@ -7,6 +7,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::resource;
+use crate::error::ApiError;
 use crate::startup::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -19,7 +20,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[derive(Serialize, ToSchema)]
 #[schema(as = HealthStatus, examples(json!({"status": "ok"})))]
 pub struct Status {
-    /// `ok` (`/healthz`), `ready` or `shutting_down` (`/readyz`).
+    /// `ok` (`/healthz`) or `ready` (`/readyz`).
     #[schema(value_type = crate::openapi::HealthState)]
     pub status: &'static str,
 }
@@ -51,16 +52,18 @@ async fn healthz() -> HttpResponse {
     operation_id = "readyz",
     responses(
         (status = 200, description = "Configuration loaded; accepting traffic.", body = Status, example = json!({"status": "ready"})),
-        (status = 503, description = "Shutting down: stop sending traffic. (The body is this status object, not an `ErrorBody`.)", body = Status, example = json!({"status": "shutting_down"})),
     ),
 )]
-async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     if state.ready.load(Ordering::Relaxed) {
-        HttpResponse::Ok().json(Status { status: "ready" })
+        Ok(HttpResponse::Ok().json(Status { status: "ready" }))
     } else {
-        HttpResponse::ServiceUnavailable().json(Status {
-            status: "shutting_down",
-        })
+        // Every non-2xx answer has the one error shape (SPEC §2).
+        Err(ApiError::new(
+            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "the gateway is shutting down; send traffic elsewhere",
+        ))
     }
 }
 
