@@ -1,7 +1,14 @@
-//! The front door every request passes: request id, client IP, the security
-//! headers every answer carries, one log event and the request metrics.
-//! One middleware instead of several keeps the per-request cost to one
-//! allocation-light pass.
+//! The front door every request passes: request id, client IP, CORS, the
+//! security headers every answer carries, one log event and the request
+//! metrics. One middleware instead of several keeps the per-request cost to
+//! one allocation-light pass.
+//!
+//! Logging is one JSON line per request, written when the answer is ready:
+//! `request_id`, `method`, `route` (template), `status`, `latency_ms`,
+//! `client_ip`, and the masked `identifier` when a handler noted one. A
+//! per-request span would cost a formatted copy of its fields on every
+//! request for the rare events logged inside it; those events (upstream
+//! faults) carry `request_id` themselves.
 
 use std::future::{ready, Future, Ready};
 use std::pin::Pin;
@@ -12,7 +19,6 @@ use actix_web::body::BoxBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::HttpMessage;
-use tracing::Instrument;
 
 use crate::client_ip::{ClientIp, ClientIpConfig};
 use crate::cors::Cors;
@@ -20,6 +26,15 @@ use crate::request_id;
 use crate::routes;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// The masked identifier (`j***@example.com`) a handler worked for; the
+/// request's log line carries it.
+struct LoggedIdentifier(String);
+
+/// Notes the (already masked) identifier for this request's log line.
+pub fn note_identifier(req: &actix_web::HttpRequest, masked: String) {
+    req.extensions_mut().insert(LoggedIdentifier(masked));
+}
 
 pub struct FrontDoor {
     client_ip: Rc<ClientIpConfig>,
@@ -83,58 +98,56 @@ where
             .unwrap_or_else(request_id::generate);
         let client_ip = self.client_ip.resolve_request(req.request());
         req.extensions_mut().insert(ClientIp(client_ip));
-        let span = tracing::info_span!(
-            "request",
-            request_id = request_id.as_str(),
-            method = req.method().as_str(),
-            route = tracing::field::Empty,
-            client_ip = %client_ip,
-        );
         let service = self.service.clone();
         let header_id = HeaderValue::from_str(&request_id).ok();
+        let method = req.method().clone();
         let cors_origin = self.cors.allowed_origin(req.headers());
         let preflight = cors_origin.is_some() && Cors::is_preflight(req.method(), req.headers());
-        Box::pin(
-            async move {
-                let mut response = match (&cors_origin, preflight) {
-                    (Some(origin), true) => req.into_response(Cors::preflight(origin.clone())),
-                    // Handlers, extractors and the 404/405 defaults all turn
-                    // their errors into responses inside this scope, so error
-                    // bodies carry the request id. (Holding a clone of the
-                    // request here is not possible: routing needs it unshared.)
-                    _ => request_id::scope(request_id, service.call(req)).await?,
-                };
-                let route = routes::route_label(response.request());
-                let status = response.status();
-                let headers = response.headers_mut();
-                if let Some(id) = header_id {
-                    headers.insert(HeaderName::from_static(REQUEST_ID_HEADER), id);
-                }
-                headers.insert(
-                    header::X_CONTENT_TYPE_OPTIONS,
-                    HeaderValue::from_static("nosniff"),
-                );
-                headers.insert(
-                    header::REFERRER_POLICY,
-                    HeaderValue::from_static("no-referrer"),
-                );
-                if !headers.contains_key(header::CACHE_CONTROL) {
-                    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-                }
-                if let (Some(origin), false) = (cors_origin, preflight) {
-                    Cors::decorate(headers, origin);
-                }
-                let elapsed = started.elapsed();
-                crate::metrics::record_request(route, status.as_u16(), elapsed);
-                tracing::Span::current().record("route", route);
-                tracing::info!(
-                    status = status.as_u16(),
-                    latency_ms = elapsed.as_secs_f64() * 1000.0,
-                    "request completed"
-                );
-                Ok(response)
+        Box::pin(async move {
+            let mut response = match (&cors_origin, preflight) {
+                (Some(origin), true) => req.into_response(Cors::preflight(origin.clone())),
+                // Handlers, extractors and the 404/405 defaults all turn
+                // their errors into responses inside this scope, so error
+                // bodies carry the request id. (Holding a clone of the
+                // request here is not possible: routing needs it unshared.)
+                _ => request_id::scope(request_id.clone(), service.call(req)).await?,
+            };
+            let route = routes::route_label(response.request());
+            let status = response.status();
+            let headers = response.headers_mut();
+            if let Some(id) = header_id {
+                headers.insert(HeaderName::from_static(REQUEST_ID_HEADER), id);
             }
-            .instrument(span),
-        )
+            headers.insert(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            );
+            headers.insert(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("no-referrer"),
+            );
+            if !headers.contains_key(header::CACHE_CONTROL) {
+                headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            }
+            if let (Some(origin), false) = (cors_origin, preflight) {
+                Cors::decorate(headers, origin);
+            }
+            let elapsed = started.elapsed();
+            crate::metrics::record_request(route, status.as_u16(), elapsed);
+            let extensions = response.request().extensions();
+            let identifier = extensions.get::<LoggedIdentifier>().map(|i| i.0.as_str());
+            tracing::info!(
+                request_id = request_id.as_str(),
+                method = method.as_str(),
+                route,
+                status = status.as_u16(),
+                latency_ms = elapsed.as_secs_f64() * 1000.0,
+                client_ip = %client_ip,
+                identifier,
+                "request completed"
+            );
+            drop(extensions);
+            Ok(response)
+        })
     }
 }

@@ -69,6 +69,8 @@ impl Endpoint {
 pub struct Auth0Client {
     http: reqwest::Client,
     base_url: String,
+    /// Parsed once: parsing a URL per call showed up in the profile.
+    urls: EndpointUrls,
     client_id: String,
     client_secret: SecretString,
     max_response_bytes: usize,
@@ -81,7 +83,7 @@ struct Answer {
 }
 
 impl Auth0Client {
-    pub fn new(settings: &Auth0Settings) -> Result<Self, reqwest::Error> {
+    pub fn new(settings: &Auth0Settings) -> Result<Self, String> {
         let http = reqwest::Client::builder()
             .use_rustls_tls()
             .timeout(settings.timeout)
@@ -91,10 +93,13 @@ impl Auth0Client {
             .pool_idle_timeout(std::time::Duration::from_secs(60))
             .tcp_nodelay(true)
             .user_agent(concat!("login-gateway/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+            .build()
+            .map_err(|e| e.to_string())?;
         Ok(Self {
             http,
             base_url: settings.base_url.clone(),
+            urls: EndpointUrls::new(&settings.base_url)
+                .map_err(|_| "auth0.domain does not form a URL".to_string())?,
             client_id: settings.client_id.clone(),
             client_secret: settings.client_secret.clone(),
             max_response_bytes: settings.max_response_bytes,
@@ -118,7 +123,7 @@ impl Auth0Client {
         let body = WithCredentials::new(self, request);
         let call = Call::post(
             Endpoint::PasswordlessStart,
-            "/passwordless/start",
+            &self.urls.passwordless_start,
             caller,
             &body,
         );
@@ -147,7 +152,7 @@ impl Auth0Client {
         grant: &TokenGrant<'_>,
     ) -> Result<TokenSet, UpstreamError> {
         let body = WithCredentials::new(self, grant);
-        let call = Call::post(Endpoint::Token, "/oauth/token", caller, &body);
+        let call = Call::post(Endpoint::Token, &self.urls.token, caller, &body);
         self.send(call, decode_json).await
     }
 
@@ -161,7 +166,7 @@ impl Auth0Client {
             token: refresh_token,
         };
         let body = WithCredentials::new(self, &request);
-        let call = Call::post(Endpoint::Revoke, "/oauth/revoke", caller, &body);
+        let call = Call::post(Endpoint::Revoke, &self.urls.revoke, caller, &body);
         self.send(call, decode_ignored).await
     }
 
@@ -174,7 +179,7 @@ impl Auth0Client {
         let call = Call::<()> {
             endpoint: Endpoint::MfaAuthenticators,
             method: reqwest::Method::GET,
-            path: "/mfa/authenticators",
+            url: self.urls.authenticators.clone(),
             caller,
             bearer: Some(bearer),
             body: None,
@@ -190,7 +195,7 @@ impl Auth0Client {
         request: &AssociateRequest<'_>,
     ) -> Result<AssociateAnswer, UpstreamError> {
         let body = WithCredentials::new(self, request);
-        let mut call = Call::post(Endpoint::MfaAssociate, "/mfa/associate", caller, &body);
+        let mut call = Call::post(Endpoint::MfaAssociate, &self.urls.associate, caller, &body);
         call.bearer = Some(bearer);
         self.send(call, decode_json).await
     }
@@ -202,7 +207,7 @@ impl Auth0Client {
         request: &ChallengeRequest<'_>,
     ) -> Result<ChallengeAnswer, UpstreamError> {
         let body = WithCredentials::new(self, request);
-        let call = Call::post(Endpoint::MfaChallenge, "/mfa/challenge", caller, &body);
+        let call = Call::post(Endpoint::MfaChallenge, &self.urls.challenge, caller, &body);
         self.send(call, decode_json).await
     }
 
@@ -214,14 +219,17 @@ impl Auth0Client {
         bearer: &str,
         authenticator_id: &str,
     ) -> Result<(), UpstreamError> {
-        let path = format!(
-            "/mfa/authenticators/{}",
+        let url = format!(
+            "{}/mfa/authenticators/{}",
+            self.base_url,
             percent_encoding::utf8_percent_encode(authenticator_id, PATH_SEGMENT)
         );
+        let url = reqwest::Url::parse(&url)
+            .map_err(|_| UpstreamError::bad_answer("authenticator URL could not be built"))?;
         let call = Call::<()> {
             endpoint: Endpoint::MfaDeleteAuthenticator,
             method: reqwest::Method::DELETE,
-            path: &path,
+            url,
             caller,
             bearer: Some(bearer),
             body: None,
@@ -251,8 +259,15 @@ impl Auth0Client {
             (Err(_), _) => "bad_answer",
         };
         crate::metrics::record_upstream(endpoint, outcome, started.elapsed());
+        if result.is_ok() {
+            return result;
+        }
+        // Rare path: these events carry the request id themselves.
+        let request_id = crate::request_id::current();
+        let request_id = request_id.as_deref().unwrap_or("");
         match &result {
             Err(UpstreamError::Misconfigured { code }) => tracing::error!(
+                request_id,
                 endpoint,
                 code = code.as_str(),
                 "Auth0 rejected the gateway's own credentials or grant: check auth0.client_id, \
@@ -260,16 +275,22 @@ impl Auth0Client {
             ),
             Err(UpstreamError::BadAnswer { reason }) => {
                 tracing::warn!(
+                    request_id,
                     endpoint,
                     reason = reason.as_str(),
                     "Auth0 gave an unusable answer"
                 )
             }
             Err(UpstreamError::Unreachable { reason }) => {
-                tracing::warn!(endpoint, reason = reason.as_str(), "Auth0 unreachable")
+                tracing::warn!(
+                    request_id,
+                    endpoint,
+                    reason = reason.as_str(),
+                    "Auth0 unreachable"
+                )
             }
             Err(UpstreamError::Timeout) => {
-                tracing::warn!(endpoint, "Auth0 did not answer in time")
+                tracing::warn!(request_id, endpoint, "Auth0 did not answer in time")
             }
             _ => {}
         }
@@ -293,7 +314,7 @@ impl Auth0Client {
     ) -> Result<Answer, UpstreamError> {
         let Call {
             method,
-            path,
+            url,
             caller,
             bearer,
             body,
@@ -315,7 +336,7 @@ impl Auth0Client {
         }
         let mut request = self
             .http
-            .request(method.clone(), format!("{}{}", self.base_url, path))
+            .request(method.clone(), url.clone())
             .headers(headers);
         if let Some(body) = body {
             let bytes = serde_json::to_vec(body)
@@ -350,22 +371,49 @@ impl Auth0Client {
     }
 }
 
+/// The fixed Auth0 endpoints, parsed once.
+struct EndpointUrls {
+    passwordless_start: reqwest::Url,
+    token: reqwest::Url,
+    revoke: reqwest::Url,
+    authenticators: reqwest::Url,
+    associate: reqwest::Url,
+    challenge: reqwest::Url,
+}
+
+impl EndpointUrls {
+    fn new(base_url: &str) -> Result<Self, UpstreamError> {
+        let url = |path: &str| {
+            reqwest::Url::parse(&format!("{base_url}{path}"))
+                .map_err(|_| UpstreamError::bad_answer("auth0.domain does not form a URL"))
+        };
+        Ok(Self {
+            passwordless_start: url("/passwordless/start")?,
+            token: url("/oauth/token")?,
+            revoke: url("/oauth/revoke")?,
+            authenticators: url("/mfa/authenticators")?,
+            associate: url("/mfa/associate")?,
+            challenge: url("/mfa/challenge")?,
+        })
+    }
+}
+
 /// One upstream call.
 struct Call<'a, B: Serialize> {
     endpoint: Endpoint,
     method: reqwest::Method,
-    path: &'a str,
+    url: reqwest::Url,
     caller: Caller<'a>,
     bearer: Option<&'a str>,
     body: Option<&'a B>,
 }
 
 impl<'a, B: Serialize> Call<'a, B> {
-    fn post(endpoint: Endpoint, path: &'a str, caller: Caller<'a>, body: &'a B) -> Self {
+    fn post(endpoint: Endpoint, url: &reqwest::Url, caller: Caller<'a>, body: &'a B) -> Self {
         Self {
             endpoint,
             method: reqwest::Method::POST,
-            path,
+            url: url.clone(),
             caller,
             bearer: None,
             body: Some(body),

@@ -9,6 +9,7 @@ use crate::auth0::{AuthParams, LoginOutcome, PasswordlessStart, TokenGrant};
 use crate::client_ip::ClientIp;
 use crate::domain::{visible_ascii, Channel, Identifier, OtpCode};
 use crate::error::ApiError;
+use crate::middleware::note_identifier;
 use crate::settings::Auth0Settings;
 use crate::startup::AppState;
 
@@ -84,6 +85,7 @@ async fn start(
     let body = body.into_inner();
     let identifier = Identifier::parse(body.email.as_deref(), body.phone_number.as_deref())
         .map_err(ApiError::invalid_request)?;
+    note_identifier(&req, identifier.masked());
     if let Some(locale) = body.locale.as_deref() {
         if !is_language_tag(locale) {
             return Err(ApiError::invalid_request(
@@ -135,7 +137,6 @@ async fn start(
         send: body.send.as_str(),
         auth_params,
     };
-    tracing::info!(identifier = %identifier.masked(), send = body.send.as_str(), "passwordless start");
     state
         .auth0
         .passwordless_start(caller(ip, body.locale.as_deref(), &req), &request)
@@ -182,6 +183,7 @@ async fn verify(
 ) -> Result<HttpResponse, ApiError> {
     let identifier = Identifier::parse(body.email.as_deref(), body.phone_number.as_deref())
         .map_err(ApiError::invalid_request)?;
+    note_identifier(&req, identifier.masked());
     let code = OtpCode::parse(&body.code).map_err(ApiError::invalid_request)?;
     let auth0 = &state.settings.auth0;
     let audience = allowed_audience(auth0, body.audience.as_deref())?;
@@ -205,7 +207,7 @@ async fn verify(
         .auth0
         .login_grant(caller(ip, None, &req), &grant)
         .await?;
-    login_answer(outcome, &identifier.masked())
+    login_answer(outcome)
 }
 
 /// The `code` (and `state`) Auth0 put on the magic link's redirect.
@@ -259,18 +261,15 @@ async fn callback(
         .auth0
         .login_grant(caller(ip, None, &req), &grant)
         .await?;
-    login_answer(outcome, "magic link")
+    login_answer(outcome)
 }
 
 /// Tokens as a no-store 200, or the `403 mfa_required` answer.
-fn login_answer(outcome: LoginOutcome, who: &str) -> Result<HttpResponse, ApiError> {
+/// (The request's log line says which by its status, 200 or 403.)
+fn login_answer(outcome: LoginOutcome) -> Result<HttpResponse, ApiError> {
     match outcome {
-        LoginOutcome::Tokens(tokens) => {
-            tracing::info!(identifier = who, "login succeeded");
-            Ok(no_store_json(&tokens))
-        }
+        LoginOutcome::Tokens(tokens) => Ok(no_store_json(&tokens)),
         LoginOutcome::MfaRequired(details) => {
-            tracing::info!(identifier = who, "login needs a second factor");
             Err(crate::auth0::UpstreamError::MfaRequired(details).into())
         }
     }

@@ -194,7 +194,7 @@ async fn associate(
         .auth0
         .associate(caller(ip, None, &req), bearer.0.expose(), &request)
         .await?;
-    tracing::info!(factor = ?body.factor, "mfa enrollment started");
+    tracing::debug!(factor = ?body.factor, "mfa enrollment started");
     Ok(no_store_json(&answer))
 }
 
@@ -381,7 +381,7 @@ async fn verify(
         .auth0
         .token_grant(caller(ip, None, &req), &grant)
         .await?;
-    tracing::info!("second factor verified");
+    tracing::debug!("second factor verified");
     Ok(no_store_json(&tokens))
 }
 
