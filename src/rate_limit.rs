@@ -299,8 +299,11 @@ impl Limits {
 #[derive(Hash)]
 struct Keyed<'a>(&'a str);
 
-/// How often idle keys are pruned.
-pub const PRUNE_INTERVAL: Duration = Duration::from_secs(30);
+/// How often idle keys are pruned. Short, because a store holds every key
+/// seen since the last prune: at 40k requests/s with distinct identifiers a
+/// 30 s interval meant over a million keys (~40 MB) between prunes. A prune
+/// of 200k keys takes a few milliseconds, one shard lock at a time.
+pub const PRUNE_INTERVAL: Duration = Duration::from_secs(5);
 
 #[cfg(test)]
 mod tests {
