@@ -113,9 +113,9 @@ impl Application {
             );
             handle.stop(true).await;
         });
-        let pruner = spawn_pruner(self.state.clone());
+        let housekeeping = spawn_housekeeping(self.state.clone());
         let result = self.server.await;
-        pruner.abort();
+        housekeeping.abort();
         tracing::info!(event = "stopped", "gateway stopped");
         result
     }
@@ -159,14 +159,20 @@ fn run(state: web::Data<AppState>, listener: TcpListener) -> Result<Server, Star
     Ok(server)
 }
 
-/// Prunes idle rate-limit keys and refreshes the key gauges.
-fn spawn_pruner(state: web::Data<AppState>) -> tokio::task::JoinHandle<()> {
+/// Periodic upkeep that keeps memory bounded: prunes idle rate-limit keys
+/// (and refreshes their gauges), and drains the metrics recorder's
+/// histogram samples, which otherwise pile up until the next scrape (or
+/// forever, where nobody scrapes `/metrics`).
+fn spawn_housekeeping(state: web::Data<AppState>) -> tokio::task::JoinHandle<()> {
     let state: Arc<AppState> = state.into_inner();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(PRUNE_INTERVAL);
         loop {
             tick.tick().await;
             state.limits.prune();
+            if let Some(metrics) = &state.metrics {
+                metrics.run_upkeep();
+            }
         }
     })
 }
