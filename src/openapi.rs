@@ -395,13 +395,20 @@ fn error_response(status: u16) -> Option<(&'static str, Response)> {
             ],
         ),
         404 => (
-            "No such route (`not_found`), e.g. an authenticator id that is not one path \
-             segment.",
-            vec![(
-                "not_found",
-                "No such route",
-                error_example("not_found", "no such route"),
-            )],
+            "`not_found`: Auth0 knows no authenticator with this id, or the path is not \
+             a route (e.g. an authenticator id that is not one path segment).",
+            vec![
+                (
+                    "authenticator_not_found",
+                    "Unknown authenticator",
+                    error_example("not_found", "Authenticator not found"),
+                ),
+                (
+                    "not_found",
+                    "No such route",
+                    error_example("not_found", "no such route"),
+                ),
+            ],
         ),
         413 => (
             "The body is larger than `server.max_body_bytes` (`payload_too_large`).",

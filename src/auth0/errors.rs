@@ -4,6 +4,7 @@
 use actix_web::http::StatusCode;
 use serde::Deserialize;
 
+use super::Endpoint;
 use crate::error::{ApiError, MfaRequiredDetails};
 use crate::secret::Sensitive;
 
@@ -122,11 +123,32 @@ const MAX_DESCRIPTION_CHARS: usize = 512;
 
 /// Turns a non-2xx Auth0 answer into an [`UpstreamError`].
 /// `retry_after` is what the response headers say (already in seconds).
-pub fn classify(status: StatusCode, body: &[u8], retry_after: Option<u64>) -> UpstreamError {
+pub fn classify(
+    endpoint: Endpoint,
+    status: StatusCode,
+    body: &[u8],
+    retry_after: Option<u64>,
+) -> UpstreamError {
     if status.is_server_error() {
         return UpstreamError::bad_answer(format!("status {}", status.as_u16()));
     }
     let parsed: Option<Auth0ErrorBody> = serde_json::from_slice(body).ok();
+    // Auth0 documents `404 Authenticator not found` for DELETE
+    // /mfa/authenticators/{id}, without naming a code. Only that endpoint
+    // has an id in its path: a 404 anywhere else means a wrong
+    // `auth0.domain`, an upstream fault.
+    if endpoint == Endpoint::MfaDeleteAuthenticator && status == StatusCode::NOT_FOUND {
+        return UpstreamError::Rejected {
+            status,
+            code: "not_found".to_string(),
+            description: parsed
+                .as_ref()
+                .map(description)
+                .filter(|d| !d.is_empty())
+                .unwrap_or_else(|| "Authenticator not found".to_string()),
+            retry_after: None,
+        };
+    }
     let Some(parsed) = parsed else {
         if status == StatusCode::TOO_MANY_REQUESTS {
             return UpstreamError::RateLimited {
@@ -294,7 +316,7 @@ mod tests {
         for (status, body, expected) in cases {
             let status = StatusCode::from_u16(*status).expect("status");
             assert_eq!(
-                &code_of(&classify(status, body.as_bytes(), None)),
+                &code_of(&classify(Endpoint::Token, status, body.as_bytes(), None)),
                 expected,
                 "{status} {body}"
             );
@@ -302,8 +324,31 @@ mod tests {
     }
 
     #[test]
+    fn a_404_is_not_found_only_for_deleting_an_authenticator() {
+        let body = br#"{"statusCode":404,"error":"Not Found","message":"Authenticator not found"}"#;
+        let api: ApiError = classify(
+            Endpoint::MfaDeleteAuthenticator,
+            StatusCode::NOT_FOUND,
+            body,
+            None,
+        )
+        .into();
+        assert_eq!((api.status.as_u16(), api.code.as_ref()), (404, "not_found"));
+        assert_eq!(api.description, "Authenticator not found");
+        for endpoint in [
+            Endpoint::Token,
+            Endpoint::PasswordlessStart,
+            Endpoint::MfaAuthenticators,
+        ] {
+            let api: ApiError = classify(endpoint, StatusCode::NOT_FOUND, body, None).into();
+            assert_eq!(api.status.as_u16(), 502, "{endpoint:?}");
+        }
+    }
+
+    #[test]
     fn descriptions_pass_through_from_either_shape() {
         let error = classify(
+            Endpoint::Token,
             StatusCode::FORBIDDEN,
             br#"{"statusCode":403,"error":"invalid_grant","message":"Wrong phone number or verification code."}"#,
             None,

@@ -366,7 +366,7 @@ impl Auth0Client {
         if status.is_success() {
             Ok(Answer { status, body })
         } else {
-            Err(errors::classify(status, &body, retry_after))
+            Err(errors::classify(call.endpoint, status, &body, retry_after))
         }
     }
 }

@@ -506,9 +506,10 @@ impl Tenant {
         let before = user.authenticators.len();
         user.authenticators.retain(|a| a.id != id);
         if user.authenticators.len() == before {
+            // Auth0 documents a plain 404 here.
             return Err(TenantError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
+                StatusCode::NOT_FOUND,
+                "not_found",
                 "Authenticator not found",
             ));
         }

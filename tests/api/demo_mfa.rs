@@ -679,9 +679,9 @@ async fn an_mfa_api_access_token_lists_and_deletes_an_enrolled_authenticator() {
             .any(|a| a["id"] == otp_id.as_str()),
         "{otp_id} is gone from {list}"
     );
-    // Deleting it again: Auth0's 400 passes through.
+    // Deleting it again: Auth0's documented 404 passes through.
     let response = gateway
         .send(reqwest::Method::DELETE, &route, Some(access_token), None)
         .await;
-    gateway.error(response, 400, "invalid_request").await;
+    gateway.error(response, 404, "not_found").await;
 }

@@ -1356,6 +1356,56 @@ async fn deleting_with_an_mfa_token_instead_of_an_mfa_api_access_token_keeps_aut
 }
 
 #[tokio::test]
+async fn deleting_an_unknown_authenticator_is_auth0s_documented_404() {
+    let app = spawn_app().await;
+    upstream_without_body("DELETE", "/mfa/authenticators/totp%7Cdev_gone")
+        .respond_with(ResponseTemplate::new(404).set_body_json(serde_json::json!({
+            "statusCode": 404,
+            "error": "Not Found",
+            "message": "Authenticator not found"
+        })))
+        .expect(1)
+        .mount(&app.auth0)
+        .await;
+
+    let response = call(
+        &app,
+        Method::DELETE,
+        "/mfa/authenticators/totp%7Cdev_gone",
+        Some(BEARER),
+        None,
+    )
+    .await;
+
+    assert_error_described(&app, response, 404, "not_found", "Authenticator not found").await;
+}
+
+#[tokio::test]
+async fn a_404_from_the_token_endpoint_is_an_upstream_fault_not_a_missing_route() {
+    let app = spawn_app().await;
+    Mock::given(path("/oauth/token"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(serde_json::json!({
+            "statusCode": 404,
+            "error": "Not Found",
+            "message": "Not Found"
+        })))
+        .expect(1)
+        .mount(&app.auth0)
+        .await;
+
+    let response = call(
+        &app,
+        Method::POST,
+        "/mfa/verify",
+        Some(BEARER),
+        Some(&json!({"otp": "123456"})),
+    )
+    .await;
+
+    assert_error(&app, response, 502, "upstream_error").await;
+}
+
+#[tokio::test]
 async fn other_methods_on_mfa_routes_are_405_with_allow() {
     let app = spawn_app().await;
     forbid_any_upstream_call(&app).await;
