@@ -7,7 +7,10 @@
 pub mod errors;
 pub mod types;
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use actix_web::http::StatusCode;
@@ -67,7 +70,13 @@ impl Endpoint {
 }
 
 pub struct Auth0Client {
-    http: reqwest::Client,
+    /// Built at start (so a broken TLS setup fails the start); each worker
+    /// thread then builds its own from the same settings, see [`Self::http`].
+    shared_http: reqwest::Client,
+    /// Tells this client's per-thread pools apart from other instances'.
+    instance: u64,
+    timeout: std::time::Duration,
+    connect_timeout: std::time::Duration,
     base_url: String,
     /// Parsed once: parsing a URL per call showed up in the profile.
     urls: EndpointUrls,
@@ -84,19 +93,14 @@ struct Answer {
 
 impl Auth0Client {
     pub fn new(settings: &Auth0Settings) -> Result<Self, String> {
-        let http = reqwest::Client::builder()
-            .use_rustls_tls()
-            .timeout(settings.timeout)
-            .connect_timeout(settings.connect_timeout)
-            // Redirects from a token endpoint are never legitimate.
-            .redirect(reqwest::redirect::Policy::none())
-            .pool_idle_timeout(std::time::Duration::from_secs(60))
-            .tcp_nodelay(true)
-            .user_agent(concat!("login-gateway/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| e.to_string())?;
+        static INSTANCES: AtomicU64 = AtomicU64::new(0);
+        let shared_http =
+            build_http(settings.timeout, settings.connect_timeout).map_err(|e| e.to_string())?;
         Ok(Self {
-            http,
+            shared_http,
+            instance: INSTANCES.fetch_add(1, Ordering::Relaxed),
+            timeout: settings.timeout,
+            connect_timeout: settings.connect_timeout,
             base_url: settings.base_url.clone(),
             urls: EndpointUrls::new(&settings.base_url)
                 .map_err(|_| "auth0.domain does not form a URL".to_string())?,
@@ -108,6 +112,22 @@ impl Auth0Client {
 
     pub fn client_id(&self) -> &str {
         &self.client_id
+    }
+
+    /// This thread's HTTP client: one connection pool per worker thread.
+    /// A pooled connection's I/O runs on the thread that opened it, so with
+    /// one shared pool most requests crossed threads twice (two wake-ups and
+    /// context switches per call, visible in `PROFILE=1 scripts/bench`).
+    fn http(&self) -> reqwest::Client {
+        HTTP_CLIENTS.with_borrow_mut(|clients| {
+            clients
+                .entry(self.instance)
+                .or_insert_with(|| {
+                    build_http(self.timeout, self.connect_timeout)
+                        .unwrap_or_else(|_| self.shared_http.clone())
+                })
+                .clone()
+        })
     }
 
     pub fn client_secret(&self) -> &str {
@@ -335,7 +355,7 @@ impl Auth0Client {
             headers.insert(AUTHORIZATION, value);
         }
         let mut request = self
-            .http
+            .http()
             .request(method.clone(), url.clone())
             .headers(headers);
         if let Some(body) = body {
@@ -369,6 +389,30 @@ impl Auth0Client {
             Err(errors::classify(call.endpoint, status, &body, retry_after))
         }
     }
+}
+
+thread_local! {
+    static HTTP_CLIENTS: RefCell<HashMap<u64, reqwest::Client>> = RefCell::new(HashMap::new());
+}
+
+/// The upstream HTTP client: rustls, pooled keep-alive connections, both
+/// timeouts, no redirects (a token endpoint never redirects). reqwest and
+/// hyper only re-send a request the server provably did not process (a
+/// pooled connection found closed before writing, an HTTP/2 refused
+/// stream); the gateway itself never retries.
+fn build_http(
+    timeout: std::time::Duration,
+    connect_timeout: std::time::Duration,
+) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .use_rustls_tls()
+        .timeout(timeout)
+        .connect_timeout(connect_timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_idle_timeout(std::time::Duration::from_secs(60))
+        .tcp_nodelay(true)
+        .user_agent(concat!("login-gateway/", env!("CARGO_PKG_VERSION")))
+        .build()
 }
 
 /// The fixed Auth0 endpoints, parsed once.
