@@ -110,10 +110,6 @@ impl Auth0Client {
         })
     }
 
-    pub fn client_id(&self) -> &str {
-        &self.client_id
-    }
-
     /// This thread's HTTP client: one connection pool per worker thread.
     /// A pooled connection's I/O runs on the thread that opened it, so with
     /// one shared pool most requests crossed threads twice (two wake-ups and
@@ -128,10 +124,6 @@ impl Auth0Client {
                 })
                 .clone()
         })
-    }
-
-    pub fn client_secret(&self) -> &str {
-        self.client_secret.expose_secret()
     }
 
     /// `POST /passwordless/start`. Auth0's body (user ids) is not reflected.
