@@ -356,7 +356,7 @@ async function main() {
       await signOut();
     });
 
-    await step('magic link: refused in another tab (state), signs in in this one', async () => {
+    await step('magic link: a forged link is refused (state), the real one signs in from a new tab', async () => {
       await tid('send-link').check();
       await tid('email').fill('jane@example.com');
       const mark = gatewayConsole.mark();
@@ -368,22 +368,31 @@ async function main() {
       );
       check(link.startsWith(appUrl), `the link leads to ${link}, not the app`);
       check(/[?&]state=/.test(link), 'the link carries the state');
-      // Another tab did not start this sign-in: the app refuses the link
-      // without calling the gateway (login CSRF protection).
-      const otherTab = await context.newPage();
-      await otherTab.goto(link);
-      await otherTab.getByTestId('error').waitFor({ state: 'visible' });
-      const otherError = await otherTab.getByTestId('error-code').textContent();
-      check(otherError === 'state_mismatch', `another tab shows ${otherError}`);
-      check(await otherTab.getByTestId('step-done').isHidden(), 'another tab must not sign in');
-      await otherTab.close();
-      await page.goto(link);
-      const idClaims = await claims();
+      // A link whose state this browser did not create (an attacker's link)
+      // is refused without calling the gateway (login CSRF), and does not
+      // cancel the sign-in that is waiting.
+      const forged = new URL(link);
+      forged.searchParams.set('state', 'forged-state');
+      const forgedTab = await context.newPage();
+      await forgedTab.goto(forged.href);
+      await forgedTab.getByTestId('error').waitFor({ state: 'visible' });
+      const forgedError = await forgedTab.getByTestId('error-code').textContent();
+      check(forgedError === 'state_mismatch', `a forged link shows ${forgedError}`);
+      check(await forgedTab.getByTestId('step-done').isHidden(), 'a forged link must not sign in');
+      await forgedTab.close();
+      // The same browser, a new tab (as from the mail app): signs in.
+      const linkTab = await context.newPage();
+      await linkTab.goto(link);
+      await linkTab.getByTestId('step-done').waitFor({ state: 'visible' });
+      const idClaims = JSON.parse(await linkTab.getByTestId('id-claims').textContent());
       check(idClaims.email === 'jane@example.com', `claims: ${JSON.stringify(idClaims)}`);
-      check(!page.url().includes('code='), `the code stays in the address bar: ${page.url()}`);
-      await shot('03-magic-link');
+      check(!linkTab.url().includes('code='), `the code stays in the address bar: ${linkTab.url()}`);
+      await linkTab.screenshot({ path: path.join(OUT, '03-magic-link.png'), fullPage: true });
+      await linkTab.close();
+      // The first tab still waits on "check your email": start it afresh.
+      await page.goto(appUrl);
+      await page.waitForSelector('body[data-ready="true"]');
       noPageProblems();
-      await signOut();
     });
 
     await step('(b) MFA enrollment: QR code and secret shown, TOTP computed from the secret', async () => {

@@ -29,11 +29,15 @@ let tokens = null; // {access_token, id_token, refresh_token, expires_at}
 let mfa = null; // {mfa_token, requirements, who}
 let pending = null; // {email} or {phone_number}: who /login/start was for
 
-// The magic link's `state` survives the page load that the link causes, so
-// it goes to sessionStorage (this tab and origin only, gone when the tab
-// closes). That is fine because state is not a credential: it only proves
-// that the link completes a sign-in this tab started (against login CSRF).
+// The magic link's `state` must survive the page load the link causes, and
+// the link usually opens in a new tab (from the mail app), so it goes to
+// localStorage (this origin only) with an expiry, and is removed when used.
+// That is fine because state is not a credential: it only proves that the
+// link completes a sign-in this browser started (against login CSRF); an
+// attacker can neither read nor set it.
 const LINK_STATE_KEY = 'login-gateway-example.magic-link';
+/** How long a started magic-link sign-in may take, in ms. */
+const LINK_STATE_TTL_MS = 10 * 60 * 1000;
 
 const DEFAULT_GATEWAY = 'http://127.0.0.1:8080';
 /** First poll of a push approval, in ms; every `slow_down` adds 5 s. */
@@ -200,7 +204,10 @@ async function start(event) {
     const body = { ...who, send };
     if (send === 'link') {
       body.state = randomState();
-      sessionStorage.setItem(LINK_STATE_KEY, body.state);
+      localStorage.setItem(
+        LINK_STATE_KEY,
+        JSON.stringify({ state: body.state, expires: Date.now() + LINK_STATE_TTL_MS }),
+      );
     }
     await gateway.start(body);
     pending = who;
@@ -232,31 +239,42 @@ async function verify(event) {
   await action(event.submitter, () => login(() => gateway.verify({ ...pending, code })));
 }
 
+/** The state of a magic-link sign-in started here, if it has not expired. */
+function storedLinkState() {
+  try {
+    const saved = JSON.parse(localStorage.getItem(LINK_STATE_KEY) || 'null');
+    return saved && saved.expires > Date.now() ? saved.state : null;
+  } catch {
+    return null;
+  }
+}
+
 /** The page was opened from a magic link: `?code=…&state=…`. */
 async function completeMagicLink(params) {
   const code = params.get('code');
   const state = params.get('state');
-  const expected = sessionStorage.getItem(LINK_STATE_KEY);
-  sessionStorage.removeItem(LINK_STATE_KEY);
+  const expected = storedLinkState();
   // The code is single-use, but keep it out of the history and of bookmarks.
   const clean = new URL(window.location.href);
   clean.searchParams.delete('code');
   clean.searchParams.delete('state');
   window.history.replaceState(null, '', clean);
   if (!expected || state !== expected) {
+    // The stored state stays: a forged link must not cancel the real one.
     showError(
       new GatewayError({
         status: 0,
         body: {
           error: 'state_mismatch',
           error_description: expected
-            ? 'This link does not belong to the sign-in started in this tab. Start again.'
-            : 'No sign-in was started in this tab (open the link in the tab that asked for it), so the link is not used.',
+            ? 'This link does not belong to the sign-in started in this browser. Start again.'
+            : 'No sign-in was started in this browser in the last 10 minutes, so the link is not used.',
         },
       }),
     );
     return;
   }
+  localStorage.removeItem(LINK_STATE_KEY);
   await action(null, () => login(() => gateway.callback({ code, state })));
 }
 
