@@ -26,12 +26,9 @@ pub struct ClientIpConfig {
 
 impl ClientIpConfig {
     pub fn resolve_request(&self, req: &HttpRequest) -> IpAddr {
-        let peer = req
-            .peer_addr()
-            .map(|addr| addr.ip())
-            .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+        let peer = peer_ip(req);
         if self.trusted_proxies.is_empty() {
-            return peer.to_canonical();
+            return peer;
         }
         // Several header lines are one list, in order (RFC 9110 §5.3).
         let lines: Vec<&str> = req
@@ -54,13 +51,17 @@ impl FromRequest for ClientIp {
         }
         let ip = match req.app_data::<ClientIpConfig>() {
             Some(config) => config.resolve_request(req),
-            None => req
-                .peer_addr()
-                .map(|a| a.ip().to_canonical())
-                .unwrap_or(IpAddr::from([127, 0, 0, 1])),
+            None => peer_ip(req),
         };
         std::future::ready(Ok(ClientIp(ip)))
     }
+}
+
+/// The TCP peer; actix has none only for requests built in memory.
+fn peer_ip(req: &HttpRequest) -> IpAddr {
+    req.peer_addr()
+        .map(|addr| addr.ip().to_canonical())
+        .unwrap_or(IpAddr::from([127, 0, 0, 1]))
 }
 
 /// The pure rule of SPEC §3. `header` is the joined header value ("" if absent).

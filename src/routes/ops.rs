@@ -71,8 +71,8 @@ async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
 ///
 /// Prometheus text format: requests by route and status, latency
 /// histograms, upstream calls by endpoint and outcome, rate-limit
-/// rejections by policy. Limiter sizes are read now so the gauges are
-/// current at every scrape, not only after the last prune.
+/// rejections by policy, rate-limiter keys by policy (refreshed every
+/// second by the housekeeping task).
 #[utoipa::path(
     get,
     path = "/metrics",
@@ -84,9 +84,6 @@ async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     ),
 )]
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    for policy in state.limits.policies() {
-        crate::metrics::record_limiter_keys(policy.name(), policy.len());
-    }
     let body = state
         .metrics
         .as_ref()
