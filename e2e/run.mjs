@@ -12,11 +12,14 @@
 //   E2E_GATEWAY_PORT    the gateway's port (default: a free one; the app
 //                       gets the next one, or any free one)
 //
-// Flows: email code (with a wrong code first), magic link, MFA enrollment
-// with a TOTP computed here from the secret the page shows, a second login
-// that challenges that factor, a recovery-code login, push enrollment with
-// polling, and a rate-limited start whose 429 and Retry-After countdown are
-// shown in the page. Exits 0 only if all pass; always stops the gateway.
+// Flows: a `?gateway=` link that must not move the app off its gateway,
+// and the page's own Content-Security-Policy (<meta>) blocking any other
+// destination even without the demo's header; email code (with a wrong code
+// first), magic link, MFA enrollment with a TOTP computed here from the
+// secret the page shows, a second login that challenges that factor, a
+// recovery-code login, push enrollment with polling, and a rate-limited
+// start whose 429 and Retry-After countdown are shown in the page. Exits 0
+// only if all pass; always stops the gateway.
 
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
@@ -320,6 +323,97 @@ async function main() {
       await page.waitForSelector('body[data-ready="true"]');
       check((await text('gateway-url')) === gatewayOrigin, `the app calls ${await text('gateway-url')}`);
       noPageProblems();
+    });
+
+    await step('a ?gateway= link cannot send the app\'s calls elsewhere', async () => {
+      const elsewhere = 'http://127.0.0.1:9';
+      const requested = [];
+      const onRequest = (request) => requested.push(request.url());
+      page.on('request', onRequest);
+      try {
+        await page.goto(`${appUrl}?gateway=${encodeURIComponent(`${elsewhere}/`)}`);
+        await page.waitForSelector('body[data-ready="true"]');
+        check((await text('gateway-url')) === gatewayOrigin, `the app calls ${await text('gateway-url')}`);
+        const docs = await tid('docs-link').getAttribute('href');
+        check(docs === `${gatewayOrigin}/docs`, `the docs link leads to ${docs}`);
+        await tid('email').fill('phished@example.com');
+        const mark = gatewayConsole.mark();
+        await tid('start-submit').click();
+        await visible('step-code');
+        await gatewayConsole.wait(/\[demo tenant\] email to phished@example\.com: your one-time code is \d{6}/, {
+          from: mark,
+        });
+      } finally {
+        page.off('request', onRequest);
+      }
+      check(
+        requested.some((url) => url.startsWith(`${gatewayOrigin}/login/start`)),
+        `no /login/start to the gateway among ${requested.join(', ')}`,
+      );
+      const strays = requested.filter((url) => new URL(url).origin === elsewhere);
+      check(strays.length === 0, `the app called ${strays.join(', ')}`);
+      await tid('code-back').click();
+      await visible('step-start');
+      noPageProblems();
+      await page.goto(appUrl);
+      await page.waitForSelector('body[data-ready="true"]');
+    });
+
+    await step('index.html\'s own CSP (<meta>) limits connect-src to the gateway, header or not', async () => {
+      const response = await fetch(appUrl);
+      const html = await response.text();
+      const meta = /<meta http-equiv="Content-Security-Policy" content="([^"]*)"/.exec(html);
+      check(meta, 'index.html has no Content-Security-Policy <meta> tag');
+      const directives = new Map(
+        meta[1].split(';').map((d) => d.trim().split(/\s+/)).map(([name, ...values]) => [name, values.join(' ')]),
+      );
+      check(directives.get('connect-src') === gatewayOrigin, `meta connect-src: ${directives.get('connect-src')}`);
+      check(directives.get('script-src') === "'self'", `meta script-src: ${directives.get('script-src')}`);
+      check(directives.get('default-src') === "'none'", `meta default-src: ${directives.get('default-src')}`);
+      // The demo also sends it as a header: both are enforced, so they agree.
+      const header = response.headers.get('content-security-policy') || '';
+      check(header === `${meta[1]}; frame-ancestors 'none'`, `header ${header} vs meta ${meta[1]}`);
+
+      // A copy of the files served without any CSP header (as a plain static
+      // host would): the <meta> policy alone refuses another destination.
+      const tab = await context.newPage();
+      try {
+        await tab.route(
+          (url) => url.origin === new URL(appUrl).origin && (url.pathname === '/' || url.pathname === '/index.html'),
+          async (route) => {
+            const original = await route.fetch();
+            const headers = { ...original.headers() };
+            delete headers['content-security-policy'];
+            await route.fulfill({ response: original, headers });
+          },
+        );
+        const loaded = await tab.goto(appUrl);
+        check(!(await loaded.allHeaders())['content-security-policy'], 'the page still has a CSP header');
+        await tab.waitForSelector('body[data-ready="true"]');
+        const outcome = await tab.evaluate(async (target) => {
+          const violation = new Promise((resolve) => {
+            document.addEventListener(
+              'securitypolicyviolation',
+              (event) => resolve({ directive: event.effectiveDirective, policy: event.originalPolicy }),
+              { once: true },
+            );
+            setTimeout(() => resolve(null), 3_000);
+          });
+          let fetched = 'reached';
+          try {
+            await fetch(target);
+          } catch {
+            fetched = 'failed';
+          }
+          return { fetched, violation: await violation };
+        }, 'http://127.0.0.1:9/');
+        check(outcome.fetched === 'failed', 'a fetch to another origin went through');
+        check(outcome.violation, 'no CSP violation: the page does not enforce its <meta> policy');
+        check(outcome.violation.directive === 'connect-src', `violated ${outcome.violation.directive}`);
+        check(outcome.violation.policy === meta[1], `enforced ${outcome.violation.policy}`);
+      } finally {
+        await tab.close();
+      }
     });
 
     await step('(a) email code login: a wrong code shows the error body, the right one gives tokens', async () => {

@@ -39,7 +39,6 @@ const LINK_STATE_KEY = 'login-gateway-example.magic-link';
 /** How long a started magic-link sign-in may take, in ms. */
 const LINK_STATE_TTL_MS = 10 * 60 * 1000;
 
-const DEFAULT_GATEWAY = 'http://127.0.0.1:8080';
 /** First poll of a push approval, in ms; every `slow_down` adds 5 s. */
 const PUSH_POLL_MS = 3000;
 const SLOW_DOWN_STEP_MS = 5000;
@@ -51,15 +50,24 @@ const byTestId = (id) => document.querySelector(`[data-testid="${id}"]`);
 const gatewayUrl = resolveGatewayUrl();
 const gateway = new Gateway(gatewayUrl, { onCall: logCall });
 
-/** `?gateway=` beats the config file, which beats the default. */
+/**
+ * The gateway's origin, from config.js only. Never let the page's URL
+ * choose it (no `?gateway=`): a link to your real app that points it at
+ * another server would hand that server every email, code and token. The
+ * Content-Security-Policy in index.html (`connect-src`) enforces the same
+ * rule in the browser.
+ */
 function resolveGatewayUrl() {
-  const chosen =
-    new URLSearchParams(window.location.search).get('gateway') || config.gateway || DEFAULT_GATEWAY;
+  let url;
   try {
-    return new URL(chosen).origin;
+    url = new URL(config.gateway);
   } catch {
-    return DEFAULT_GATEWAY;
+    throw new Error(`config.js: gateway must be an absolute URL, not ${JSON.stringify(config.gateway)}`);
   }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new Error(`config.js: gateway must be an http(s) URL, not ${url.protocol}`);
+  }
+  return url.origin;
 }
 
 // ---------------------------------------------------------------------------

@@ -6,7 +6,12 @@
 //! The files are compiled into the binary, so the demo works from any
 //! directory. Only `config.js` is made at start: it tells the app the
 //! gateway's origin, which the Content-Security-Policy also names as the
-//! one place the page may connect to.
+//! one place the page may connect to. `index.html` carries that policy in a
+//! `<meta>` tag too (so that a copy of the files keeps it); the demo
+//! rewrites the tag to its own gateway origin, since the browser enforces
+//! both the header and the tag.
+
+use std::ops::Range;
 
 use std::net::{Ipv4Addr, TcpListener};
 
@@ -39,8 +44,13 @@ macro_rules! asset {
 }
 
 /// Every file of `examples/spa` except `config.js` (made at start).
+/// `index.html` is served with its policy rewritten ([`Site::new`]).
 const ASSETS: &[Asset] = &[
-    asset!("index.html", HTML),
+    Asset {
+        path: "/index.html",
+        content_type: HTML,
+        body: INDEX_HTML,
+    },
     asset!("app.js", JS),
     asset!("gateway.js", JS),
     asset!("qr.js", JS),
@@ -125,31 +135,73 @@ impl SpaServer {
 /// What the app server needs per gateway.
 struct Site {
     config_js: String,
+    index_html: String,
     csp: String,
 }
 
 impl Site {
     fn new(gateway_origin: &str) -> Self {
         let config = serde_json::json!({ "gateway": gateway_origin });
+        let page = String::from_utf8_lossy(INDEX_HTML);
         Self {
             config_js: format!(
                 "// Made by login-gateway --demo: where this app finds the gateway.\n\
                  export default {config};\n"
             ),
+            // The shipped page names the default gateway; a test makes sure
+            // it has the tag, so the page is never served without it.
+            index_html: with_meta_policy(&page, &meta_content_security_policy(gateway_origin))
+                .unwrap_or_else(|| page.into_owned()),
             csp: content_security_policy(gateway_origin),
         }
     }
 }
+
+const INDEX_HTML: &[u8] = include_bytes!("../../examples/spa/index.html");
 
 /// Scripts, styles and images from the app's own origin only (no inline
 /// code at all), network calls to the gateway only, no framing, no forms
 /// posted anywhere (the app submits with `fetch`).
 fn content_security_policy(gateway_origin: &str) -> String {
     format!(
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
-         connect-src {gateway_origin}; base-uri 'none'; form-action 'none'; \
-         frame-ancestors 'none'"
+        "{}; frame-ancestors 'none'",
+        meta_content_security_policy(gateway_origin)
     )
+}
+
+/// The same policy minus what a `<meta>` tag cannot carry (browsers ignore
+/// `frame-ancestors` there).
+fn meta_content_security_policy(gateway_origin: &str) -> String {
+    format!(
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+         connect-src {gateway_origin}; base-uri 'none'; form-action 'none'"
+    )
+}
+
+const META_CSP: &str = r#"<meta http-equiv="Content-Security-Policy" content=""#;
+
+/// Where the policy of the page's CSP `<meta>` tag is (the attribute value,
+/// without its quotes).
+fn meta_policy_range(html: &str) -> Option<Range<usize>> {
+    let start = html.find(META_CSP)? + META_CSP.len();
+    let len = html[start..].find('"')?;
+    Some(start..start + len)
+}
+
+/// `html` with the policy of its CSP `<meta>` tag replaced; `None` when it
+/// has no such tag.
+fn with_meta_policy(html: &str, policy: &str) -> Option<String> {
+    let range = meta_policy_range(html)?;
+    let escaped = policy
+        .replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    Some(format!(
+        "{}{escaped}{}",
+        &html[..range.start],
+        &html[range.end..]
+    ))
 }
 
 fn security_headers(csp: &str) -> DefaultHeaders {
@@ -186,6 +238,11 @@ async fn serve_file(req: HttpRequest, site: web::Data<Site>) -> HttpResponse {
             .content_type(JS)
             .body(site.config_js.clone());
     }
+    if path == "/index.html" {
+        return HttpResponse::Ok()
+            .content_type(HTML)
+            .body(site.index_html.clone());
+    }
     match ASSETS.iter().find(|asset| asset.path == path) {
         Some(asset) => HttpResponse::Ok()
             .content_type(asset.content_type)
@@ -205,7 +262,15 @@ mod tests {
     const GATEWAY: &str = "http://127.0.0.1:8080";
 
     async fn get(method: Method, path: &str) -> (StatusCode, header::HeaderMap, String) {
-        let site = web::Data::new(Site::new(GATEWAY));
+        get_for(GATEWAY, method, path).await
+    }
+
+    async fn get_for(
+        gateway: &str,
+        method: Method,
+        path: &str,
+    ) -> (StatusCode, header::HeaderMap, String) {
+        let site = web::Data::new(Site::new(gateway));
         let app = web_test::init_service(
             App::new()
                 .wrap(security_headers(&site.csp))
@@ -262,6 +327,76 @@ mod tests {
             assert!(csp.contains(&format!("connect-src {GATEWAY};")), "{csp}");
             assert!(!csp.contains("unsafe"), "{csp}");
         }
+    }
+
+    fn meta_policy(html: &str) -> &str {
+        meta_policy_range(html).map_or("", |range| &html[range])
+    }
+
+    /// The gateway origin of the shipped `config.js`.
+    fn shipped_gateway() -> String {
+        let config = include_str!("../../examples/spa/config.js");
+        let start = config
+            .find("gateway: '")
+            .expect("config.js names a gateway")
+            + 10;
+        let len = config[start..].find('\'').expect("a quoted origin");
+        config[start..start + len].to_string()
+    }
+
+    /// A copy of `examples/spa` (what people take) enforces the policy the
+    /// demo sends, for the gateway its `config.js` names, from the page's
+    /// first load on.
+    #[test]
+    fn the_shipped_page_carries_the_policy_for_the_gateway_of_config_js() {
+        let page = std::str::from_utf8(INDEX_HTML).expect("index.html is UTF-8");
+        let gateway = shipped_gateway();
+        assert_eq!(gateway, GATEWAY);
+        assert_eq!(meta_policy(page), meta_content_security_policy(&gateway));
+        assert_eq!(
+            format!("{}; frame-ancestors 'none'", meta_policy(page)),
+            content_security_policy(&gateway)
+        );
+        let tag = page.find(META_CSP).expect("the CSP meta tag");
+        for loads in ["<script", "<link", "<style", "<img"] {
+            if let Some(at) = page.find(loads) {
+                assert!(tag < at, "the CSP meta tag comes after {loads}");
+            }
+        }
+        assert_eq!(page.matches("Content-Security-Policy").count(), 1);
+    }
+
+    /// The demo's gateway is on another port than config.js says: the page
+    /// it serves names that one, and agrees with the header it sends.
+    #[actix_web::test]
+    async fn the_page_is_served_with_its_meta_policy_naming_the_real_gateway() {
+        let real = "http://127.0.0.1:18080";
+        let shipped = std::str::from_utf8(INDEX_HTML).expect("index.html is UTF-8");
+        for path in ["/", "/index.html"] {
+            let (status, headers, body) = get_for(real, Method::GET, path).await;
+            assert_eq!(status, StatusCode::OK, "{path}");
+            let policy = meta_policy(&body);
+            assert!(policy.contains(&format!("connect-src {real};")), "{policy}");
+            assert!(!body.contains(GATEWAY), "{path} still names {GATEWAY}");
+            assert_eq!(
+                format!("{policy}; frame-ancestors 'none'"),
+                header_of(&headers, header::CONTENT_SECURITY_POLICY)
+            );
+            // Nothing else of the page changes.
+            assert_eq!(body.replace(real, GATEWAY), shipped, "{path}");
+        }
+    }
+
+    #[test]
+    fn the_meta_policy_is_escaped_and_a_page_without_the_tag_is_left_alone() {
+        let page = format!(r#"<head>{META_CSP}old"><title>t</title>"#);
+        assert_eq!(
+            with_meta_policy(&page, r#"connect-src "x" <&>"#).as_deref(),
+            Some(
+                r#"<head><meta http-equiv="Content-Security-Policy" content="connect-src &quot;x&quot; &lt;&amp;&gt;"><title>t</title>"#
+            )
+        );
+        assert_eq!(with_meta_policy("<head><title>t</title>", "x"), None);
     }
 
     #[actix_web::test]
