@@ -123,7 +123,7 @@ async fn serve(cli: Cli) -> ExitCode {
         );
         match listener.serve(&gateway) {
             Ok(app) => {
-                tenant.print_banner(&gateway, app.url());
+                tenant.print_banner(&gateway, app.url(), application.metrics_port());
                 _demo_app = Some(app);
             }
             Err(error) => {

@@ -30,13 +30,17 @@ impl ClientIpConfig {
         if self.trusted_proxies.is_empty() {
             return peer;
         }
-        // Several header lines are one list, in order (RFC 9110 §5.3).
-        let lines: Vec<&str> = req
-            .headers()
-            .get_all(self.header.header_name())
-            .filter_map(|v| v.to_str().ok())
-            .collect();
-        resolve(peer, &lines.join(","), self.header, &self.trusted_proxies)
+        // Several header lines are one list, in order (RFC 9110 §5.3). Bytes,
+        // not `to_str`: a non-ASCII entry a client sent must not cost the
+        // entries its proxy appended to the same line.
+        let mut joined: Vec<u8> = Vec::new();
+        for line in req.headers().get_all(self.header.header_name()) {
+            if !joined.is_empty() {
+                joined.push(b',');
+            }
+            joined.extend_from_slice(line.as_bytes());
+        }
+        resolve(peer, &joined, self.header, &self.trusted_proxies)
     }
 }
 
@@ -64,19 +68,21 @@ fn peer_ip(req: &HttpRequest) -> IpAddr {
         .unwrap_or(IpAddr::from([127, 0, 0, 1]))
 }
 
-/// The pure rule of SPEC §3. `header` is the joined header value ("" if absent).
-pub fn resolve(peer: IpAddr, header: &str, kind: ClientIpHeader, trusted: &[IpNet]) -> IpAddr {
+/// The pure rule of SPEC §3. `header` is the joined header value (empty if
+/// absent), as bytes: entries are split at commas byte by byte, and an entry
+/// that is not visible ASCII is one unparseable entry.
+pub fn resolve(peer: IpAddr, header: &[u8], kind: ClientIpHeader, trusted: &[IpNet]) -> IpAddr {
     let peer = peer.to_canonical();
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
     if !is_trusted(&peer) {
         return peer;
     }
     let mut last_good = peer;
-    for entry in header.rsplit(',') {
-        let parsed = match kind {
+    for entry in header.rsplit(|b| *b == b',') {
+        let parsed = visible_ascii(entry).and_then(|entry| match kind {
             ClientIpHeader::XForwardedFor => parse_xff_entry(entry),
             ClientIpHeader::Forwarded => parse_forwarded_element(entry),
-        };
+        });
         let Some(ip) = parsed else {
             // Garbage in the chain: everything left of it is unverifiable.
             return last_good;
@@ -87,6 +93,15 @@ pub fn resolve(peer: IpAddr, header: &str, kind: ClientIpHeader, trusted: &[IpNe
         last_good = ip;
     }
     last_good
+}
+
+/// An entry as text when it is visible ASCII (spaces and tabs allowed).
+fn visible_ascii(entry: &[u8]) -> Option<&str> {
+    entry
+        .iter()
+        .all(|b| b.is_ascii_graphic() || *b == b' ' || *b == b'\t')
+        .then(|| std::str::from_utf8(entry).ok())
+        .flatten()
 }
 
 /// One `X-Forwarded-For` entry: an address, optionally with a port.
@@ -186,10 +201,15 @@ mod tests {
             ("XFF syntax in forwarded mode is garbage", "10.0.0.1", "198.51.100.4", Forwarded, &proxies, "10.0.0.1"),
             ("forwarded syntax in XFF mode is garbage", "10.0.0.1", "for=198.51.100.4", XForwardedFor, &proxies, "10.0.0.1"),
             ("single trusted host CIDR", "127.0.0.1", "198.51.100.4", XForwardedFor, &nets(&["127.0.0.1/32"]), "198.51.100.4"),
+            ("non-ASCII entry left of the client costs nothing", "10.0.0.1", "caf\u{e9}, 198.51.100.5", XForwardedFor, &proxies, "198.51.100.5"),
+            ("non-ASCII entry right of the client stops the walk", "10.0.0.1", "198.51.100.5, caf\u{e9}", XForwardedFor, &proxies, "10.0.0.1"),
+            ("non-ASCII entry among trusted hops stops at last good", "10.0.0.1", "198.51.100.5, caf\u{e9}, 10.1.1.1", XForwardedFor, &proxies, "10.1.1.1"),
+            ("control byte is an unparseable entry", "10.0.0.1", "6.6.6.6\u{1}, 198.51.100.5", XForwardedFor, &proxies, "198.51.100.5"),
+            ("forwarded non-ASCII element left of the client", "10.0.0.1", "for=caf\u{e9}, for=198.51.100.5", Forwarded, &proxies, "198.51.100.5"),
         ];
         for (name, peer, header, kind, trusted, expected) in cases {
             assert_eq!(
-                resolve(ip(peer), header, *kind, trusted),
+                resolve(ip(peer), header.as_bytes(), *kind, trusted),
                 ip(expected),
                 "case: {name}"
             );

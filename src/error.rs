@@ -1,5 +1,5 @@
 //! The one public error model (SPEC §2) and the handlers that route actix's
-//! own extractor errors into it.
+//! own extractor errors into it (request bodies are read by `body`).
 //!
 //! The body is always `{error, error_description, request_id}` (plus
 //! `mfa_token`/`mfa_requirements` for `mfa_required`). The real cause of a 5xx
@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 
-use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::error::{PathError, QueryPayloadError};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
@@ -36,6 +36,9 @@ pub struct ApiError {
     pub rate_limit: Option<Box<Rejection>>,
     /// `Allow` for 405 answers.
     pub allow: Option<&'static str>,
+    /// Close the connection after this answer (a body that never finished
+    /// arriving must not keep its connection).
+    pub close_connection: bool,
 }
 
 /// The JSON body of every non-2xx answer.
@@ -64,6 +67,7 @@ impl ApiError {
             retry_after: None,
             rate_limit: None,
             allow: None,
+            close_connection: false,
         }
     }
 
@@ -103,6 +107,25 @@ impl ApiError {
             "unsupported_media_type",
             "request body must be JSON (Content-Type: application/json)",
         )
+    }
+
+    /// A compressed request body: refused unread (SPEC §1).
+    pub fn content_encoding() -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "request bodies must not be compressed (Content-Encoding other than identity)",
+        )
+    }
+
+    pub fn request_timeout() -> Self {
+        let mut error = Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "the request body did not arrive in time",
+        );
+        error.close_connection = true;
+        error
     }
 
     pub fn too_many_requests(retry_after: u64) -> Self {
@@ -176,58 +199,10 @@ impl ResponseError for ApiError {
             response.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
             response.insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")));
         }
+        if self.close_connection {
+            response.force_close();
+        }
         response.json(body)
-    }
-}
-
-/// Maps actix's JSON body errors to SPEC §2 (400 / 413 / 415).
-pub fn json_error_handler(error: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
-    let api = match &error {
-        JsonPayloadError::OverflowKnownLength { limit, .. }
-        | JsonPayloadError::Overflow { limit } => ApiError::payload_too_large(*limit),
-        JsonPayloadError::ContentType => ApiError::unsupported_media_type(),
-        JsonPayloadError::Deserialize(inner) => {
-            ApiError::invalid_request(describe_json_error(inner))
-        }
-        _ => ApiError::invalid_request("request body could not be read"),
-    };
-    api.into()
-}
-
-/// Fields that only the gateway sets (SPEC §6); naming them gives the client
-/// a clearer answer than serde's "unknown field".
-const GATEWAY_OWNED_FIELDS: &[&str] = &[
-    "client_id",
-    "client_secret",
-    "grant_type",
-    "connection",
-    "realm",
-    "mfa_token",
-    "redirect_uri",
-];
-
-/// serde_json's message without the line/column noise, and never the value.
-fn describe_json_error(error: &serde_json::Error) -> String {
-    let message = error.to_string();
-    let message = message
-        .split(" at line ")
-        .next()
-        .unwrap_or("invalid JSON")
-        .to_string();
-    if let Some(field) = message
-        .strip_prefix("unknown field `")
-        .and_then(|rest| rest.split('`').next())
-    {
-        if GATEWAY_OWNED_FIELDS.contains(&field) {
-            return format!("{field} is set by the gateway and may not be sent");
-        }
-        return format!("unknown field {field}");
-    }
-    match error.classify() {
-        serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
-            "request body is not valid JSON".to_string()
-        }
-        _ => message,
     }
 }
 
@@ -237,37 +212,4 @@ pub fn path_error_handler(_error: PathError, _req: &HttpRequest) -> actix_web::E
 
 pub fn query_error_handler(_error: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
     ApiError::invalid_request("invalid query string").into()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[derive(Debug, serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
-    #[allow(dead_code)]
-    struct Probe {
-        email: String,
-    }
-
-    fn describe(json: &str) -> String {
-        match serde_json::from_str::<Probe>(json) {
-            Ok(_) => "ok".to_string(),
-            Err(e) => describe_json_error(&e),
-        }
-    }
-
-    #[test]
-    fn json_errors_are_described_without_positions() {
-        assert_eq!(describe("{"), "request body is not valid JSON");
-        assert_eq!(
-            describe(r#"{"email":"a@b.c","client_secret":"x"}"#),
-            "client_secret is set by the gateway and may not be sent"
-        );
-        assert_eq!(
-            describe(r#"{"email":"a@b.c","nope":1}"#),
-            "unknown field nope"
-        );
-        assert_eq!(describe(r#"{}"#), "missing field `email`");
-    }
 }

@@ -3,6 +3,7 @@
 //! so tests start exactly what production starts.
 
 pub mod auth0;
+pub mod body;
 pub mod cli;
 pub mod client_ip;
 pub mod cors;

@@ -35,6 +35,22 @@ pub fn install() -> Option<PrometheusHandle> {
         .clone()
 }
 
+/// The metrics listener's app (`server.metrics_bind`): `GET /metrics` and
+/// nothing else, never on the public port, so an attacker cannot read which
+/// limits are biting.
+pub fn configure_listener(cfg: &mut actix_web::web::ServiceConfig) {
+    use actix_web::{web, HttpResponse};
+    cfg.route(
+        "/metrics",
+        web::get().to(|handle: web::Data<Option<PrometheusHandle>>| async move {
+            let body = handle.as_ref().as_ref().map(PrometheusHandle::render);
+            HttpResponse::Ok()
+                .content_type("text/plain; version=0.0.4; charset=utf-8")
+                .body(body.unwrap_or_default())
+        }),
+    );
+}
+
 /// Per-thread caches of metric handles. Registering a handle builds a label
 /// set and looks it up in the recorder's registry: cheap once, but visible
 /// in the profile when done four times per request. The label values are all

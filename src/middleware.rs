@@ -18,10 +18,11 @@ use std::time::Instant;
 use actix_web::body::BoxBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
-use actix_web::HttpMessage;
+use actix_web::{HttpMessage, ResponseError};
 
 use crate::client_ip::{ClientIp, ClientIpConfig};
 use crate::cors::Cors;
+use crate::error::ApiError;
 use crate::request_id;
 use crate::routes;
 
@@ -103,9 +104,20 @@ where
         let method = req.method().clone();
         let cors_origin = self.cors.allowed_origin(req.headers());
         let preflight = cors_origin.is_some() && Cors::is_preflight(req.method(), req.headers());
+        let encoded_body = has_content_encoding(req.headers());
         Box::pin(async move {
             let mut response = match (&cors_origin, preflight) {
                 (Some(origin), true) => req.into_response(Cors::preflight(origin.clone())),
+                // Refused before anything reads the body: the gateway never
+                // inflates what a client sends (a 16 KB gzip body can be
+                // 16 MiB inflated).
+                _ if encoded_body => {
+                    let answer = request_id::scope(request_id.clone(), async {
+                        ApiError::content_encoding().error_response()
+                    })
+                    .await;
+                    req.into_response(answer)
+                }
                 // Handlers, extractors and the 404/405 defaults all turn
                 // their errors into responses inside this scope, so error
                 // bodies carry the request id. (Holding a clone of the
@@ -150,4 +162,15 @@ where
             Ok(response)
         })
     }
+}
+
+/// Whether the request declares a `Content-Encoding` other than `identity`.
+fn has_content_encoding(headers: &header::HeaderMap) -> bool {
+    headers.get_all(header::CONTENT_ENCODING).any(|value| {
+        value.to_str().map_or(true, |text| {
+            text.split(',')
+                .map(str::trim)
+                .any(|coding| !coding.is_empty() && !coding.eq_ignore_ascii_case("identity"))
+        })
+    })
 }

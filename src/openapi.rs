@@ -41,6 +41,7 @@ pub const GATEWAY_ERROR_CODES: &[&str] = &[
     "unauthorized",
     "not_found",
     "method_not_allowed",
+    "request_timeout",
     "payload_too_large",
     "unsupported_media_type",
     "too_many_requests",
@@ -67,16 +68,16 @@ pub fn error_codes() -> Vec<&'static str> {
 /// 403 and the Auth0 side of 400/401/429 are Auth0's documented answers,
 /// passed through with their status.
 pub const ERROR_RESPONSES: &[(&str, &str, &[u16])] = &[
-    ("/login/start", "post", &[400, 413, 415, 429, 502, 504]),
+    ("/login/start", "post", &[400, 408, 413, 415, 429, 502, 504]),
     (
         "/login/verify",
         "post",
-        &[400, 403, 413, 415, 429, 502, 504],
+        &[400, 403, 408, 413, 415, 429, 502, 504],
     ),
     (
         "/login/callback",
         "post",
-        &[400, 403, 413, 415, 429, 502, 504],
+        &[400, 403, 408, 413, 415, 429, 502, 504],
     ),
     ("/mfa/authenticators", "get", &[401, 403, 429, 502, 504]),
     (
@@ -87,24 +88,28 @@ pub const ERROR_RESPONSES: &[(&str, &str, &[u16])] = &[
     (
         "/mfa/associate",
         "post",
-        &[400, 401, 403, 413, 415, 429, 502, 504],
+        &[400, 401, 403, 408, 413, 415, 429, 502, 504],
     ),
     (
         "/mfa/challenge",
         "post",
-        &[400, 401, 403, 413, 415, 429, 502, 504],
+        &[400, 401, 403, 408, 413, 415, 429, 502, 504],
     ),
     (
         "/mfa/verify",
         "post",
-        &[400, 401, 403, 413, 415, 429, 502, 504],
+        &[400, 401, 403, 408, 413, 415, 429, 502, 504],
     ),
     (
         "/token/refresh",
         "post",
-        &[400, 403, 413, 415, 429, 502, 504],
+        &[400, 403, 408, 413, 415, 429, 502, 504],
     ),
-    ("/token/revoke", "post", &[400, 413, 415, 429, 502, 504]),
+    (
+        "/token/revoke",
+        "post",
+        &[400, 408, 413, 415, 429, 502, 504],
+    ),
     ("/readyz", "get", &[503]),
 ];
 
@@ -141,7 +146,6 @@ pub const UNDOCUMENTED_ROUTES: &[(&str, &str)] = &[
         crate::routes::token::revoke,
         crate::routes::ops::healthz,
         crate::routes::ops::readyz,
-        crate::routes::ops::metrics,
         crate::routes::docs::openapi_json,
     ),
     components(schemas(ErrorBody)),
@@ -149,7 +153,7 @@ pub const UNDOCUMENTED_ROUTES: &[(&str, &str)] = &[
         (name = "login", description = "Passwordless login: send a one-time code or magic link, exchange it for tokens."),
         (name = "mfa", description = "Second factor after `403 mfa_required`: enroll, challenge, verify. Every call takes `Authorization: Bearer <mfa_token>`."),
         (name = "token", description = "Refresh and revoke tokens issued through the gateway (they need the client secret)."),
-        (name = "operations", description = "Health, readiness, metrics and this document."),
+        (name = "operations", description = "Health, readiness and this document. Prometheus metrics are served on a separate listener (`server.metrics_bind`), never on this port."),
     ),
     servers((url = "/", description = "The gateway itself")),
     modifiers(&Metadata, &ErrorResponses, &RequestIdHeader),
@@ -221,9 +225,13 @@ applies local rate limits and validates every input before Auth0 is called.
 `403 mfa_required` with an `mfa_token` → `/mfa/*` with \
 `Authorization: Bearer <mfa_token>` → `POST /mfa/verify` → tokens.
 
-**Requests** are JSON (`Content-Type: application/json`, else 415); unknown \
-fields are rejected (400); `null` for an optional field means absent; bodies \
-over `server.max_body_bytes` (default 16384) get 413.
+**Requests** are JSON (`Content-Type: application/json`, parameters allowed; \
+anything else, `text/json` and `+json` types included, is 415), never \
+compressed (`Content-Encoding` other than `identity` is 415); unknown fields \
+are rejected (400); `null` for an optional field means absent; bodies over \
+`server.max_body_bytes` (default 16384) get 413, bodies not complete within \
+`server.client_body_timeout_ms` (default 10000) of the head get 408. Error \
+descriptions name the field and the rule, never the value sent.
 
 **Errors:** every non-2xx answer is an `ErrorBody` \
 (`{error, error_description, request_id}`). `error` is one of the gateway's \
@@ -244,7 +252,7 @@ struct ErrorResponses;
 impl Modify for ErrorResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        for status in [400, 401, 403, 404, 413, 415, 429, 502, 503, 504] {
+        for status in [400, 401, 403, 404, 408, 413, 415, 429, 502, 503, 504] {
             if let Some((name, response)) = error_response(status) {
                 components
                     .responses
@@ -292,6 +300,7 @@ fn error_response_name(status: u16) -> Option<&'static str> {
         401 => "Unauthorized",
         403 => "Forbidden",
         404 => "NotFound",
+        408 => "RequestTimeout",
         413 => "PayloadTooLarge",
         415 => "UnsupportedMediaType",
         429 => "TooManyRequests",
@@ -410,6 +419,15 @@ fn error_response(status: u16) -> Option<(&'static str, Response)> {
                 ),
             ],
         ),
+        408 => (
+            "The body did not fully arrive within `server.client_body_timeout_ms` of the \
+             request head (`request_timeout`); the connection is closed.",
+            vec![(
+                "request_timeout",
+                "Body too slow",
+                error_example("request_timeout", "the request body did not arrive in time"),
+            )],
+        ),
         413 => (
             "The body is larger than `server.max_body_bytes` (`payload_too_large`).",
             vec![(
@@ -422,15 +440,27 @@ fn error_response(status: u16) -> Option<(&'static str, Response)> {
             )],
         ),
         415 => (
-            "The body is not `application/json` (`unsupported_media_type`).",
-            vec![(
-                "unsupported_media_type",
-                "Not JSON",
-                error_example(
+            "The body is not `application/json` (parameters such as `charset=utf-8` \
+             allowed; `text/json` and `+json` types are not), or it is compressed \
+             (`Content-Encoding` other than `identity`): `unsupported_media_type`.",
+            vec![
+                (
                     "unsupported_media_type",
-                    "request body must be JSON (Content-Type: application/json)",
+                    "Not JSON",
+                    error_example(
+                        "unsupported_media_type",
+                        "request body must be JSON (Content-Type: application/json)",
+                    ),
                 ),
-            )],
+                (
+                    "content_encoding",
+                    "Compressed body",
+                    error_example(
+                        "unsupported_media_type",
+                        "request bodies must not be compressed (Content-Encoding other than identity)",
+                    ),
+                ),
+            ],
         ),
         429 => (
             "Too many requests: a local rate limit or Auth0's (`too_many_requests`), or \

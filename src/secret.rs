@@ -28,6 +28,20 @@ impl fmt::Debug for Sensitive {
     }
 }
 
+/// A `Debug` that names the type and nothing else, for request and upstream
+/// bodies that hold codes, tokens or unmasked emails and phone numbers
+/// (SPEC §6): a stray `{:?}` in a log line then leaks nothing.
+#[macro_export]
+macro_rules! redacted_debug {
+    ($($name:ident $(<$lt:lifetime>)?),+ $(,)?) => {$(
+        impl $(<$lt>)? ::std::fmt::Debug for $name $(<$lt>)? {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(concat!(stringify!($name), " { .. }"))
+            }
+        }
+    )+};
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

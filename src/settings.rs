@@ -73,6 +73,10 @@ pub struct RawServer {
     pub drain_delay_ms: u64,
     /// Time a client gets to send its request head (slow-loris protection).
     pub client_request_timeout_ms: u64,
+    /// Time a client gets, from the end of the head, to send the whole body.
+    pub client_body_timeout_ms: u64,
+    /// The `/metrics` listener; empty = no metrics listener.
+    pub metrics_bind: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -148,6 +152,8 @@ max_body_bytes = 16384
 shutdown_timeout_secs = 30
 drain_delay_ms = 5000
 client_request_timeout_ms = 5000
+client_body_timeout_ms = 10000
+metrics_bind = "127.0.0.1:9464"
 
 [auth0]
 email_connection = "email"
@@ -221,22 +227,18 @@ impl QuotaSpec {
         let (count, unit) = text
             .trim()
             .split_once('/')
-            .ok_or_else(|| format!("expected N/unit such as 5/hour, got {text:?}"))?;
+            .ok_or_else(|| "expected N/unit such as 5/hour".to_string())?;
         let count: u32 = count
             .trim()
             .parse()
-            .map_err(|_| format!("{count:?} is not a whole number (expected N/unit)"))?;
+            .map_err(|_| "N is not a whole number (expected N/unit such as 5/hour)".to_string())?;
         let count = NonZeroU32::new(count).ok_or_else(|| "N must be at least 1".to_string())?;
         let seconds = match unit.trim() {
             "second" => 1,
             "minute" => 60,
             "hour" => 3600,
             "day" => 86_400,
-            other => {
-                return Err(format!(
-                    "unit {other:?} is not one of second, minute, hour, day"
-                ))
-            }
+            _ => return Err("the unit is not one of second, minute, hour, day".to_string()),
         };
         Ok(Self {
             count,
@@ -269,6 +271,9 @@ pub struct ServerSettings {
     pub shutdown_timeout: Duration,
     pub drain_delay: Duration,
     pub client_request_timeout: Duration,
+    pub client_body_timeout: Duration,
+    /// `None`: no metrics listener.
+    pub metrics_bind: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone)]
@@ -323,12 +328,7 @@ impl Settings {
                 format: match raw.log.format.as_str() {
                     "json" => LogFormat::Json,
                     "pretty" => LogFormat::Pretty,
-                    other => {
-                        return Err(SettingsError::new(
-                            "log.format",
-                            format!("{other:?} is not json or pretty"),
-                        ))
-                    }
+                    _ => return Err(SettingsError::new("log.format", "is not json or pretty")),
                 },
             },
         })
@@ -348,8 +348,8 @@ impl RawSettings {
                     format!("{} is not a readable file", path.display()),
                 ));
             }
-            builder = builder
-                .add_source(config::File::from(path.as_path()).format(config::FileFormat::Toml));
+            let text = read_settings_file(path)?;
+            builder = builder.add_source(config::File::from_str(&text, config::FileFormat::Toml));
         }
         // Values stay strings here (no `try_parsing`): an all-digit client id
         // or secret must not turn into a number. Lists are split by
@@ -382,30 +382,69 @@ fn config_error(error: config::ConfigError) -> SettingsError {
         config::ConfigError::NotFound(key) => SettingsError::new(key, "missing"),
         config::ConfigError::At { key, error, .. } => {
             let inner = config_error(*error);
-            let key = key.unwrap_or(inner.key);
+            let key = match key {
+                // serde names an unknown key relative to its section.
+                Some(section) if inner.message == UNKNOWN_KEY => {
+                    format!("{section}.{}", inner.key)
+                }
+                Some(key) => key,
+                None => inner.key,
+            };
             SettingsError::new(key, inner.message)
         }
         other => {
             let text = other.to_string();
-            // serde's "unknown field `x`, expected one of ..." names the key.
+            // serde's "unknown field `x`, expected one of ..." and "missing
+            // field `x`" name the key; any other message may quote a value.
             let key = text
                 .split('`')
                 .nth(1)
                 .map(str::to_string)
                 .unwrap_or_else(|| "<config>".to_string());
-            let message = text.split(" for key").next().unwrap_or(&text).to_string();
+            let message = if text.starts_with("unknown field") {
+                UNKNOWN_KEY
+            } else if text.starts_with("missing field") {
+                "missing"
+            } else {
+                "invalid value"
+            };
             SettingsError::new(key, message)
         }
     }
 }
 
-fn validate_server(raw: RawServer) -> Result<ServerSettings, SettingsError> {
-    let bind: SocketAddr = raw.bind.trim().parse().map_err(|_| {
-        SettingsError::new(
-            "server.bind",
-            format!("{:?} is not an address such as 0.0.0.0:8080", raw.bind),
-        )
+const UNKNOWN_KEY: &str = "unknown key";
+
+/// Reads the `--config` file and checks its TOML syntax first, so that a
+/// syntax error is reported by position only: the parser's own message
+/// quotes the offending line, which may hold a secret.
+fn read_settings_file(path: &Path) -> Result<String, SettingsError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        SettingsError::new("--config", format!("cannot read the file ({})", e.kind()))
     })?;
+    if let Err(error) = toml::from_str::<toml::Table>(&text) {
+        let position = error
+            .span()
+            .map(|span| {
+                let before = &text.as_bytes()[..span.start.min(text.len())];
+                let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+                let column = before.iter().rev().take_while(|b| **b != b'\n').count() + 1;
+                format!(" at line {line}, column {column}")
+            })
+            .unwrap_or_default();
+        return Err(SettingsError::new(
+            "--config",
+            format!("TOML syntax error{position} (the line is not shown: it may hold a secret)"),
+        ));
+    }
+    Ok(text)
+}
+
+fn validate_server(raw: RawServer) -> Result<ServerSettings, SettingsError> {
+    let bind: SocketAddr =
+        raw.bind.trim().parse().map_err(|_| {
+            SettingsError::new("server.bind", "is not an address such as 0.0.0.0:8080")
+        })?;
     let workers = if raw.workers == 0 {
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -420,10 +459,10 @@ fn validate_server(raw: RawServer) -> Result<ServerSettings, SettingsError> {
     let client_ip_header = match raw.client_ip_header.trim().to_ascii_lowercase().as_str() {
         "x-forwarded-for" => ClientIpHeader::XForwardedFor,
         "forwarded" => ClientIpHeader::Forwarded,
-        other => {
+        _ => {
             return Err(SettingsError::new(
                 "server.client_ip_header",
-                format!("{other:?} is not x-forwarded-for or forwarded"),
+                "is not x-forwarded-for or forwarded",
             ))
         }
     };
@@ -437,6 +476,21 @@ fn validate_server(raw: RawServer) -> Result<ServerSettings, SettingsError> {
             "must be at least 1",
         ));
     }
+    if raw.client_body_timeout_ms == 0 {
+        return Err(SettingsError::new(
+            "server.client_body_timeout_ms",
+            "must be at least 1",
+        ));
+    }
+    let metrics_bind = match raw.metrics_bind.trim() {
+        "" => None,
+        text => Some(text.parse::<SocketAddr>().map_err(|_| {
+            SettingsError::new(
+                "server.metrics_bind",
+                "is not an address such as 127.0.0.1:9464 (or empty for no metrics listener)",
+            )
+        })?),
+    };
     Ok(ServerSettings {
         bind,
         workers,
@@ -447,6 +501,8 @@ fn validate_server(raw: RawServer) -> Result<ServerSettings, SettingsError> {
         shutdown_timeout: Duration::from_secs(raw.shutdown_timeout_secs),
         drain_delay: Duration::from_millis(raw.drain_delay_ms),
         client_request_timeout: Duration::from_millis(raw.client_request_timeout_ms),
+        client_body_timeout: Duration::from_millis(raw.client_body_timeout_ms),
+        metrics_bind,
     })
 }
 
@@ -466,17 +522,17 @@ fn parse_cidr(text: &str) -> Result<IpNet, String> {
     }
     text.parse::<IpAddr>()
         .map(IpNet::from)
-        .map_err(|_| format!("{text:?} is not a CIDR such as 10.0.0.0/8"))
+        .map_err(|_| "an entry is not a CIDR such as 10.0.0.0/8".to_string())
 }
 
 /// An origin is scheme://host[:port], exactly as browsers send it.
 fn parse_origin(text: &str) -> Result<String, String> {
-    let url = Url::parse(text).map_err(|_| format!("{text:?} is not an origin"))?;
+    let url = Url::parse(text).map_err(|_| "an entry is not an origin".to_string())?;
     let origin = url.origin().ascii_serialization();
     if origin == "null" || text.trim_end_matches('/') != origin {
-        return Err(format!(
-            "{text:?} is not an origin such as https://app.example.com (no path)"
-        ));
+        return Err(
+            "an entry is not an origin such as https://app.example.com (no path)".to_string(),
+        );
     }
     Ok(origin)
 }
@@ -514,21 +570,10 @@ fn validate_auth0(raw: RawAuth0) -> Result<Auth0Settings, SettingsError> {
     };
     let magic_link_redirect_uri = match raw.magic_link_redirect_uri.trim() {
         "" => None,
-        uri => {
-            let url = Url::parse(uri).map_err(|_| {
-                SettingsError::new(
-                    "auth0.magic_link_redirect_uri",
-                    format!("{uri:?} is not an absolute URL"),
-                )
-            })?;
-            if !matches!(url.scheme(), "https" | "http") && url.cannot_be_a_base() {
-                return Err(SettingsError::new(
-                    "auth0.magic_link_redirect_uri",
-                    "must be an absolute URL",
-                ));
-            }
-            Some(uri.to_string())
-        }
+        uri => Some(
+            parse_redirect_uri(uri)
+                .map_err(|message| SettingsError::new("auth0.magic_link_redirect_uri", message))?,
+        ),
     };
     if raw.timeout_ms == 0 {
         return Err(SettingsError::new("auth0.timeout_ms", "must be at least 1"));
@@ -549,14 +594,14 @@ fn validate_auth0(raw: RawAuth0) -> Result<Auth0Settings, SettingsError> {
         }
     }
     let allowed_scopes: Vec<String> = non_empty(raw.allowed_scopes).collect();
-    if let Some(scope) = raw
+    if raw
         .scope
         .split_whitespace()
-        .find(|scope| !allowed_scopes.iter().any(|allowed| allowed == scope))
+        .any(|scope| !allowed_scopes.iter().any(|allowed| allowed == scope))
     {
         return Err(SettingsError::new(
             "auth0.scope",
-            format!("scope {scope:?} is not in auth0.allowed_scopes"),
+            "names a scope that is not in auth0.allowed_scopes",
         ));
     }
     Ok(Auth0Settings {
@@ -576,6 +621,27 @@ fn validate_auth0(raw: RawAuth0) -> Result<Auth0Settings, SettingsError> {
     })
 }
 
+/// Where Auth0 sends the user's browser with a login code: `https://`, or
+/// `http://` to a loopback host only (the code must not cross a network in
+/// clear text).
+fn parse_redirect_uri(uri: &str) -> Result<String, String> {
+    let url = Url::parse(uri).map_err(|_| "is not an absolute URL".to_string())?;
+    match url.scheme() {
+        "https" if url.host().is_some() => Ok(uri.to_string()),
+        "http" if url.host().is_some_and(|host| is_loopback_host(&host)) => Ok(uri.to_string()),
+        "http" => Err("http:// is allowed for loopback hosts only; use https://".to_string()),
+        _ => Err("must be an https:// URL".to_string()),
+    }
+}
+
+fn is_loopback_host(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Domain(name) => name.eq_ignore_ascii_case("localhost"),
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    }
+}
+
 fn required(value: Option<String>, key: &str) -> Result<String, SettingsError> {
     match value {
         Some(v) if !v.trim().is_empty() => Ok(v.trim().to_string()),
@@ -587,7 +653,7 @@ fn read_secret_file(path: &Path) -> Result<SecretString, SettingsError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         SettingsError::new(
             "auth0.client_secret_file",
-            format!("cannot read {}: {}", path.display(), e.kind()),
+            format!("cannot read the file ({})", e.kind()),
         )
     })?;
     // Secret files written by `echo` or Kubernetes often end in a newline.
@@ -595,7 +661,7 @@ fn read_secret_file(path: &Path) -> Result<SecretString, SettingsError> {
     if secret.is_empty() {
         return Err(SettingsError::new(
             "auth0.client_secret_file",
-            format!("{} is empty", path.display()),
+            "the file is empty",
         ));
     }
     Ok(SecretString::from(secret.to_string()))
@@ -610,14 +676,10 @@ pub fn normalise_domain(domain: &str) -> Result<String, String> {
     } else {
         format!("https://{domain}")
     };
-    let url = Url::parse(&with_scheme).map_err(|_| format!("{domain:?} is not a domain or URL"))?;
-    let host = url
-        .host()
-        .ok_or_else(|| format!("{domain:?} has no host"))?;
+    let url = Url::parse(&with_scheme).map_err(|_| "is not a domain or URL".to_string())?;
+    let host = url.host().ok_or_else(|| "has no host".to_string())?;
     if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
-        return Err(format!(
-            "{domain:?} must be a bare domain or scheme://host[:port], without a path"
-        ));
+        return Err("must be a bare domain or scheme://host[:port], without a path".to_string());
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err("must not contain credentials".to_string());
@@ -625,18 +687,11 @@ pub fn normalise_domain(domain: &str) -> Result<String, String> {
     match url.scheme() {
         "https" => {}
         "http" => {
-            let loopback = match host {
-                url::Host::Domain(name) => name.eq_ignore_ascii_case("localhost"),
-                url::Host::Ipv4(ip) => ip.is_loopback(),
-                url::Host::Ipv6(ip) => ip.is_loopback(),
-            };
-            if !loopback {
-                return Err(format!(
-                    "{domain:?}: http:// is only allowed for loopback hosts; use https://"
-                ));
+            if !is_loopback_host(&host) {
+                return Err("http:// is only allowed for loopback hosts; use https://".to_string());
             }
         }
-        other => return Err(format!("scheme {other:?} is not https")),
+        _ => return Err("the scheme is not https".to_string()),
     }
     Ok(url.as_str().trim_end_matches('/').to_string())
 }

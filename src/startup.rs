@@ -10,9 +10,10 @@ use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 
 use crate::auth0::Auth0Client;
+use crate::body::BodyLimits;
 use crate::client_ip::ClientIpConfig;
 use crate::cors::Cors;
-use crate::error::{json_error_handler, path_error_handler, query_error_handler};
+use crate::error::{path_error_handler, query_error_handler};
 use crate::middleware::FrontDoor;
 use crate::rate_limit::{Limits, PRUNE_INTERVAL};
 use crate::routes;
@@ -45,6 +46,9 @@ pub enum StartupError {
 pub struct Application {
     port: u16,
     server: Server,
+    /// The `/metrics` listener's port and server, when `server.metrics_bind` is set.
+    metrics_port: Option<u16>,
+    metrics_server: Option<Server>,
     state: web::Data<AppState>,
 }
 
@@ -74,16 +78,35 @@ impl Application {
             metrics,
             settings,
         });
+        let (metrics_port, metrics_server) = match state.settings.server.metrics_bind {
+            Some(addr) => {
+                let listener = TcpListener::bind(addr).map_err(|source| StartupError::Bind {
+                    addr: addr.to_string(),
+                    source,
+                })?;
+                let port = listener.local_addr().map_err(StartupError::Server)?.port();
+                let handle = state.metrics.clone();
+                (Some(port), Some(run_metrics(handle, listener)?))
+            }
+            None => (None, None),
+        };
         let server = run(state.clone(), listener)?;
         Ok(Self {
             port,
             server,
+            metrics_port,
+            metrics_server,
             state,
         })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of the `/metrics` listener, if there is one.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_port
     }
 
     pub fn state(&self) -> web::Data<AppState> {
@@ -95,6 +118,7 @@ impl Application {
     /// and give in-flight requests up to `shutdown_timeout_secs`.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.server.handle();
+        let metrics_handle = self.metrics_server.as_ref().map(Server::handle);
         let state = self.state.clone();
         let drain_delay = state.settings.server.drain_delay;
         tokio::spawn(async move {
@@ -112,10 +136,18 @@ impl Application {
                 "drain delay over; no new connections, finishing in-flight requests"
             );
             handle.stop(true).await;
+            if let Some(metrics) = metrics_handle {
+                metrics.stop(true).await;
+            }
         });
         let housekeeping = spawn_housekeeping(self.state.clone());
+        let metrics = self.metrics_server.map(tokio::spawn);
         let result = self.server.await;
         housekeeping.abort();
+        if let Some(metrics) = metrics {
+            // Stopped by the shutdown task; only a panic could fail it.
+            let _ = metrics.await;
+        }
         tracing::info!(event = "stopped", "gateway stopped");
         result
     }
@@ -123,7 +155,10 @@ impl Application {
 
 fn run(state: web::Data<AppState>, listener: TcpListener) -> Result<Server, StartupError> {
     let server_settings = &state.settings.server;
-    let max_body = server_settings.max_body_bytes;
+    let body_limits = BodyLimits {
+        max_bytes: server_settings.max_body_bytes,
+        timeout: server_settings.client_body_timeout,
+    };
     let client_ip = ClientIpConfig {
         trusted_proxies: server_settings.trusted_proxies.clone(),
         header: server_settings.client_ip_header,
@@ -136,11 +171,7 @@ fn run(state: web::Data<AppState>, listener: TcpListener) -> Result<Server, Star
     let server = HttpServer::new(move || {
         App::new()
             .app_data(app_state.clone())
-            .app_data(
-                web::JsonConfig::default()
-                    .limit(max_body)
-                    .error_handler(json_error_handler),
-            )
+            .app_data(body_limits)
             .app_data(web::PathConfig::default().error_handler(path_error_handler))
             .app_data(web::QueryConfig::default().error_handler(query_error_handler))
             .app_data(client_ip.clone())
@@ -152,6 +183,30 @@ fn run(state: web::Data<AppState>, listener: TcpListener) -> Result<Server, Star
     .client_request_timeout(request_timeout)
     .shutdown_timeout(shutdown_timeout)
     // Signals are ours: readiness must turn 503 before the listener closes.
+    .disable_signals()
+    .listen(listener)
+    .map_err(StartupError::Server)?
+    .run();
+    Ok(server)
+}
+
+/// The `/metrics` listener: one worker, one route, never the public port.
+fn run_metrics(
+    handle: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    listener: TcpListener,
+) -> Result<Server, StartupError> {
+    let handle = web::Data::new(handle);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(handle.clone())
+            .wrap(
+                actix_web::middleware::DefaultHeaders::new()
+                    .add((actix_web::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff")),
+            )
+            .configure(crate::metrics::configure_listener)
+            .default_service(web::to(routes::not_found))
+    })
+    .workers(1)
     .disable_signals()
     .listen(listener)
     .map_err(StartupError::Server)?

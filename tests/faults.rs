@@ -23,6 +23,7 @@ fn env_map(domain: &str, extra: &[(&str, &str)]) -> HashMap<String, String> {
         ("GATEWAY__AUTH0__CLIENT_SECRET", CLIENT_SECRET),
         ("GATEWAY__SERVER__BIND", "127.0.0.1:0"),
         ("GATEWAY__SERVER__WORKERS", "1"),
+        ("GATEWAY__SERVER__METRICS_BIND", "127.0.0.1:0"),
         ("GATEWAY__RATE_LIMIT__ENABLED", "false"),
     ]
     .iter()
@@ -285,6 +286,7 @@ impl Gateway {
         let mut env = env_map(domain, extra);
         env.insert("GATEWAY__SERVER__BIND".into(), bind);
         env.insert("GATEWAY__SERVER__WORKERS".into(), "2".into());
+        env.insert("GATEWAY__SERVER__METRICS_BIND".into(), String::new());
         let child = Command::new(env!("CARGO_BIN_EXE_login-gateway"))
             .env_clear()
             .envs(&env)

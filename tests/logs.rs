@@ -42,6 +42,7 @@ impl Gateway {
             .env("GATEWAY__LOG__FORMAT", "json")
             .env("GATEWAY__SERVER__BIND", format!("127.0.0.1:{port}"))
             .env("GATEWAY__SERVER__WORKERS", "1")
+            .env("GATEWAY__SERVER__METRICS_BIND", "")
             .env("GATEWAY__SERVER__DRAIN_DELAY_MS", "0")
             .env("GATEWAY__SERVER__SHUTDOWN_TIMEOUT_SECS", "2")
             .env("GATEWAY__AUTH0__DOMAIN", auth0_uri)

@@ -222,6 +222,7 @@ async fn spawn_gateway() -> Gateway {
             "https://app.example.com/callback",
         ),
         ("GATEWAY__SERVER__WORKERS", "1"),
+        ("GATEWAY__SERVER__METRICS_BIND", "127.0.0.1:0"),
         ("GATEWAY__LOG__FORMAT", "json"),
     ]
     .iter()

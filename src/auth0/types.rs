@@ -8,8 +8,16 @@ use utoipa::ToSchema;
 use crate::error::MfaRequiredDetails;
 use crate::secret::Sensitive;
 
+crate::redacted_debug!(
+    PasswordlessStart<'a>,
+    AuthParams<'a>,
+    TokenGrant<'a>,
+    AssociateRequest<'a>,
+    ChallengeRequest<'a>
+);
+
 /// Body of `POST /passwordless/start` (credentials are added by the client).
-#[derive(Debug, Serialize)]
+#[derive(Serialize)]
 pub struct PasswordlessStart<'a> {
     pub connection: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -22,7 +30,7 @@ pub struct PasswordlessStart<'a> {
 }
 
 /// Magic-link parameters Auth0 puts into the link.
-#[derive(Debug, Serialize)]
+#[derive(Serialize)]
 pub struct AuthParams<'a> {
     pub scope: &'a str,
     pub response_type: &'a str,
@@ -37,7 +45,7 @@ pub const GRANT_MFA_OOB: &str = "http://auth0.com/oauth/grant-type/mfa-oob";
 pub const GRANT_MFA_RECOVERY_CODE: &str = "http://auth0.com/oauth/grant-type/mfa-recovery-code";
 
 /// The `/oauth/token` grants the gateway uses, tagged by `grant_type`.
-#[derive(Debug, Serialize)]
+#[derive(Serialize)]
 #[serde(tag = "grant_type")]
 pub enum TokenGrant<'a> {
     #[serde(rename = "http://auth0.com/oauth/grant-type/passwordless/otp")]
@@ -155,7 +163,7 @@ pub struct Authenticator {
 }
 
 /// Body of `POST /mfa/associate` (credentials are added by the client).
-#[derive(Debug, Serialize)]
+#[derive(Serialize)]
 pub struct AssociateRequest<'a> {
     pub authenticator_types: [&'a str; 1],
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -205,7 +213,7 @@ pub struct AssociateAnswer {
 }
 
 /// Body of `POST /mfa/challenge` (credentials are added by the client).
-#[derive(Debug, Serialize)]
+#[derive(Serialize)]
 pub struct ChallengeRequest<'a> {
     pub mfa_token: &'a str,
     pub challenge_type: &'a str,

@@ -79,13 +79,17 @@ impl DemoTenant {
     }
 
     /// `gateway`: the gateway's origin; `app`: the example app's page.
-    pub fn print_banner(&self, gateway: &str, app: &str) {
+    pub fn print_banner(&self, gateway: &str, app: &str, metrics: Option<u16>) {
         let line = "=".repeat(78);
+        let metrics = metrics
+            .map(|port| format!("http://127.0.0.1:{port}/metrics"))
+            .unwrap_or_else(|| "off".to_string());
         eprintln!(
             "{line}\n  DEMO MODE: a fake Auth0 tenant, not for production.\n  \
              App:          {app}  (the example SPA: open it in a browser)\n  \
              Swagger UI:   {gateway}/docs\n  \
              Gateway:      {gateway}\n  \
+             Metrics:      {metrics}\n  \
              Fake tenant:  {}  (one-time codes and links are printed here)\n  \
              Try: curl -s -X POST {gateway}/login/start \\\n         \
              -H 'content-type: application/json' -d '{{\"email\":\"jane@example.com\"}}'\n{line}",
@@ -106,10 +110,22 @@ impl DemoTenant {
 /// Keeps the demo gateway on loopback whatever `server.bind` says, and
 /// lets clients ask for the tenant's MFA API audience (needed to delete an
 /// authenticator or enroll a second one).
+/// The port `server.metrics_bind` names by default.
+const DEFAULT_METRICS_PORT: u16 = 9464;
+
 pub fn adjust_settings(settings: &mut Settings, tenant: &DemoTenant) {
     let bind = settings.server.bind;
     if !bind.ip().is_loopback() {
         settings.server.bind = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), bind.port());
+    }
+    // The default metrics port may be taken (a second demo, a real
+    // exporter); the demo must still start, so it takes a free loopback
+    // port and prints it. An explicitly chosen other port is kept.
+    if let Some(metrics) = settings.server.metrics_bind {
+        if metrics.port() == DEFAULT_METRICS_PORT || !metrics.ip().is_loopback() {
+            settings.server.metrics_bind =
+                Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0));
+        }
     }
     let mfa_audience = tenant.mfa_audience();
     if !settings.auth0.allowed_audiences.contains(&mfa_audience) {

@@ -6,12 +6,15 @@ use utoipa::ToSchema;
 
 use super::{caller, is_language_tag, no_store_json, resource};
 use crate::auth0::{AuthParams, LoginOutcome, PasswordlessStart, TokenGrant};
+use crate::body::JsonBody;
 use crate::client_ip::ClientIp;
 use crate::domain::{visible_ascii, Channel, Identifier, OtpCode};
 use crate::error::ApiError;
 use crate::middleware::note_identifier;
 use crate::settings::Auth0Settings;
 use crate::startup::AppState;
+
+crate::redacted_debug!(StartRequest, VerifyRequest, CallbackRequest);
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/login/start", "POST").route(web::post().to(start)))
@@ -37,7 +40,7 @@ impl SendKind {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StartRequest {
     pub email: Option<String>,
@@ -80,7 +83,7 @@ async fn start(
     state: web::Data<AppState>,
     ip: ClientIp,
     req: HttpRequest,
-    body: web::Json<StartRequest>,
+    body: JsonBody<StartRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let identifier = Identifier::parse(body.email.as_deref(), body.phone_number.as_deref())
@@ -147,7 +150,7 @@ async fn start(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyRequest {
     pub email: Option<String>,
@@ -179,7 +182,7 @@ async fn verify(
     state: web::Data<AppState>,
     ip: ClientIp,
     req: HttpRequest,
-    body: web::Json<VerifyRequest>,
+    body: JsonBody<VerifyRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let identifier = Identifier::parse(body.email.as_deref(), body.phone_number.as_deref())
         .map_err(ApiError::invalid_request)?;
@@ -211,7 +214,7 @@ async fn verify(
 }
 
 /// The `code` (and `state`) Auth0 put on the magic link's redirect.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = LoginCallbackRequest, examples(json!({"code": "4dc3a3f5b9e24c36a1f0", "state": "af0ifjsldkj"})))]
 pub struct CallbackRequest {
@@ -245,7 +248,7 @@ async fn callback(
     state: web::Data<AppState>,
     ip: ClientIp,
     req: HttpRequest,
-    body: web::Json<CallbackRequest>,
+    body: JsonBody<CallbackRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let code = visible_ascii("code", &body.code, 512).map_err(ApiError::invalid_request)?;
     if let Some(value) = body.state.as_deref() {

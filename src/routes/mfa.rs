@@ -10,11 +10,14 @@ use utoipa::ToSchema;
 
 use super::{caller, no_store_json, resource};
 use crate::auth0::{AssociateRequest, ChallengeRequest, TokenGrant};
+use crate::body::JsonBody;
 use crate::client_ip::ClientIp;
 use crate::domain::{visible_ascii, Email, PhoneNumber};
 use crate::error::ApiError;
 use crate::secret::Sensitive;
 use crate::startup::AppState;
+
+crate::redacted_debug!(AssociateBody, ChallengeBody, VerifyBody);
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/mfa/authenticators", "GET").route(web::get().to(list_authenticators)))
@@ -107,7 +110,7 @@ pub enum Factor {
     Push,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AssociateBody {
     pub factor: Factor,
@@ -141,7 +144,7 @@ async fn associate(
     state: web::Data<AppState>,
     ip: ClientIp,
     req: HttpRequest,
-    body: web::Json<AssociateBody>,
+    body: JsonBody<AssociateBody>,
 ) -> Result<HttpResponse, ApiError> {
     let phone = match (body.factor, body.phone_number.as_deref()) {
         (Factor::Sms | Factor::Voice, Some(phone)) => {
@@ -209,7 +212,7 @@ pub enum ChallengeType {
 }
 
 /// Which kind of challenge, and optionally which authenticator.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = MfaChallengeRequest, examples(json!({"challenge_type": "oob", "authenticator_id": "sms|dev_NU1Ofuw3Cw0XCt5x"})))]
 pub struct ChallengeBody {
@@ -243,7 +246,7 @@ async fn challenge(
     state: web::Data<AppState>,
     ip: ClientIp,
     req: HttpRequest,
-    body: web::Json<ChallengeBody>,
+    body: JsonBody<ChallengeBody>,
 ) -> Result<HttpResponse, ApiError> {
     let authenticator_id = body
         .authenticator_id
@@ -267,7 +270,7 @@ async fn challenge(
     Ok(no_store_json(&answer))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyBody {
     pub otp: Option<String>,
@@ -351,7 +354,7 @@ async fn verify(
     state: web::Data<AppState>,
     ip: ClientIp,
     req: HttpRequest,
-    body: web::Json<VerifyBody>,
+    body: JsonBody<VerifyBody>,
 ) -> Result<HttpResponse, ApiError> {
     let proof = body
         .into_inner()

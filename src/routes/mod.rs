@@ -29,7 +29,6 @@ pub const ROUTES: &[&str] = &[
     "/token/revoke",
     "/healthz",
     "/readyz",
-    "/metrics",
     "/openapi.json",
     "/docs",
     "/docs/",

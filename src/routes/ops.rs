@@ -12,8 +12,7 @@ use crate::startup::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/healthz", "GET").route(web::get().to(healthz)))
-        .service(resource("/readyz", "GET").route(web::get().to(readyz)))
-        .service(resource("/metrics", "GET").route(web::get().to(metrics)));
+        .service(resource("/readyz", "GET").route(web::get().to(readyz)));
 }
 
 /// Liveness or readiness.
@@ -65,31 +64,4 @@ async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
             "the gateway is shutting down; send traffic elsewhere",
         ))
     }
-}
-
-/// Prometheus metrics
-///
-/// Prometheus text format: requests by route and status, latency
-/// histograms, upstream calls by endpoint and outcome, rate-limit
-/// rejections by policy, rate-limiter keys by policy (refreshed every
-/// second by the housekeeping task).
-#[utoipa::path(
-    get,
-    path = "/metrics",
-    tag = "operations",
-    operation_id = "metrics",
-    responses(
-        (status = 200, description = "Prometheus text exposition format 0.0.4.", body = String, content_type = "text/plain",
-            example = "# TYPE gateway_http_requests_total counter\ngateway_http_requests_total{route=\"/login/start\",status=\"200\"} 1\n"),
-    ),
-)]
-async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let body = state
-        .metrics
-        .as_ref()
-        .map(|handle| handle.render())
-        .unwrap_or_default();
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(body)
 }

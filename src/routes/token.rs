@@ -8,10 +8,13 @@ use utoipa::ToSchema;
 use super::login::allowed_scope;
 use super::{caller, no_store_json, resource};
 use crate::auth0::TokenGrant;
+use crate::body::JsonBody;
 use crate::client_ip::ClientIp;
 use crate::domain::visible_ascii;
 use crate::error::ApiError;
 use crate::startup::AppState;
+
+crate::redacted_debug!(RefreshRequest, RevokeRequest);
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/token/refresh", "POST").route(web::post().to(refresh)))
@@ -22,7 +25,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 const MAX_REFRESH_TOKEN_CHARS: usize = 4096;
 
 /// A refresh token, and optionally fewer scopes.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = TokenRefreshRequest, examples(json!({"refresh_token": "v1.MRrT5fT7kq3yX0cUeC9pQ2"})))]
 pub struct RefreshRequest {
@@ -56,7 +59,7 @@ async fn refresh(
     state: web::Data<AppState>,
     ip: ClientIp,
     req: HttpRequest,
-    body: web::Json<RefreshRequest>,
+    body: JsonBody<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let refresh_token = visible_ascii(
         "refresh_token",
@@ -81,7 +84,7 @@ async fn refresh(
 }
 
 /// The refresh token to revoke.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = TokenRevokeRequest, examples(json!({"refresh_token": "v1.MRrT5fT7kq3yX0cUeC9pQ2"})))]
 pub struct RevokeRequest {
@@ -107,7 +110,7 @@ async fn revoke(
     state: web::Data<AppState>,
     ip: ClientIp,
     req: HttpRequest,
-    body: web::Json<RevokeRequest>,
+    body: JsonBody<RevokeRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let refresh_token = visible_ascii(
         "refresh_token",

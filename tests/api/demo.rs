@@ -23,6 +23,7 @@ impl DemoApp {
         let env: HashMap<String, String> = [
             ("GATEWAY__SERVER__BIND", "127.0.0.1:0"),
             ("GATEWAY__SERVER__WORKERS", "1"),
+            ("GATEWAY__SERVER__METRICS_BIND", "127.0.0.1:0"),
             // Overridden by the tenant: proves overrides win.
             ("GATEWAY__AUTH0__DOMAIN", "tenant.example.invalid"),
             ("GATEWAY__AUTH0__CLIENT_ID", "ignored-client"),

@@ -32,6 +32,8 @@ pub struct TestApp {
     /// `http://127.0.0.1:<port>`
     pub address: String,
     pub port: u16,
+    /// `http://127.0.0.1:<metrics port>`, the `/metrics` listener.
+    pub metrics_address: String,
     /// Plays Auth0.
     pub auth0: MockServer,
     pub client: reqwest::Client,
@@ -45,6 +47,7 @@ pub fn base_env(auth0_uri: &str) -> Vec<(String, String)> {
         ("GATEWAY__AUTH0__CLIENT_SECRET", CLIENT_SECRET),
         ("GATEWAY__SERVER__BIND", "127.0.0.1:0"),
         ("GATEWAY__SERVER__WORKERS", "1"),
+        ("GATEWAY__SERVER__METRICS_BIND", "127.0.0.1:0"),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -72,6 +75,7 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     let settings = settings_from_env(&env).expect("test settings are valid");
     let app = Application::build(settings).expect("the application builds");
     let port = app.port();
+    let metrics_port = app.metrics_port().unwrap_or(0);
     tokio::spawn(app.run_until_stopped());
     let client = reqwest::Client::builder()
         .no_proxy()
@@ -82,6 +86,7 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         port,
+        metrics_address: format!("http://127.0.0.1:{metrics_port}"),
         auth0,
         client,
     }

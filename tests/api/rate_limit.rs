@@ -259,7 +259,12 @@ async fn metrics_count_requests_upstream_calls_and_rejections_without_pii() {
     assert_eq!(start(&app, json!({"email": email})).await.status(), 429);
     assert_eq!(app.get("/no/such/route/metrics-probe").await.status(), 404);
 
-    let response = app.get("/metrics").await;
+    let response = app
+        .client
+        .get(format!("{}/metrics", app.metrics_address))
+        .send()
+        .await
+        .expect("the metrics listener answers");
     assert_eq!(response.status(), 200);
     assert!(
         header_str(response.headers(), "content-type").is_some_and(|c| c.starts_with("text/plain"))

@@ -1,0 +1,237 @@
+//! The one way a client's request body is read (SPEC §1): strict media
+//! type, a size cap checked while reading, a deadline from the end of the
+//! head to the end of the body, and parse errors that name the field and the
+//! rule, never the value the client sent.
+//!
+//! `Content-Encoding` is refused earlier, by the front door, so nothing here
+//! ever inflates a body. actix's own `web::Json` is not used: it accepts
+//! `text/json` and any `+json` type, has no body deadline, and its
+//! deserialisation errors quote the client's values.
+
+use std::time::Duration;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// Size cap and deadline for request bodies; app data set by `startup`.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimits {
+    pub max_bytes: usize,
+    /// From the end of the request head to the last body byte.
+    pub timeout: Duration,
+}
+
+impl Default for BodyLimits {
+    fn default() -> Self {
+        Self {
+            max_bytes: 16 * 1024,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A JSON request body, read under [`BodyLimits`] and deserialised into `T`.
+pub struct JsonBody<T>(pub T);
+
+impl<T> JsonBody<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for JsonBody<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limits = req.app_data::<BodyLimits>().copied().unwrap_or_default();
+        let media_type_ok = is_json_media_type(req);
+        let declared_length = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let payload = payload.take();
+        Box::pin(async move {
+            if !media_type_ok {
+                return Err(ApiError::unsupported_media_type());
+            }
+            if declared_length.is_some_and(|length| length > limits.max_bytes) {
+                return Err(ApiError::payload_too_large(limits.max_bytes));
+            }
+            let bytes =
+                tokio::time::timeout(limits.timeout, read_capped(payload, limits.max_bytes))
+                    .await
+                    .map_err(|_| ApiError::request_timeout())??;
+            parse(&bytes).map(JsonBody)
+        })
+    }
+}
+
+/// `application/json`, with or without parameters (`charset=utf-8`); not
+/// `text/json`, not `application/problem+json`, not a missing header.
+fn is_json_media_type(req: &HttpRequest) -> bool {
+    let Some(value) = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or("").trim();
+    essence.eq_ignore_ascii_case("application/json")
+}
+
+/// Reads the whole body, refusing it as soon as it passes `max_bytes`.
+async fn read_capped(mut payload: Payload, max_bytes: usize) -> Result<Vec<u8>, ApiError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|_| ApiError::invalid_request("request body could not be read"))?;
+        if body.len() + chunk.len() > max_bytes {
+            return Err(ApiError::payload_too_large(max_bytes));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Deserialises, turning serde's message into one that names the field and
+/// the rule it broke.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer)
+        .map_err(|error| ApiError::invalid_request(describe(&error)))?;
+    deserializer
+        .end()
+        .map_err(|_| ApiError::invalid_request("request body is not valid JSON"))?;
+    Ok(value)
+}
+
+/// Fields that only the gateway sets (SPEC §6); naming them gives the client
+/// a clearer answer than "unknown field".
+const GATEWAY_OWNED_FIELDS: &[&str] = &[
+    "client_id",
+    "client_secret",
+    "grant_type",
+    "connection",
+    "realm",
+    "mfa_token",
+    "redirect_uri",
+];
+
+/// Longest unknown field name the answer repeats; longer ones, or ones with
+/// other characters than a field name has, are not repeated at all.
+const MAX_NAMED_FIELD: usize = 64;
+
+/// serde's message rebuilt from its parts that come from our own types
+/// (field names, expected types, allowed variants); the part that describes
+/// the client's value is dropped.
+fn describe(error: &serde_path_to_error::Error<serde_json::Error>) -> String {
+    let inner = error.inner();
+    if matches!(
+        inner.classify(),
+        serde_json::error::Category::Syntax | serde_json::error::Category::Eof
+    ) {
+        return "request body is not valid JSON".to_string();
+    }
+    let message = inner.to_string();
+    let message = message.split(" at line ").next().unwrap_or("");
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let field = rest.split('`').next().unwrap_or("");
+        if GATEWAY_OWNED_FIELDS.contains(&field) {
+            return format!("{field} is set by the gateway and may not be sent");
+        }
+        let plain = !field.is_empty()
+            && field.len() <= MAX_NAMED_FIELD
+            && field
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+        return if plain {
+            format!("unknown field {field}")
+        } else {
+            "unknown field".to_string()
+        };
+    }
+    if message.starts_with("missing field `") {
+        return message.to_string();
+    }
+    let path = error.path().to_string();
+    let subject = if path == "." {
+        "request body".to_string()
+    } else {
+        path
+    };
+    // "invalid type: integer `42`, expected a string": keep "expected …",
+    // which our type wrote, and drop the value.
+    match message.rsplit_once(", expected ") {
+        Some((_, expected)) if message.starts_with("unknown variant") => {
+            format!("{subject} must be one of {expected}")
+        }
+        Some((_, expected)) => format!("{subject}: expected {expected}"),
+        None => format!("{subject} is invalid"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Probe {
+        email: String,
+        #[serde(default)]
+        send: Option<Kind>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    enum Kind {
+        Code,
+    }
+
+    fn describe_json(json: &str) -> String {
+        match parse::<Probe>(json.as_bytes()) {
+            Ok(_) => "ok".to_string(),
+            Err(e) => e.description.to_string(),
+        }
+    }
+
+    #[test]
+    fn errors_name_the_field_and_rule_never_the_value() {
+        #[rustfmt::skip]
+        let cases = [
+            ("{", "request body is not valid JSON"),
+            (r#"{"email":"a@b.c"} trailing"#, "request body is not valid JSON"),
+            (r#"{"email":"a@b.c","client_secret":"x"}"#, "client_secret is set by the gateway and may not be sent"),
+            (r#"{"email":"a@b.c","nope":1}"#, "unknown field nope"),
+            (r#"{"email":"a@b.c","has space 918273645":1}"#, "unknown field"),
+            (r#"{}"#, "missing field `email`"),
+            (r#"{"email":918273645}"#, "email: expected a string"),
+            (r#"{"email":"a@b.c","send":"918273645"}"#, "send must be one of `code`"),
+            (r#"[918273645]"#, "[0]: expected a string"),
+            (r#""918273645""#, "request body: expected struct Probe"),
+        ];
+        for (json, expected) in cases {
+            let described = describe_json(json);
+            assert_eq!(described, expected, "{json}");
+            assert!(!described.contains("918273645"), "{described}");
+        }
+    }
+}
