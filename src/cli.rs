@@ -75,7 +75,7 @@ async fn serve(cli: Cli) -> ExitCode {
     let mut tenant = None;
     let mut overrides = Vec::new();
     if cli.demo {
-        match crate::demo::DemoTenant::start().await {
+        match crate::demo::DemoTenant::start_from_env().await {
             Ok(started) => {
                 overrides = started.settings_overrides();
                 tenant = Some(started);

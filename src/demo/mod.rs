@@ -5,6 +5,8 @@
 //! It cannot be switched on by accident: only the `--demo` flag starts it
 //! (no setting or environment variable does), it listens on 127.0.0.1 only,
 //! it forces the gateway onto loopback too, and it prints a banner.
+//! `LGW_DEMO_PUSH_DELAY_MS` ([`PUSH_DELAY_ENV`]) only tunes a demo that
+//! `--demo` started (see [`DemoOptions`]).
 //!
 //! Beside the tenant, the demo serves the example single-page app
 //! (`examples/spa`, see [`spa`]) from a second loopback port, and lets it
@@ -12,6 +14,7 @@
 
 pub mod jwt;
 pub mod mfa;
+mod options;
 pub mod spa;
 pub mod tenant;
 
@@ -23,6 +26,7 @@ use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use serde::Deserialize;
 
 use crate::settings::Settings;
+pub use options::{DemoOptions, PUSH_DELAY_ENV};
 pub use tenant::{Tenant, TenantError, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET};
 
 /// A running fake tenant.
@@ -33,11 +37,26 @@ pub struct DemoTenant {
 }
 
 impl DemoTenant {
-    /// Starts the tenant on `127.0.0.1` with an ephemeral port.
+    /// Starts the tenant on `127.0.0.1` with an ephemeral port and the
+    /// default [`DemoOptions`] (a push approves itself after 4 s).
     pub async fn start() -> std::io::Result<Self> {
+        Self::start_with(DemoOptions::default()).await
+    }
+
+    /// What `--demo` starts: [`DemoOptions::from_env`], so
+    /// `LGW_DEMO_PUSH_DELAY_MS` can shorten or lengthen the push approval
+    /// delay. An invalid value fails the start (`InvalidInput`).
+    pub async fn start_from_env() -> std::io::Result<Self> {
+        let options = DemoOptions::from_env()
+            .map_err(|message| std::io::Error::new(std::io::ErrorKind::InvalidInput, message))?;
+        Self::start_with(options).await
+    }
+
+    /// Starts the tenant on `127.0.0.1` with an ephemeral port.
+    pub async fn start_with(options: DemoOptions) -> std::io::Result<Self> {
         let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
         let base_url = format!("http://{}", listener.local_addr()?);
-        let tenant = Arc::new(Tenant::new(base_url.clone()));
+        let tenant = Arc::new(Tenant::with_options(base_url.clone(), options));
         let data = web::Data::from(tenant.clone());
         let server = HttpServer::new(move || {
             App::new()

@@ -10,7 +10,7 @@ use actix_web::http::StatusCode;
 use rand::Rng;
 use serde_json::{json, Value};
 
-use super::jwt;
+use super::{jwt, DemoOptions};
 
 pub const DEMO_CLIENT_ID: &str = "demo-client-id";
 /// Visibly fake: the demo tenant only accepts this value.
@@ -76,6 +76,7 @@ pub(super) struct Session {
 
 pub struct Tenant {
     base_url: String,
+    options: DemoOptions,
     state: Mutex<State>,
 }
 
@@ -101,10 +102,19 @@ pub struct StartRequest<'a> {
 
 impl Tenant {
     pub fn new(base_url: String) -> Self {
+        Self::with_options(base_url, DemoOptions::default())
+    }
+
+    pub fn with_options(base_url: String, options: DemoOptions) -> Self {
         Self {
             base_url,
+            options,
             state: Mutex::new(State::default()),
         }
+    }
+
+    pub(super) fn options(&self) -> &DemoOptions {
+        &self.options
     }
 
     pub fn base_url(&self) -> &str {

@@ -201,3 +201,20 @@ async fn an_sms_login_against_the_demo_tenant_works_and_wrong_codes_are_invalid_
 
     demo.tenant.stop().await;
 }
+
+#[test]
+fn an_invalid_push_delay_stops_the_demo_with_a_line_naming_the_variable_not_the_value() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_login-gateway"))
+        .arg("--demo")
+        .env_clear()
+        .env(login_gateway::demo::PUSH_DELAY_ENV, "4s-secret-ish")
+        .output()
+        .expect("the binary runs");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot start the demo tenant: LGW_DEMO_PUSH_DELAY_MS must be"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("4s-secret-ish"), "{stderr}");
+}

@@ -3,9 +3,9 @@
 //! with real TOTP codes computed here from the enrolled secret.
 
 use std::collections::HashMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use login_gateway::demo::{adjust_settings, DemoTenant, DEMO_CLIENT_SECRET};
+use login_gateway::demo::{adjust_settings, DemoOptions, DemoTenant, DEMO_CLIENT_SECRET};
 use login_gateway::settings::{Settings, Sources};
 use login_gateway::startup::Application;
 use reqwest::header::HeaderMap;
@@ -28,6 +28,16 @@ const TOKEN_FIELDS: &[&str] = &[
     "recovery_code",
 ];
 
+/// The demo device approves a push this long after it is sent (4 s in
+/// `--demo`): long enough that the first poll, sent at once, still finds it
+/// pending, short enough that the push test takes well under a second.
+const PUSH_APPROVAL_DELAY: Duration = Duration::from_millis(300);
+/// Polls closer together than this answer `slow_down` (900 ms in `--demo`).
+const MIN_POLL_INTERVAL: Duration = Duration::from_millis(150);
+/// How long the push test waits between polls: more than
+/// [`MIN_POLL_INTERVAL`], so only the deliberate double poll is slowed down.
+const POLL_EVERY: Duration = Duration::from_millis(200);
+
 struct DemoGateway {
     address: String,
     client: reqwest::Client,
@@ -36,7 +46,12 @@ struct DemoGateway {
 
 impl DemoGateway {
     async fn start() -> Self {
-        let tenant = DemoTenant::start().await.expect("the demo tenant starts");
+        let tenant = DemoTenant::start_with(DemoOptions {
+            push_approval_delay: PUSH_APPROVAL_DELAY,
+            min_poll_interval: MIN_POLL_INTERVAL,
+        })
+        .await
+        .expect("the demo tenant starts");
         let mut overrides = tenant.settings_overrides();
         overrides.push(("server.bind".into(), "127.0.0.1:0".into()));
         overrides.push(("server.workers".into(), "1".into()));
@@ -429,6 +444,7 @@ async fn a_push_enrollment_is_pending_until_the_device_approves_and_polling_too_
         requirement_types(&requirements, "enroll").contains(&"push-notification".to_string()),
         "{requirements}"
     );
+    let pushed = Instant::now();
     let enrollment = gateway
         .ok_no_store(
             gateway
@@ -454,12 +470,17 @@ async fn a_push_enrollment_is_pending_until_the_device_approves_and_polling_too_
     let (headers, _) = gateway.error(response, 429, "slow_down").await;
     assert!(header_str(&headers, "retry-after").is_some());
 
-    // Two polls so far; at most ten in all (the default mfa_verify_per_token).
+    // Two polls so far; at most ten in all (the default mfa_verify_per_token),
+    // so the device has 8 × POLL_EVERY (1.6 s) to approve a 300 ms push.
     let mut tokens = None;
     for _ in 0..8 {
-        tokio::time::sleep(Duration::from_millis(1200)).await;
+        tokio::time::sleep(POLL_EVERY).await;
         let response = gateway.mfa_post("/mfa/verify", &mfa_token, &poll).await;
         if response.status().as_u16() == 200 {
+            assert!(
+                pushed.elapsed() >= PUSH_APPROVAL_DELAY,
+                "approved only after the configured delay"
+            );
             tokens = Some(gateway.tokens(response).await);
             break;
         }
