@@ -77,19 +77,23 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     let port = app.port();
     let metrics_port = app.metrics_port().unwrap_or(0);
     tokio::spawn(app.run_until_stopped());
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("test client");
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         port,
         metrics_address: format!("http://127.0.0.1:{metrics_port}"),
         auth0,
-        client,
+        client: http_client(),
     }
+}
+
+/// The test client: no proxy, no redirects followed, a 10 s deadline.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("test client")
 }
 
 impl TestApp {
@@ -345,12 +349,40 @@ pub async fn assert_error_described(
     body
 }
 
-/// A 127.0.0.1 port nothing listens on (bound, then released).
-pub fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    drop(listener);
-    port
+/// A 127.0.0.1 port where every connection is refused, for as long as this
+/// guard lives: the stand-in for an Auth0 that is down.
+///
+/// Why a held socket and not just a port number: a port found by binding
+/// port 0 and releasing it is free for anyone, and with tests running in
+/// parallel another test's gateway or mock server may take it before this
+/// test connects, so the "refused" call would reach a live server. A socket
+/// that is bound but never listens keeps the port taken (it does not set
+/// `SO_REUSEADDR`, so no other socket can bind it), and the kernel answers
+/// every connection attempt to it with a reset: `connect` fails with
+/// `ECONNREFUSED`. Keep the guard alive until the test is done.
+pub struct RefusedPort {
+    _socket: tokio::net::TcpSocket,
+    port: u16,
+}
+
+impl RefusedPort {
+    pub fn bind() -> Self {
+        let socket = tokio::net::TcpSocket::new_v4().expect("a TCP socket");
+        socket.set_reuseaddr(false).expect("SO_REUSEADDR off");
+        socket
+            .bind(([127, 0, 0, 1], 0).into())
+            .expect("bind 127.0.0.1:0");
+        let port = socket.local_addr().expect("bound address").port();
+        Self {
+            _socket: socket,
+            port,
+        }
+    }
+
+    /// `http://127.0.0.1:<port>`, for `GATEWAY__AUTH0__DOMAIN`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
 }
 
 /// The generic upstream failures of SPEC §2 every route that calls Auth0 can
@@ -410,7 +442,9 @@ pub async fn check_upstream_failure(
     request: &Value,
 ) {
     let mut env: Vec<(&str, &str)> = extra_env.to_vec();
-    let refused_domain = format!("http://127.0.0.1:{}", closed_port());
+    // Held until the end of the check, so the port stays refused.
+    let refused = RefusedPort::bind();
+    let refused_domain = refused.url();
     match failure {
         UpstreamFailure::Timeout => env.push(("GATEWAY__AUTH0__TIMEOUT_MS", "300")),
         UpstreamFailure::ConnectionRefused => {

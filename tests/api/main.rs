@@ -1,17 +1,22 @@
-//! Over-the-wire tests: a real gateway on 127.0.0.1, Auth0 played by
-//! wiremock (or the built-in demo tenant), a real HTTP client.
+//! The one integration test binary. Over-the-wire tests: a real gateway on
+//! 127.0.0.1 (in process, or the real binary as a child), Auth0 played by
+//! wiremock (or the built-in demo tenant), a real HTTP client; plus fault
+//! injection, the log audit and the OpenAPI contract.
 #![allow(clippy::unwrap_used)]
 
 mod client_ip;
 mod demo;
 mod demo_mfa;
 mod errors;
+mod faults;
 mod hardening;
 mod helpers;
 mod login_callback;
 mod login_start;
 mod login_verify;
+mod logs;
 mod mfa;
+mod openapi;
 mod rate_limit;
 mod real_binary;
 mod settings;

@@ -2,20 +2,17 @@
 //! generated document; the document and the routes actix serves are the
 //! same set (paths and methods); `/openapi.json`, `--print-openapi` and
 //! `/docs` serve what they promise.
-#![allow(clippy::unwrap_used)]
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::net::TcpListener;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use login_gateway::openapi::{
     document, document_json, error_codes, ERROR_RESPONSES, GATEWAY_ERROR_CODES, UNDOCUMENTED_ROUTES,
 };
 use login_gateway::routes::ROUTES;
-use login_gateway::settings::{Settings, Sources};
-use login_gateway::startup::Application;
 use serde_json::Value;
+
+use crate::helpers::{spawn_app_with, RefusedPort, TestApp, REDIRECT_URI};
 
 const METHODS: &[&str] = &["get", "post", "put", "patch", "delete"];
 
@@ -65,7 +62,7 @@ fn committed_document_is_current() {
             .unwrap_or_else(|| "the files differ in length".to_string());
         panic!(
             "openapi/openapi.json is not the document the code generates ({first_difference}).\n\
-             Regenerate it with:\n\n    UPDATE_OPENAPI=1 cargo test --test openapi\n\n\
+             Regenerate it with:\n\n    UPDATE_OPENAPI=1 cargo test --test api openapi::committed_document_is_current\n\n\
              (or `cargo run -q -- --print-openapi > openapi/openapi.json`), review the diff \
              and commit it."
         );
@@ -202,49 +199,17 @@ async fn every_route_name_resolves_in_actix() {
     assert!(missing.is_empty(), "not registered in actix: {missing:?}");
 }
 
-struct Gateway {
-    base: String,
-    client: reqwest::Client,
-}
-
-/// A real gateway whose Auth0 is a closed loopback port: calls that reach
-/// "Auth0" answer 502, which every such operation documents.
-async fn spawn_gateway() -> Gateway {
-    let env: HashMap<String, String> = [
-        ("GATEWAY__AUTH0__DOMAIN", "http://127.0.0.1:9"),
-        ("GATEWAY__AUTH0__CLIENT_ID", "openapi-test-client"),
-        (
-            "GATEWAY__AUTH0__CLIENT_SECRET",
-            "openapi-test-secret-not-real",
-        ),
-        (
-            "GATEWAY__AUTH0__MAGIC_LINK_REDIRECT_URI",
-            "https://app.example.com/callback",
-        ),
-        ("GATEWAY__SERVER__WORKERS", "1"),
-        ("GATEWAY__SERVER__METRICS_BIND", "127.0.0.1:0"),
-        ("GATEWAY__LOG__FORMAT", "json"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    let settings = Settings::load(&Sources {
-        file: None,
-        env: Some(env),
-        overrides: vec![],
-    })
-    .unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let app = Application::build_with_listener(settings, listener).unwrap();
-    let base = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap();
-    Gateway { base, client }
+/// A real gateway whose Auth0 refuses connections: calls that reach "Auth0"
+/// answer 502, which every such operation documents. Keep the returned
+/// guard alive as long as the gateway is used.
+async fn spawn_gateway() -> (TestApp, RefusedPort) {
+    let refused = RefusedPort::bind();
+    let app = spawn_app_with(&[
+        ("GATEWAY__AUTH0__DOMAIN", &refused.url()),
+        ("GATEWAY__AUTH0__MAGIC_LINK_REDIRECT_URI", REDIRECT_URI),
+    ])
+    .await;
+    (app, refused)
 }
 
 fn concrete(path: &str) -> String {
@@ -267,14 +232,14 @@ fn documented_statuses(path: &str, method: &str) -> BTreeSet<u16> {
 /// makes the document and actix's routes the same set of operations.
 #[tokio::test]
 async fn documented_operations_and_served_operations_are_the_same() {
-    let gateway = spawn_gateway().await;
+    let (gateway, _refused) = spawn_gateway().await;
     let operations = documented_operations();
     let mut paths: Vec<(String, BTreeSet<String>)> = operations.into_iter().collect();
     for (route, _) in UNDOCUMENTED_ROUTES {
         paths.push((route.to_string(), BTreeSet::from(["get".to_string()])));
     }
     for (path, methods) in paths {
-        let url = format!("{}{}", gateway.base, concrete(&path));
+        let url = gateway.url(&concrete(&path));
         for method in METHODS {
             let request = gateway
                 .client
@@ -325,10 +290,10 @@ async fn documented_operations_and_served_operations_are_the_same() {
 
 #[tokio::test]
 async fn openapi_json_serves_the_document() {
-    let gateway = spawn_gateway().await;
+    let (gateway, _refused) = spawn_gateway().await;
     let response = gateway
         .client
-        .get(format!("{}/openapi.json", gateway.base))
+        .get(gateway.url("/openapi.json"))
         .send()
         .await
         .unwrap();
@@ -344,8 +309,8 @@ async fn openapi_json_serves_the_document() {
 /// binary, nothing from a CDN.
 #[tokio::test]
 async fn docs_serve_swagger_ui_from_the_binary() {
-    let gateway = spawn_gateway().await;
-    let get = |path: &str| gateway.client.get(format!("{}{path}", gateway.base)).send();
+    let (gateway, _refused) = spawn_gateway().await;
+    let get = |path: &str| gateway.client.get(gateway.url(path)).send();
     for page in ["/docs", "/docs/"] {
         let response = get(page).await.unwrap();
         assert_eq!(response.status(), 200, "{page}");

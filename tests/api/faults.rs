@@ -1,63 +1,31 @@
 //! Fault injection over the wire: a slow, refusing, lying or truncating
 //! upstream, and shutdown with requests in flight. Every wait is bounded.
-#![allow(clippy::unwrap_used)]
 
-use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use login_gateway::settings::{Settings, Sources};
-use login_gateway::startup::Application;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const CLIENT_SECRET: &str = "test-client-secret-not-real";
+use crate::helpers::{http_client, spawn_app_with, RefusedPort, TestApp};
+use crate::real_binary::RealGateway;
 
-fn env_map(domain: &str, extra: &[(&str, &str)]) -> HashMap<String, String> {
-    let mut env: HashMap<String, String> = [
-        ("GATEWAY__AUTH0__DOMAIN", domain),
-        ("GATEWAY__AUTH0__CLIENT_ID", "test-client-id"),
-        ("GATEWAY__AUTH0__CLIENT_SECRET", CLIENT_SECRET),
-        ("GATEWAY__SERVER__BIND", "127.0.0.1:0"),
-        ("GATEWAY__SERVER__WORKERS", "1"),
-        ("GATEWAY__SERVER__METRICS_BIND", "127.0.0.1:0"),
-        ("GATEWAY__RATE_LIMIT__ENABLED", "false"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    env
+/// These tests are about the upstream, not about the per-IP limits.
+const NO_LIMITS: (&str, &str) = ("GATEWAY__RATE_LIMIT__ENABLED", "false");
+
+/// An in-process gateway (its own wiremock Auth0 in `auth0`) with the rate
+/// limits off; `extra` pairs override, e.g. `GATEWAY__AUTH0__DOMAIN`.
+async fn spawn_gateway(extra: &[(&str, &str)]) -> TestApp {
+    let mut env = vec![NO_LIMITS];
+    env.extend_from_slice(extra);
+    spawn_app_with(&env).await
 }
 
-/// An in-process gateway pointed at `domain`; returns its base URL.
-async fn spawn_gateway(domain: &str, extra: &[(&str, &str)]) -> String {
-    let settings = Settings::load(&Sources {
-        file: None,
-        env: Some(env_map(domain, extra)),
-        overrides: vec![],
-    })
-    .expect("valid settings");
-    let app = Application::build(settings).expect("builds");
-    let url = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
-    url
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(15))
-        .build()
-        .unwrap()
-}
-
-async fn verify(client: &reqwest::Client, gateway: &str) -> reqwest::Response {
+async fn verify(client: &reqwest::Client, url: &str) -> reqwest::Response {
     client
-        .post(format!("{gateway}/login/verify"))
+        .post(url)
         .json(&json!({"email": "jane@example.com", "code": "123456"}))
         .send()
         .await
@@ -79,7 +47,7 @@ async fn error_code(response: reqwest::Response) -> (u16, String) {
 
 #[tokio::test]
 async fn an_upstream_slower_than_timeout_ms_is_a_504_and_other_requests_are_still_served() {
-    let auth0 = MockServer::start().await;
+    let app = spawn_gateway(&[("GATEWAY__AUTH0__TIMEOUT_MS", "800")]).await;
     Mock::given(method("POST"))
         .and(path("/oauth/token"))
         .respond_with(
@@ -87,30 +55,25 @@ async fn an_upstream_slower_than_timeout_ms_is_a_504_and_other_requests_are_stil
                 .set_body_json(token_answer())
                 .set_delay(Duration::from_secs(5)),
         )
-        .mount(&auth0)
+        .mount(&app.auth0)
         .await;
     Mock::given(method("POST"))
         .and(path("/passwordless/start"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"_id": "x"})))
-        .mount(&auth0)
+        .mount(&app.auth0)
         .await;
-    let gateway = spawn_gateway(&auth0.uri(), &[("GATEWAY__AUTH0__TIMEOUT_MS", "800")]).await;
-    let client = client();
 
     let started = Instant::now();
     let slow = tokio::spawn({
-        let (client, gateway) = (client.clone(), gateway.clone());
-        async move { verify(&client, &gateway).await }
+        let (client, url) = (app.client.clone(), app.url("/login/verify"));
+        async move { verify(&client, &url).await }
     });
     tokio::time::sleep(Duration::from_millis(100)).await;
     // While the slow call waits, the single worker still serves others.
     let other_started = Instant::now();
-    let other = client
-        .post(format!("{gateway}/login/start"))
-        .json(&json!({"email": "john@example.com"}))
-        .send()
-        .await
-        .unwrap();
+    let other = app
+        .post_json("/login/start", &json!({"email": "john@example.com"}))
+        .await;
     assert_eq!(other.status(), 200);
     assert!(
         other_started.elapsed() < Duration::from_millis(700),
@@ -128,12 +91,9 @@ async fn an_upstream_slower_than_timeout_ms_is_a_504_and_other_requests_are_stil
 
 #[tokio::test]
 async fn an_upstream_refusing_connections_is_a_502() {
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
-    let gateway = spawn_gateway(&format!("http://127.0.0.1:{port}"), &[]).await;
-    let (status, code) = error_code(verify(&client(), &gateway).await).await;
+    let refused = RefusedPort::bind();
+    let app = spawn_gateway(&[("GATEWAY__AUTH0__DOMAIN", &refused.url())]).await;
+    let (status, code) = error_code(verify(&app.client, &app.url("/login/verify")).await).await;
     assert_eq!((status, code.as_str()), (502, "upstream_error"));
 }
 
@@ -145,24 +105,24 @@ async fn garbage_and_html_answers_are_502() {
         (403, "<html>Forbidden</html>", "text/html"),
         (200, "{\"token_type\":\"Bearer\"}", "application/json"),
     ] {
-        let auth0 = MockServer::start().await;
+        let app = spawn_gateway(&[]).await;
         Mock::given(path("/oauth/token"))
             .respond_with(ResponseTemplate::new(status).set_body_raw(body, content_type))
-            .mount(&auth0)
+            .mount(&app.auth0)
             .await;
-        let gateway = spawn_gateway(&auth0.uri(), &[]).await;
-        let response = verify(&client(), &gateway).await;
+        let response = verify(&app.client, &app.url("/login/verify")).await;
         let text = response.text().await.unwrap();
         assert!(text.contains("\"upstream_error\""), "{body} -> {text}");
         assert!(
-            !text.contains("html") && !text.contains(&auth0.uri()),
+            !text.contains("html") && !text.contains(&app.auth0.uri()),
             "{text}"
         );
     }
 }
 
 /// A raw HTTP/1.1 upstream that answers every connection with `head`, then
-/// `body_chunk` repeated `repeats` times (slowly if asked), then closes.
+/// `body_chunk` repeated `repeats` times (slowly if asked), then closes. Its
+/// listener is bound once and moved into the task that serves it.
 async fn raw_upstream(
     head: String,
     body_chunk: Vec<u8>,
@@ -208,9 +168,13 @@ async fn an_oversize_declared_body_is_a_502_without_reading_it() {
         Duration::from_millis(10),
     )
     .await;
-    let gateway = spawn_gateway(&upstream, &[("GATEWAY__AUTH0__TIMEOUT_MS", "10000")]).await;
+    let app = spawn_gateway(&[
+        ("GATEWAY__AUTH0__DOMAIN", &upstream),
+        ("GATEWAY__AUTH0__TIMEOUT_MS", "10000"),
+    ])
+    .await;
     let started = Instant::now();
-    let (status, code) = error_code(verify(&client(), &gateway).await).await;
+    let (status, code) = error_code(verify(&app.client, &app.url("/login/verify")).await).await;
     assert_eq!((status, code.as_str()), (502, "upstream_error"));
     assert!(
         started.elapsed() < Duration::from_secs(2),
@@ -230,16 +194,14 @@ async fn an_endless_chunked_body_is_cut_at_the_size_cap() {
         Duration::from_millis(1),
     )
     .await;
-    let gateway = spawn_gateway(
-        &upstream,
-        &[
-            ("GATEWAY__AUTH0__TIMEOUT_MS", "10000"),
-            ("GATEWAY__AUTH0__MAX_RESPONSE_BYTES", "65536"),
-        ],
-    )
+    let app = spawn_gateway(&[
+        ("GATEWAY__AUTH0__DOMAIN", &upstream),
+        ("GATEWAY__AUTH0__TIMEOUT_MS", "10000"),
+        ("GATEWAY__AUTH0__MAX_RESPONSE_BYTES", "65536"),
+    ])
     .await;
     let started = Instant::now();
-    let (status, code) = error_code(verify(&client(), &gateway).await).await;
+    let (status, code) = error_code(verify(&app.client, &app.url("/login/verify")).await).await;
     assert_eq!((status, code.as_str()), (502, "upstream_error"));
     // 64 KiB at 4 KiB per millisecond or so: far less than the 10 s timeout.
     assert!(
@@ -258,80 +220,23 @@ async fn a_truncated_body_is_a_502() {
         Duration::from_millis(1),
     )
     .await;
-    let gateway = spawn_gateway(&upstream, &[]).await;
-    let (status, code) = error_code(verify(&client(), &gateway).await).await;
+    let app = spawn_gateway(&[("GATEWAY__AUTH0__DOMAIN", &upstream)]).await;
+    let (status, code) = error_code(verify(&app.client, &app.url("/login/verify")).await).await;
     assert_eq!((status, code.as_str()), (502, "upstream_error"));
 }
 
-/// The real binary as a child process, killed if the test fails early.
-struct Gateway {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Gateway {
-    async fn start(domain: &str, extra: &[(&str, &str)]) -> Self {
-        let port = {
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            listener.local_addr().unwrap().port()
-        };
-        let bind = format!("127.0.0.1:{port}");
-        let mut env = env_map(domain, extra);
-        env.insert("GATEWAY__SERVER__BIND".into(), bind);
-        env.insert("GATEWAY__SERVER__WORKERS".into(), "2".into());
-        env.insert("GATEWAY__SERVER__METRICS_BIND".into(), String::new());
-        let child = Command::new(env!("CARGO_BIN_EXE_login-gateway"))
-            .env_clear()
-            .envs(&env)
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the binary starts");
-        let gateway = Self {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        };
-        let client = client();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Ok(response) = client.get(format!("{}/healthz", gateway.url)).send().await {
-                if response.status() == 200 {
-                    break;
-                }
-            }
-            assert!(Instant::now() < deadline, "gateway did not come up");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        gateway
-    }
-
-    fn sigterm(&self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success());
-    }
-
-    /// Waits (bounded) for the process to exit; returns its exit code.
-    async fn exit_code(&mut self, within: Duration) -> Option<i32> {
-        let deadline = Instant::now() + within;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return status.code();
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        None
-    }
+/// The real binary with two workers and the rate limits off; `drain_delay_ms`
+/// is how long it keeps serving after SIGTERM.
+async fn spawn_binary(auth0: &MockServer, drain_delay_ms: &str) -> RealGateway {
+    RealGateway::spawn(
+        &auth0.uri(),
+        &[
+            ("GATEWAY__SERVER__WORKERS", "2"),
+            NO_LIMITS,
+            ("GATEWAY__SERVER__DRAIN_DELAY_MS", drain_delay_ms),
+        ],
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -347,28 +252,24 @@ async fn sigterm_lets_an_in_flight_request_finish_and_exits_zero() {
         .expect(1)
         .mount(&auth0)
         .await;
-    let mut gateway =
-        Gateway::start(&auth0.uri(), &[("GATEWAY__SERVER__DRAIN_DELAY_MS", "500")]).await;
-    let client = client();
+    let mut gateway = spawn_binary(&auth0, "500").await;
+    let client = http_client();
     let in_flight = tokio::spawn({
-        let (client, url) = (client.clone(), gateway.url.clone());
+        let (client, url) = (client.clone(), gateway.url("/login/verify"));
         async move { verify(&client, &url).await.status().as_u16() }
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
     gateway.sigterm();
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let ready = client
-        .get(format!("{}/readyz", gateway.url))
-        .send()
-        .await
-        .unwrap();
+    let ready = client.get(gateway.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 503, "readiness turns 503 at once");
     assert_eq!(
         in_flight.await.unwrap(),
         200,
         "the in-flight request completes"
     );
-    assert_eq!(gateway.exit_code(Duration::from_secs(10)).await, Some(0));
+    let exit = gateway.wait_exit(Duration::from_secs(10)).await;
+    assert_eq!(exit.and_then(|status| status.code()), Some(0), "{exit:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -379,19 +280,18 @@ async fn two_hundred_clients_see_no_reset_while_the_gateway_drains() {
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"_id": "x"})))
         .mount(&auth0)
         .await;
-    let mut gateway =
-        Gateway::start(&auth0.uri(), &[("GATEWAY__SERVER__DRAIN_DELAY_MS", "2500")]).await;
+    let mut gateway = spawn_binary(&auth0, "2500").await;
     let stop_at = Instant::now() + Duration::from_millis(2000);
     let mut clients = Vec::new();
     for n in 0..200 {
-        let url = gateway.url.clone();
+        let url = gateway.url("/login/start");
         clients.push(tokio::spawn(async move {
-            let client = client();
+            let client = http_client();
             let mut outcomes = Vec::new();
             // Keep calling until well inside the drain window.
             while Instant::now() < stop_at {
                 let result = client
-                    .post(format!("{url}/login/start"))
+                    .post(&url)
                     .json(&json!({"email": format!("user{n}@example.com")}))
                     .send()
                     .await;
@@ -406,14 +306,10 @@ async fn two_hundred_clients_see_no_reset_while_the_gateway_drains() {
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     gateway.sigterm();
-    let probe = client();
+    let probe = http_client();
     let deadline = Instant::now() + Duration::from_secs(2);
     loop {
-        let ready = probe
-            .get(format!("{}/readyz", gateway.url))
-            .send()
-            .await
-            .unwrap();
+        let ready = probe.get(gateway.url("/readyz")).send().await.unwrap();
         if ready.status() == 503 {
             break;
         }
@@ -428,5 +324,6 @@ async fn two_hundred_clients_see_no_reset_while_the_gateway_drains() {
         }
     }
     assert!(total >= 200, "{total} requests");
-    assert_eq!(gateway.exit_code(Duration::from_secs(15)).await, Some(0));
+    let exit = gateway.wait_exit(Duration::from_secs(15)).await;
+    assert_eq!(exit.and_then(|status| status.code()), Some(0), "{exit:?}");
 }

@@ -1,16 +1,15 @@
 //! Runs the real binary with debug logging, drives a full login through it,
 //! stops it with SIGTERM and checks that nothing secret reached its output
 //! (SPEC §6).
-#![allow(clippy::unwrap_used)]
 
-use std::io::Read;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 use wiremock::matchers::{body_partial_json, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::helpers::http_client;
+use crate::real_binary::RealGateway;
 
 /// Obviously fake values, long and distinctive so that a match in the log
 /// cannot be a coincidence.
@@ -26,108 +25,6 @@ const MFA_TOKEN: &str = "logs-test-mfa-token-e6a2";
 const EMAIL: &str = "jane@example.com";
 const MFA_EMAIL: &str = "mfa.user@example.com";
 const PHONE: &str = "+14155550100";
-
-/// Kills the child if the test fails half way: no stray gateway survives.
-struct Gateway {
-    child: Option<Child>,
-    stdout: Option<JoinHandle<String>>,
-    stderr: Option<JoinHandle<String>>,
-}
-
-impl Gateway {
-    fn spawn(auth0_uri: &str, port: u16) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_login-gateway"))
-            .env_clear()
-            .env("RUST_LOG", "debug")
-            .env("GATEWAY__LOG__FORMAT", "json")
-            .env("GATEWAY__SERVER__BIND", format!("127.0.0.1:{port}"))
-            .env("GATEWAY__SERVER__WORKERS", "1")
-            .env("GATEWAY__SERVER__METRICS_BIND", "")
-            .env("GATEWAY__SERVER__DRAIN_DELAY_MS", "0")
-            .env("GATEWAY__SERVER__SHUTDOWN_TIMEOUT_SECS", "2")
-            .env("GATEWAY__AUTH0__DOMAIN", auth0_uri)
-            .env("GATEWAY__AUTH0__CLIENT_ID", "logs-test-client-id")
-            .env("GATEWAY__AUTH0__CLIENT_SECRET", CLIENT_SECRET)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the gateway binary starts");
-        let stdout = child.stdout.take().map(read_all);
-        let stderr = child.stderr.take().map(read_all);
-        Self {
-            child: Some(child),
-            stdout,
-            stderr,
-        }
-    }
-
-    fn has_exited(&mut self) -> Option<ExitStatus> {
-        self.child
-            .as_mut()
-            .and_then(|c| c.try_wait().ok().flatten())
-    }
-
-    /// SIGTERM, then wait (bounded) for the exit; returns status and output.
-    async fn terminate(mut self) -> (ExitStatus, String) {
-        let pid = self.child.as_ref().map(|c| c.id()).expect("child");
-        let sent = Command::new("kill")
-            .arg("-TERM")
-            .arg(pid.to_string())
-            .status()
-            .expect("kill runs");
-        assert!(sent.success(), "SIGTERM delivered");
-        let deadline = Instant::now() + Duration::from_secs(15);
-        let status = loop {
-            if let Some(status) = self.has_exited() {
-                break status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the gateway did not exit within 15 s of SIGTERM"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        self.child = None;
-        (status, self.output())
-    }
-
-    fn output(&mut self) -> String {
-        let out = self
-            .stdout
-            .take()
-            .and_then(|h| h.join().ok())
-            .unwrap_or_default();
-        let err = self
-            .stderr
-            .take()
-            .and_then(|h| h.join().ok())
-            .unwrap_or_default();
-        format!("{out}\n{err}")
-    }
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        if let Some(child) = self.child.as_mut() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn read_all(mut pipe: impl Read + Send + 'static) -> JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = pipe.read_to_end(&mut bytes);
-        String::from_utf8_lossy(&bytes).into_owned()
-    })
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
-}
 
 async fn mount_auth0(server: &MockServer) {
     Mock::given(method("POST"))
@@ -202,36 +99,21 @@ async fn mount_auth0(server: &MockServer) {
 async fn the_logs_of_a_full_login_contain_no_secret_code_token_or_raw_identifier() {
     let auth0 = MockServer::start().await;
     mount_auth0(&auth0).await;
-    let port = free_port();
-    let mut gateway = Gateway::spawn(&auth0.uri(), port);
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .expect("client");
-
-    // Wait (bounded) until it serves.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(status) = gateway.has_exited() {
-            panic!("the gateway exited early ({status}):\n{}", gateway.output());
-        }
-        if let Ok(response) = client.get(format!("{base}/healthz")).send().await {
-            if response.status() == 200 {
-                break;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the gateway did not serve /healthz within 10 s"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let mut gateway = RealGateway::spawn(
+        &auth0.uri(),
+        &[
+            ("RUST_LOG", "debug"),
+            ("GATEWAY__SERVER__SHUTDOWN_TIMEOUT_SECS", "2"),
+            ("GATEWAY__AUTH0__CLIENT_ID", "logs-test-client-id"),
+            ("GATEWAY__AUTH0__CLIENT_SECRET", CLIENT_SECRET),
+        ],
+    )
+    .await;
+    let client = http_client();
 
     let post = |path: &'static str, body: serde_json::Value| {
         let client = client.clone();
-        let url = format!("{base}{path}");
+        let url = gateway.url(path);
         async move {
             let response = client.post(url).json(&body).send().await.expect("answer");
             let status = response.status().as_u16();
@@ -278,7 +160,12 @@ async fn the_logs_of_a_full_login_contain_no_secret_code_token_or_raw_identifier
     .await;
     assert_eq!(status, 400);
 
-    let (status, output) = gateway.terminate().await;
+    gateway.sigterm();
+    let status = gateway
+        .wait_exit(Duration::from_secs(15))
+        .await
+        .expect("the gateway exits within 15 s of SIGTERM");
+    let output = gateway.output();
     assert!(
         status.success(),
         "clean exit after SIGTERM: {status}\n{output}"
