@@ -200,6 +200,26 @@ pub fn mask_phone(phone: &str) -> String {
     format!("{head}*******{tail}")
 }
 
+/// The SPEC §1 field rules as JSON Schema patterns: what the OpenAPI
+/// document publishes. The parsers above enforce the same rules; a test
+/// below checks both agree on a table of values.
+pub mod patterns {
+    /// E.164: `+`, then 8–15 digits, not starting with 0.
+    pub const E164: &str = r"^\+[1-9][0-9]{7,14}$";
+    /// A passwordless one-time code: 4–12 digits.
+    pub const CODE: &str = r"^[0-9]{4,12}$";
+    /// An authenticator-app code: 6 digits.
+    pub const OTP: &str = r"^[0-9]{6}$";
+    /// An out-of-band binding code: 4–12 visible ASCII characters.
+    pub const BINDING_CODE: &str = r"^[\x21-\x7E]{4,12}$";
+    /// Opaque codes and ids: 1–512 visible ASCII characters.
+    pub const OPAQUE: &str = r"^[\x21-\x7E]{1,512}$";
+    /// A refresh token as the gateway forwards it: 1–4096 visible ASCII.
+    pub const REFRESH_TOKEN: &str = r"^[\x21-\x7E]{1,4096}$";
+    /// A BCP 47 language tag as the gateway checks it (at most 35 chars).
+    pub const LOCALE: &str = r"^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$";
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,5 +289,56 @@ mod tests {
             format!("{:?}", Identifier::parse(None, Some("+14155550100"))),
             "Ok(Phone(+1*******0100))"
         );
+    }
+
+    #[test]
+    fn the_published_patterns_are_the_rules_the_parsers_enforce() {
+        let matches = |pattern: &str, value: &str| {
+            regex::Regex::new(pattern)
+                .map(|re| re.is_match(value))
+                .unwrap_or(false)
+        };
+        for phone in [
+            "+14155550100",
+            "+4915112345678",
+            "+123456789012345",
+            "+1234567",
+            "+1234567890123456",
+            "+04155550100",
+            "14155550100",
+            "+1 415 555",
+            "+1415555010a",
+            "",
+        ] {
+            assert_eq!(
+                PhoneNumber::parse(phone).is_ok(),
+                matches(patterns::E164, phone),
+                "{phone:?}"
+            );
+        }
+        for code in [
+            "1234",
+            "123456789012",
+            "123",
+            "1234567890123",
+            "12a4",
+            "",
+            "000000",
+        ] {
+            assert_eq!(
+                OtpCode::parse(code).is_ok(),
+                matches(patterns::CODE, code),
+                "{code:?}"
+            );
+        }
+        for opaque in ["a", "x|y~!", "has space", "", "naïve"] {
+            assert_eq!(
+                visible_ascii("id", opaque, 512).is_ok(),
+                matches(patterns::OPAQUE, opaque),
+                "{opaque:?}"
+            );
+        }
+        let long = "a".repeat(513);
+        assert!(visible_ascii("id", &long, 512).is_err() && !matches(patterns::OPAQUE, &long));
     }
 }

@@ -1,5 +1,8 @@
-//! The one public error model (SPEC §2) and the handlers that route actix's
-//! own extractor errors into it (request bodies are read by `body`).
+//! The one public error model (SPEC §2): [`ErrorCode`] owns each gateway
+//! code's string and status, [`ApiError`] is the one answer, and the two
+//! mappings from the layers below (`From<UpstreamError>` for Auth0's
+//! answers, `From<Rejection>` for local limits) live here, on the edge side,
+//! so the Auth0 client and the limiter know nothing of HTTP answers.
 //!
 //! The body is always `{error, error_description, request_id}` (plus
 //! `mfa_token`/`mfa_requirements` for `mfa_required`). The real cause of a 5xx
@@ -10,26 +13,87 @@ use std::borrow::Cow;
 use actix_web::error::{PathError, QueryPayloadError};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, ResponseError};
 use serde::Serialize;
 
+use crate::auth0::{MfaRequired, UpstreamError};
 use crate::rate_limit::Rejection;
 use crate::request_id;
 use crate::secret::Sensitive;
 
-/// What `/login/verify` and friends add to a `403 mfa_required` answer.
-#[derive(Debug, Clone, Serialize)]
-pub struct MfaRequiredDetails {
-    pub mfa_token: Sensitive,
-    pub mfa_requirements: serde_json::Value,
+/// Every code the gateway itself answers with. Auth0's documented codes
+/// pass through beside these (`auth0::errors::DOCUMENTED_CODES`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    InvalidRequest,
+    Unauthorized,
+    NotFound,
+    MethodNotAllowed,
+    RequestTimeout,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    TooManyRequests,
+    UpstreamError,
+    UpstreamTimeout,
+    ShuttingDown,
+}
+
+impl ErrorCode {
+    /// In the order the OpenAPI document lists them.
+    pub const ALL: [Self; 11] = [
+        Self::InvalidRequest,
+        Self::Unauthorized,
+        Self::NotFound,
+        Self::MethodNotAllowed,
+        Self::RequestTimeout,
+        Self::PayloadTooLarge,
+        Self::UnsupportedMediaType,
+        Self::TooManyRequests,
+        Self::UpstreamError,
+        Self::UpstreamTimeout,
+        Self::ShuttingDown,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::Unauthorized => "unauthorized",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::RequestTimeout => "request_timeout",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::TooManyRequests => "too_many_requests",
+            Self::UpstreamError => "upstream_error",
+            Self::UpstreamTimeout => "upstream_timeout",
+            Self::ShuttingDown => "shutting_down",
+        }
+    }
+
+    pub const fn status(self) -> StatusCode {
+        match self {
+            Self::InvalidRequest => StatusCode::BAD_REQUEST,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            Self::UpstreamError => StatusCode::BAD_GATEWAY,
+            Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+            Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
 }
 
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
+    /// A gateway [`ErrorCode`]'s string, or a documented Auth0 code.
     pub code: Cow<'static, str>,
     pub description: Cow<'static, str>,
-    pub mfa: Option<Box<MfaRequiredDetails>>,
+    pub mfa: Option<Box<MfaRequired>>,
     /// Seconds for `Retry-After` (429 only).
     pub retry_after: Option<u64>,
     /// The local policy that rejected the call, for the IETF headers.
@@ -54,15 +118,23 @@ struct ErrorBody<'a> {
 }
 
 impl ApiError {
-    pub fn new(
+    pub fn new(code: ErrorCode, description: impl Into<Cow<'static, str>>) -> Self {
+        Self::with_status(
+            code.status(),
+            Cow::Borrowed(code.as_str()),
+            description.into(),
+        )
+    }
+
+    fn with_status(
         status: StatusCode,
-        code: impl Into<Cow<'static, str>>,
-        description: impl Into<Cow<'static, str>>,
+        code: Cow<'static, str>,
+        description: Cow<'static, str>,
     ) -> Self {
         Self {
             status,
-            code: code.into(),
-            description: description.into(),
+            code,
+            description,
             mfa: None,
             retry_after: None,
             rate_limit: None,
@@ -72,21 +144,20 @@ impl ApiError {
     }
 
     pub fn invalid_request(description: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
+        Self::new(ErrorCode::InvalidRequest, description)
     }
 
     pub fn unauthorized(description: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", description)
+        Self::new(ErrorCode::Unauthorized, description)
     }
 
     pub fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+        Self::new(ErrorCode::NotFound, "no such route")
     }
 
     pub fn method_not_allowed(allow: &'static str) -> Self {
         let mut error = Self::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
+            ErrorCode::MethodNotAllowed,
             "this route does not accept that method",
         );
         error.allow = Some(allow);
@@ -95,16 +166,14 @@ impl ApiError {
 
     pub fn payload_too_large(limit: usize) -> Self {
         Self::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
+            ErrorCode::PayloadTooLarge,
             format!("request body is larger than {limit} bytes"),
         )
     }
 
     pub fn unsupported_media_type() -> Self {
         Self::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "request body must be JSON (Content-Type: application/json)",
         )
     }
@@ -112,16 +181,14 @@ impl ApiError {
     /// A compressed request body: refused unread (SPEC §1).
     pub fn content_encoding() -> Self {
         Self::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "request bodies must not be compressed (Content-Encoding other than identity)",
         )
     }
 
     pub fn request_timeout() -> Self {
         let mut error = Self::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "request_timeout",
+            ErrorCode::RequestTimeout,
             "the request body did not arrive in time",
         );
         error.close_connection = true;
@@ -130,8 +197,7 @@ impl ApiError {
 
     pub fn too_many_requests(retry_after: u64) -> Self {
         let mut error = Self::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_requests",
+            ErrorCode::TooManyRequests,
             "too many requests; retry after the time in Retry-After",
         );
         error.retry_after = Some(retry_after.max(1));
@@ -140,18 +206,85 @@ impl ApiError {
 
     pub fn upstream_error() -> Self {
         Self::new(
-            StatusCode::BAD_GATEWAY,
-            "upstream_error",
+            ErrorCode::UpstreamError,
             "the identity provider could not be reached or gave an invalid answer",
         )
     }
 
     pub fn upstream_timeout() -> Self {
         Self::new(
-            StatusCode::GATEWAY_TIMEOUT,
-            "upstream_timeout",
+            ErrorCode::UpstreamTimeout,
             "the identity provider did not answer in time",
         )
+    }
+
+    pub fn shutting_down() -> Self {
+        Self::new(
+            ErrorCode::ShuttingDown,
+            "the gateway is shutting down; send traffic elsewhere",
+        )
+    }
+
+    /// Auth0's `403 mfa_required`, with the details the client continues with.
+    pub fn mfa_required(details: MfaRequired) -> Self {
+        let mut error = Self::with_status(
+            StatusCode::FORBIDDEN,
+            Cow::Borrowed("mfa_required"),
+            Cow::Borrowed("Multifactor authentication required"),
+        );
+        error.mfa = Some(Box::new(details));
+        error
+    }
+}
+
+/// The single mapping from Auth0's answers to the client's (SPEC §2).
+impl From<UpstreamError> for ApiError {
+    fn from(error: UpstreamError) -> Self {
+        match error {
+            UpstreamError::Rejected {
+                status,
+                code,
+                description,
+                retry_after,
+            } => {
+                let mut api = Self::with_status(status, code.into(), description.into());
+                api.retry_after = retry_after;
+                api
+            }
+            UpstreamError::MfaRequired(details) => Self::mfa_required(details),
+            UpstreamError::RateLimited { retry_after } => Self::too_many_requests(retry_after),
+            UpstreamError::Misconfigured { .. }
+            | UpstreamError::BadAnswer { .. }
+            | UpstreamError::Unreachable { .. } => Self::upstream_error(),
+            UpstreamError::Timeout => Self::upstream_timeout(),
+        }
+    }
+}
+
+/// A local limit's refusal: 429 with `Retry-After` and the IETF headers.
+impl From<Rejection> for ApiError {
+    fn from(rejection: Rejection) -> Self {
+        crate::metrics::record_rejection(rejection.policy);
+        let mut error = Self::too_many_requests(rejection.retry_after);
+        error.rate_limit = Some(Box::new(rejection));
+        error
+    }
+}
+
+/// `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers).
+fn insert_rate_limit_headers(rejection: &Rejection, response: &mut HttpResponseBuilder) {
+    let policy = format!(
+        "\"{}\";q={};w={}",
+        rejection.policy,
+        rejection.quota.count,
+        rejection.quota.window_secs()
+    );
+    let state = format!("\"{}\";r=0;t={}", rejection.policy, rejection.retry_after);
+    if let Ok(value) = HeaderValue::from_str(&policy) {
+        response.insert_header(("RateLimit-Policy", value));
+    }
+    if let Ok(value) = HeaderValue::from_str(&state) {
+        response.insert_header(("RateLimit", value));
     }
 }
 
@@ -186,7 +319,7 @@ impl ResponseError for ApiError {
             response.insert_header((header::RETRY_AFTER, seconds));
         }
         if let Some(rejection) = &self.rate_limit {
-            rejection.insert_headers(&mut response);
+            insert_rate_limit_headers(rejection, &mut response);
         }
         if let Some(allow) = self.allow {
             response.insert_header((header::ALLOW, HeaderValue::from_static(allow)));
@@ -212,4 +345,132 @@ pub fn path_error_handler(_error: PathError, _req: &HttpRequest) -> actix_web::E
 
 pub fn query_error_handler(_error: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
     ApiError::invalid_request("invalid query string").into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::auth0::errors::classify;
+    use crate::auth0::Endpoint;
+
+    /// What the client sees for one Auth0 answer: the real mapping.
+    fn answer(endpoint: Endpoint, status: u16, body: &str) -> ApiError {
+        let status = StatusCode::from_u16(status).expect("status");
+        ApiError::from(classify(endpoint, status, body.as_bytes(), None))
+    }
+
+    #[test]
+    fn every_gateway_code_has_its_status() {
+        for code in ErrorCode::ALL {
+            let api = ApiError::new(code, "x");
+            assert_eq!(api.status, code.status());
+            assert_eq!(api.code, code.as_str());
+        }
+    }
+
+    #[test]
+    fn auth0_answers_map_to_client_answers() {
+        let cases: &[(u16, &str, &str)] = &[
+            (
+                403,
+                r#"{"error":"invalid_grant","error_description":"Wrong email or verification code."}"#,
+                "403 invalid_grant",
+            ),
+            (
+                403,
+                r#"{"statusCode":403,"error":"invalid_grant","message":"Wrong email or verification code."}"#,
+                "403 invalid_grant",
+            ),
+            (
+                400,
+                r#"{"statusCode":400,"error":"Bad Request","message":"x","errorCode":"bad.email"}"#,
+                "400 bad.email",
+            ),
+            (
+                400,
+                r#"{"error":"bad.phone_number","error_description":"x"}"#,
+                "400 bad.phone_number",
+            ),
+            (
+                403,
+                r#"{"error":"mfa_required","error_description":"Multifactor authentication required","mfa_token":"t","mfa_requirements":{"challenge":[{"type":"otp"}]}}"#,
+                "403 mfa_required",
+            ),
+            (403, r#"{"error":"mfa_required"}"#, "502 upstream_error"),
+            (
+                400,
+                r#"{"error":"authorization_pending","error_description":"x"}"#,
+                "400 authorization_pending",
+            ),
+            (
+                429,
+                r#"{"error":"slow_down","error_description":"x"}"#,
+                "429 slow_down",
+            ),
+            (
+                429,
+                r#"{"error":"too_many_requests","error_description":"x"}"#,
+                "429 too_many_requests",
+            ),
+            (429, "", "429 too_many_requests"),
+            (
+                401,
+                r#"{"error":"invalid_client","error_description":"x"}"#,
+                "502 upstream_error",
+            ),
+            (
+                403,
+                r#"{"error":"unauthorized_client","error_description":"x"}"#,
+                "502 upstream_error",
+            ),
+            (
+                400,
+                r#"{"error":"bad.client_id","error_description":"x"}"#,
+                "502 upstream_error",
+            ),
+            (
+                400,
+                r#"{"error":"something_new","error_description":"x"}"#,
+                "502 upstream_error",
+            ),
+            (500, r#"{"error":"invalid_grant"}"#, "502 upstream_error"),
+            (403, "<html>nope</html>", "502 upstream_error"),
+            (302, "", "502 upstream_error"),
+        ];
+        for (status, body, expected) in cases {
+            let api = answer(Endpoint::Token, *status, body);
+            assert_eq!(
+                &format!("{} {}", api.status.as_u16(), api.code),
+                expected,
+                "{status} {body}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_404_is_not_found_only_for_deleting_an_authenticator() {
+        let body = r#"{"statusCode":404,"error":"Not Found","message":"Authenticator not found"}"#;
+        let api = answer(Endpoint::MfaDeleteAuthenticator, 404, body);
+        assert_eq!((api.status.as_u16(), api.code.as_ref()), (404, "not_found"));
+        assert_eq!(api.description, "Authenticator not found");
+        for endpoint in [
+            Endpoint::Token,
+            Endpoint::PasswordlessStart,
+            Endpoint::MfaAuthenticators,
+        ] {
+            let api = answer(endpoint, 404, body);
+            assert_eq!(api.status.as_u16(), 502, "{endpoint:?}");
+        }
+    }
+
+    #[test]
+    fn descriptions_pass_through_from_either_shape() {
+        let api = answer(
+            Endpoint::Token,
+            403,
+            r#"{"statusCode":403,"error":"invalid_grant","message":"Wrong phone number or verification code."}"#,
+        );
+        assert_eq!(api.description, "Wrong phone number or verification code.");
+    }
 }

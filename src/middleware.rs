@@ -24,18 +24,10 @@ use crate::client_ip::{ClientIp, ClientIpConfig};
 use crate::cors::Cors;
 use crate::error::ApiError;
 use crate::request_id;
-use crate::routes;
+use crate::routes::ROUTES;
+use crate::telemetry::LoggedIdentifier;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
-
-/// The masked identifier (`j***@example.com`) a handler worked for; the
-/// request's log line carries it.
-struct LoggedIdentifier(String);
-
-/// Notes the (already masked) identifier for this request's log line.
-pub fn note_identifier(req: &actix_web::HttpRequest, masked: String) {
-    req.extensions_mut().insert(LoggedIdentifier(masked));
-}
 
 pub struct FrontDoor {
     client_ip: Rc<ClientIpConfig>,
@@ -124,7 +116,7 @@ where
                 // request here is not possible: routing needs it unshared.)
                 _ => request_id::scope(request_id.clone(), service.call(req)).await?,
             };
-            let route = routes::route_label(response.request());
+            let route = route_label(response.request());
             let status = response.status();
             let headers = response.headers_mut();
             if let Some(id) = header_id {
@@ -147,7 +139,9 @@ where
             let elapsed = started.elapsed();
             crate::metrics::record_request(route, status.as_u16(), elapsed);
             let extensions = response.request().extensions();
-            let identifier = extensions.get::<LoggedIdentifier>().map(|i| i.0.as_str());
+            let identifier = extensions
+                .get::<LoggedIdentifier>()
+                .map(LoggedIdentifier::as_str);
             tracing::info!(
                 request_id = request_id.as_str(),
                 method = method.as_str(),
@@ -173,4 +167,13 @@ fn has_content_encoding(headers: &header::HeaderMap) -> bool {
                 .any(|coding| !coding.is_empty() && !coding.eq_ignore_ascii_case("identity"))
         })
     })
+}
+
+/// The route template of a matched request, or `unmatched`: label
+/// cardinality stays bounded whatever paths clients invent. Resources are
+/// named by their template (`routes::resource`).
+fn route_label(req: &actix_web::HttpRequest) -> &'static str {
+    req.match_name()
+        .and_then(|name| ROUTES.iter().find(|r| **r == name).copied())
+        .unwrap_or("unmatched")
 }

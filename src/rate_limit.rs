@@ -21,8 +21,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::http::header::HeaderValue;
-use actix_web::HttpResponseBuilder;
 use dashmap::DashMap;
 use governor::clock::{Clock, DefaultClock};
 use governor::nanos::Nanos;
@@ -31,7 +29,6 @@ use governor::state::{InMemoryState, StateStore};
 use governor::{Quota, RateLimiter};
 
 use crate::domain::Identifier;
-use crate::error::ApiError;
 use crate::settings::{QuotaSpec, RateLimitSettings};
 
 /// Shared buckets for new keys while a store is full.
@@ -44,34 +41,6 @@ pub struct Rejection {
     pub quota: QuotaSpec,
     /// Seconds until the call would be allowed, rounded up.
     pub retry_after: u64,
-}
-
-impl Rejection {
-    /// `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers).
-    pub fn insert_headers(&self, response: &mut HttpResponseBuilder) {
-        let policy = format!(
-            "\"{}\";q={};w={}",
-            self.policy,
-            self.quota.count,
-            self.quota.window_secs()
-        );
-        let state = format!("\"{}\";r=0;t={}", self.policy, self.retry_after);
-        if let Ok(value) = HeaderValue::from_str(&policy) {
-            response.insert_header(("RateLimit-Policy", value));
-        }
-        if let Ok(value) = HeaderValue::from_str(&state) {
-            response.insert_header(("RateLimit", value));
-        }
-    }
-}
-
-impl From<Rejection> for ApiError {
-    fn from(rejection: Rejection) -> Self {
-        crate::metrics::record_rejection(rejection.policy);
-        let mut error = ApiError::too_many_requests(rejection.retry_after);
-        error.rate_limit = Some(Box::new(rejection));
-        error
-    }
 }
 
 /// governor's dashmap store behind an `Arc`, so the policy can ask whether
@@ -108,23 +77,30 @@ impl ShrinkableKeyedStateStore<u64> for SharedStore {
     }
 }
 
-type KeyedLimiter = RateLimiter<u64, SharedStore, DefaultClock>;
+type KeyedLimiter<C> =
+    RateLimiter<u64, SharedStore, C, governor::middleware::NoOpMiddleware<<C as Clock>::Instant>>;
 
 /// One named policy: its quota, its keyed store and its overflow buckets.
-pub struct Policy {
+/// The clock is governor's real one, or a fake one in tests (no sleeping).
+pub struct Policy<C: Clock = DefaultClock> {
     name: &'static str,
     quota: QuotaSpec,
     store: SharedStore,
-    limiter: KeyedLimiter,
-    overflow: KeyedLimiter,
+    limiter: KeyedLimiter<C>,
+    overflow: KeyedLimiter<C>,
     max_keys: usize,
-    clock: DefaultClock,
+    clock: C,
 }
 
 impl Policy {
     pub fn new(name: &'static str, quota: QuotaSpec, max_keys: usize) -> Self {
+        Self::with_clock(name, quota, max_keys, DefaultClock::default())
+    }
+}
+
+impl<C: Clock + Clone> Policy<C> {
+    pub fn with_clock(name: &'static str, quota: QuotaSpec, max_keys: usize, clock: C) -> Self {
         let governor_quota = governor_quota(quota);
-        let clock = DefaultClock::default();
         let store = SharedStore::default();
         Self {
             name,
@@ -242,14 +218,13 @@ impl Limits {
         self.per_ip.check(self.ip_key(ip))
     }
 
-    /// `/login/start`: per IP, per identifier, and the global SMS budget.
+    /// `/login/start`: per IP, per identifier, and the global SMS budget
+    /// (`per_ip` is checked once for the whole scope, by the routes).
     pub fn check_login_start(&self, ip: IpAddr, identifier: &Identifier) -> Result<(), Rejection> {
         if !self.enabled {
             return Ok(());
         }
-        let ip_key = self.ip_key(ip);
-        self.per_ip.check(ip_key)?;
-        self.login_start_per_ip.check(ip_key)?;
+        self.login_start_per_ip.check(self.ip_key(ip))?;
         self.login_start_per_identifier
             .check(self.identifier_key(identifier))?;
         if matches!(identifier, Identifier::Phone(_)) {
@@ -258,22 +233,20 @@ impl Limits {
         Ok(())
     }
 
-    /// `/login/verify`: per IP and per identifier (code guessing).
-    pub fn check_verify(&self, ip: IpAddr, identifier: &Identifier) -> Result<(), Rejection> {
+    /// `/login/verify`: per identifier (code guessing).
+    pub fn check_verify(&self, _ip: IpAddr, identifier: &Identifier) -> Result<(), Rejection> {
         if !self.enabled {
             return Ok(());
         }
-        self.per_ip.check(self.ip_key(ip))?;
         self.verify_per_identifier
             .check(self.identifier_key(identifier))
     }
 
-    /// `/mfa/verify`: per IP and per mfa_token (second-factor guessing).
-    pub fn check_mfa_verify(&self, ip: IpAddr, mfa_token: &str) -> Result<(), Rejection> {
+    /// `/mfa/verify`: per mfa_token (second-factor guessing).
+    pub fn check_mfa_verify(&self, _ip: IpAddr, mfa_token: &str) -> Result<(), Rejection> {
         if !self.enabled {
             return Ok(());
         }
-        self.per_ip.check(self.ip_key(ip))?;
         self.mfa_verify_per_token
             .check(self.hasher.hash_one(("mfa_token", mfa_token)))
     }
@@ -365,12 +338,15 @@ mod tests {
 
     #[test]
     fn pruning_drops_idle_keys() {
-        let policy = Policy::new("per_ip", quota(1000, 1), 1_000_000);
+        let clock = governor::clock::FakeRelativeClock::default();
+        let policy = Policy::with_clock("per_ip", quota(1000, 1), 1_000_000, clock.clone());
         for key in 0..1000 {
             assert!(policy.check(key).is_ok());
         }
         assert_eq!(policy.len(), 1000);
-        std::thread::sleep(Duration::from_millis(1100));
+        policy.prune();
+        assert_eq!(policy.len(), 1000, "buckets not yet full again are kept");
+        clock.advance(Duration::from_millis(1100));
         policy.prune();
         assert_eq!(policy.len(), 0);
     }

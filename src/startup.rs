@@ -18,17 +18,7 @@ use crate::middleware::FrontDoor;
 use crate::rate_limit::{Limits, PRUNE_INTERVAL};
 use crate::routes;
 use crate::settings::Settings;
-
-/// What every handler shares.
-pub struct AppState {
-    pub settings: Settings,
-    pub auth0: Auth0Client,
-    pub limits: Limits,
-    /// False from the first shutdown signal on: `/readyz` answers 503.
-    pub ready: AtomicBool,
-    /// Renders `/metrics`; `None` if another recorder owns the process.
-    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
-}
+use crate::state::AppState;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -168,9 +158,11 @@ fn run(state: web::Data<AppState>, listener: TcpListener) -> Result<Server, Star
     let request_timeout = server_settings.client_request_timeout;
     let shutdown_timeout = server_settings.shutdown_timeout.as_secs();
     let app_state = state.clone();
+    let api_document = web::Data::new(routes::docs::ApiDocument(crate::openapi::document_json()));
     let server = HttpServer::new(move || {
         App::new()
             .app_data(app_state.clone())
+            .app_data(api_document.clone())
             .app_data(body_limits)
             .app_data(web::PathConfig::default().error_handler(path_error_handler))
             .app_data(web::QueryConfig::default().error_handler(query_error_handler))

@@ -171,6 +171,22 @@ impl Drop for LogGuard {
     }
 }
 
+/// The masked identifier (`j***@example.com`) a handler worked for; the
+/// request's access-log line carries it.
+pub struct LoggedIdentifier(String);
+
+impl LoggedIdentifier {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Notes the (already masked) identifier for this request's log line.
+pub fn note_identifier(req: &actix_web::HttpRequest, masked: String) {
+    use actix_web::HttpMessage;
+    req.extensions_mut().insert(LoggedIdentifier(masked));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

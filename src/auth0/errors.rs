@@ -4,8 +4,8 @@
 use actix_web::http::StatusCode;
 use serde::Deserialize;
 
+use super::types::MfaRequired;
 use super::Endpoint;
-use crate::error::{ApiError, MfaRequiredDetails};
 use crate::secret::Sensitive;
 
 /// Auth0 4xx codes the gateway passes through with their status: the ones a
@@ -52,8 +52,8 @@ pub enum UpstreamError {
         description: String,
         retry_after: Option<u64>,
     },
-    /// Auth0's `403 mfa_required`; an outcome for the login grants.
-    MfaRequired(MfaRequiredDetails),
+    /// Auth0's `403 mfa_required`: the login continues at `/mfa/*`.
+    MfaRequired(MfaRequired),
     /// Auth0's own rate limit.
     RateLimited { retry_after: u64 },
     /// Auth0 rejected the gateway's credentials or grant setup.
@@ -70,37 +70,6 @@ impl UpstreamError {
     pub fn bad_answer(reason: impl Into<String>) -> Self {
         Self::BadAnswer {
             reason: reason.into(),
-        }
-    }
-}
-
-impl From<UpstreamError> for ApiError {
-    fn from(error: UpstreamError) -> Self {
-        match error {
-            UpstreamError::Rejected {
-                status,
-                code,
-                description,
-                retry_after,
-            } => {
-                let mut api = ApiError::new(status, code, description);
-                api.retry_after = retry_after;
-                api
-            }
-            UpstreamError::MfaRequired(details) => {
-                let mut api = ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "mfa_required",
-                    "Multifactor authentication required",
-                );
-                api.mfa = Some(Box::new(details));
-                api
-            }
-            UpstreamError::RateLimited { retry_after } => ApiError::too_many_requests(retry_after),
-            UpstreamError::Misconfigured { .. }
-            | UpstreamError::BadAnswer { .. }
-            | UpstreamError::Unreachable { .. } => ApiError::upstream_error(),
-            UpstreamError::Timeout => ApiError::upstream_timeout(),
         }
     }
 }
@@ -198,7 +167,7 @@ pub fn classify(
     };
     if code == "mfa_required" {
         return match (parsed.mfa_token, parsed.mfa_requirements) {
-            (Some(mfa_token), requirements) => UpstreamError::MfaRequired(MfaRequiredDetails {
+            (Some(mfa_token), requirements) => UpstreamError::MfaRequired(MfaRequired {
                 mfa_token,
                 mfa_requirements: requirements.unwrap_or_else(|| serde_json::json!({})),
             }),
@@ -220,144 +189,4 @@ fn description(body: &Auth0ErrorBody) -> String {
         .or(body.message.as_deref())
         .unwrap_or("");
     text.chars().take(MAX_DESCRIPTION_CHARS).collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn code_of(error: &UpstreamError) -> String {
-        let api: ApiError = match error {
-            UpstreamError::Rejected {
-                status,
-                code,
-                description,
-                ..
-            } => ApiError::new(*status, code.clone(), description.clone()),
-            UpstreamError::MfaRequired(_) => {
-                ApiError::new(StatusCode::FORBIDDEN, "mfa_required", "")
-            }
-            UpstreamError::RateLimited { .. } => ApiError::too_many_requests(1),
-            UpstreamError::Timeout => ApiError::upstream_timeout(),
-            _ => ApiError::upstream_error(),
-        };
-        format!("{} {}", api.status.as_u16(), api.code)
-    }
-
-    #[test]
-    fn auth0_answers_map_to_client_answers() {
-        let cases: &[(u16, &str, &str)] = &[
-            (
-                403,
-                r#"{"error":"invalid_grant","error_description":"Wrong email or verification code."}"#,
-                "403 invalid_grant",
-            ),
-            (
-                403,
-                r#"{"statusCode":403,"error":"invalid_grant","message":"Wrong email or verification code."}"#,
-                "403 invalid_grant",
-            ),
-            (
-                400,
-                r#"{"statusCode":400,"error":"Bad Request","message":"x","errorCode":"bad.email"}"#,
-                "400 bad.email",
-            ),
-            (
-                400,
-                r#"{"error":"bad.phone_number","error_description":"x"}"#,
-                "400 bad.phone_number",
-            ),
-            (
-                403,
-                r#"{"error":"mfa_required","error_description":"Multifactor authentication required","mfa_token":"t","mfa_requirements":{"challenge":[{"type":"otp"}]}}"#,
-                "403 mfa_required",
-            ),
-            (403, r#"{"error":"mfa_required"}"#, "502 upstream_error"),
-            (
-                400,
-                r#"{"error":"authorization_pending","error_description":"x"}"#,
-                "400 authorization_pending",
-            ),
-            (
-                429,
-                r#"{"error":"slow_down","error_description":"x"}"#,
-                "429 slow_down",
-            ),
-            (
-                429,
-                r#"{"error":"too_many_requests","error_description":"x"}"#,
-                "429 too_many_requests",
-            ),
-            (429, "", "429 too_many_requests"),
-            (
-                401,
-                r#"{"error":"invalid_client","error_description":"x"}"#,
-                "502 upstream_error",
-            ),
-            (
-                403,
-                r#"{"error":"unauthorized_client","error_description":"x"}"#,
-                "502 upstream_error",
-            ),
-            (
-                400,
-                r#"{"error":"bad.client_id","error_description":"x"}"#,
-                "502 upstream_error",
-            ),
-            (
-                400,
-                r#"{"error":"something_new","error_description":"x"}"#,
-                "502 upstream_error",
-            ),
-            (500, r#"{"error":"invalid_grant"}"#, "502 upstream_error"),
-            (403, "<html>nope</html>", "502 upstream_error"),
-            (302, "", "502 upstream_error"),
-        ];
-        for (status, body, expected) in cases {
-            let status = StatusCode::from_u16(*status).expect("status");
-            assert_eq!(
-                &code_of(&classify(Endpoint::Token, status, body.as_bytes(), None)),
-                expected,
-                "{status} {body}"
-            );
-        }
-    }
-
-    #[test]
-    fn a_404_is_not_found_only_for_deleting_an_authenticator() {
-        let body = br#"{"statusCode":404,"error":"Not Found","message":"Authenticator not found"}"#;
-        let api: ApiError = classify(
-            Endpoint::MfaDeleteAuthenticator,
-            StatusCode::NOT_FOUND,
-            body,
-            None,
-        )
-        .into();
-        assert_eq!((api.status.as_u16(), api.code.as_ref()), (404, "not_found"));
-        assert_eq!(api.description, "Authenticator not found");
-        for endpoint in [
-            Endpoint::Token,
-            Endpoint::PasswordlessStart,
-            Endpoint::MfaAuthenticators,
-        ] {
-            let api: ApiError = classify(endpoint, StatusCode::NOT_FOUND, body, None).into();
-            assert_eq!(api.status.as_u16(), 502, "{endpoint:?}");
-        }
-    }
-
-    #[test]
-    fn descriptions_pass_through_from_either_shape() {
-        let error = classify(
-            Endpoint::Token,
-            StatusCode::FORBIDDEN,
-            br#"{"statusCode":403,"error":"invalid_grant","message":"Wrong phone number or verification code."}"#,
-            None,
-        );
-        match error {
-            UpstreamError::Rejected { description, .. } => {
-                assert_eq!(description, "Wrong phone number or verification code.")
-            }
-            other => panic!("unexpected {other:?}"),
-        }
-    }
 }

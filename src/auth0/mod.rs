@@ -4,6 +4,7 @@
 //! Nothing here retries: once a request may have reached Auth0 a retry could
 //! send a second SMS or burn a one-time code.
 
+mod answer;
 pub mod errors;
 pub mod types;
 
@@ -14,11 +15,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use actix_web::http::StatusCode;
-use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use secrecy::{ExposeSecret, SecretString};
-use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use answer::{decode_ignored, decode_json, retry_after_seconds, transport_error, Answer};
 pub use errors::UpstreamError;
 pub use types::*;
 
@@ -85,12 +86,6 @@ pub struct Auth0Client {
     max_response_bytes: usize,
 }
 
-/// A 2xx answer: status and the (size-capped) body.
-struct Answer {
-    status: StatusCode,
-    body: Vec<u8>,
-}
-
 impl Auth0Client {
     pub fn new(settings: &Auth0Settings) -> Result<Self, String> {
         static INSTANCES: AtomicU64 = AtomicU64::new(0);
@@ -142,22 +137,8 @@ impl Auth0Client {
         self.send(call, decode_ignored).await
     }
 
-    /// `POST /oauth/token` for a grant that logs a user in: tokens, or the
-    /// `mfa_required` outcome.
-    pub async fn login_grant(
-        &self,
-        caller: Caller<'_>,
-        grant: &TokenGrant<'_>,
-    ) -> Result<LoginOutcome, UpstreamError> {
-        match self.token_grant(caller, grant).await {
-            Ok(tokens) => Ok(LoginOutcome::Tokens(tokens)),
-            Err(UpstreamError::MfaRequired(details)) => Ok(LoginOutcome::MfaRequired(details)),
-            Err(other) => Err(other),
-        }
-    }
-
-    /// `POST /oauth/token` for a grant that must answer tokens
-    /// (`refresh_token`, the MFA grants).
+    /// `POST /oauth/token`: tokens, or `UpstreamError::MfaRequired` when
+    /// Auth0 asks for a second factor.
     pub async fn token_grant(
         &self,
         caller: Caller<'_>,
@@ -457,84 +438,6 @@ impl<'a, B: Serialize> Call<'a, B> {
     }
 }
 
-/// A 2xx whose content the gateway does not use must still be Auth0's: JSON
-/// or empty. A 200 HTML page (a wrong domain, a captive portal) is not.
-fn decode_ignored(answer: &Answer) -> Result<(), UpstreamError> {
-    decode_json::<serde_json::Value>(answer).map(|_| ())
-}
-
-/// Parses a 2xx body; a missing required field is an upstream fault.
-fn decode_json<T: DeserializeOwned>(answer: &Answer) -> Result<T, UpstreamError> {
-    // Some endpoints (revoke, delete) answer with no body at all.
-    let body: &[u8] = if answer.body.is_empty() || answer.status == StatusCode::NO_CONTENT {
-        b"null"
-    } else {
-        &answer.body
-    };
-    serde_json::from_slice(body).map_err(|e| {
-        UpstreamError::bad_answer(format!(
-            "2xx answer did not match the documented shape ({})",
-            e.classify_name()
-        ))
-    })
-}
-
-trait ClassifyName {
-    fn classify_name(&self) -> &'static str;
-}
-
-impl ClassifyName for serde_json::Error {
-    fn classify_name(&self) -> &'static str {
-        match self.classify() {
-            serde_json::error::Category::Io => "io",
-            serde_json::error::Category::Syntax => "not JSON",
-            serde_json::error::Category::Data => "missing or mistyped field",
-            serde_json::error::Category::Eof => "truncated JSON",
-        }
-    }
-}
-
-fn transport_error(error: reqwest::Error) -> UpstreamError {
-    if error.is_connect() {
-        // The reqwest error text can hold the URL; the log gets only the kind.
-        let reason = if error.is_timeout() {
-            "connect timeout"
-        } else {
-            "connection failed"
-        };
-        UpstreamError::Unreachable {
-            reason: reason.to_string(),
-        }
-    } else if error.is_timeout() {
-        UpstreamError::Timeout
-    } else if error.is_body() || error.is_decode() {
-        UpstreamError::bad_answer("answer body could not be read")
-    } else {
-        UpstreamError::Unreachable {
-            reason: "request failed".to_string(),
-        }
-    }
-}
-
-/// Seconds to wait, from `Retry-After` or Auth0's `x-ratelimit-reset` (a
-/// Unix time), rounded up, at least 1.
-fn retry_after_seconds(headers: &HeaderMap) -> Option<u64> {
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-    };
-    if let Some(reset) = header("x-ratelimit-reset") {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        return Some(reset.saturating_sub(now).max(1));
-    }
-    header(RETRY_AFTER.as_str()).map(|s| s.max(1))
-}
-
 /// Adds `client_id` / `client_secret` to a request body without copying it.
 #[derive(Serialize)]
 struct WithCredentials<'a, T: Serialize> {
@@ -557,29 +460,4 @@ impl<'a, T: Serialize> WithCredentials<'a, T> {
 #[derive(Serialize)]
 struct RevokeRequest<'a> {
     token: &'a str,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retry_after_prefers_the_ratelimit_reset_time() {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        let mut headers = HeaderMap::new();
-        headers.insert("retry-after", HeaderValue::from_static("7"));
-        assert_eq!(retry_after_seconds(&headers), Some(7));
-        headers.insert(
-            "x-ratelimit-reset",
-            HeaderValue::from_str(&(now + 30).to_string()).expect("header"),
-        );
-        let seconds = retry_after_seconds(&headers).unwrap_or(0);
-        assert!((29..=30).contains(&seconds), "{seconds}");
-        headers.insert("x-ratelimit-reset", HeaderValue::from_static("1"));
-        assert_eq!(retry_after_seconds(&headers), Some(1));
-        assert_eq!(retry_after_seconds(&HeaderMap::new()), None);
-    }
 }

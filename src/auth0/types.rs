@@ -5,7 +5,6 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::error::MfaRequiredDetails;
 use crate::secret::Sensitive;
 
 crate::redacted_debug!(
@@ -24,7 +23,7 @@ pub struct PasswordlessStart<'a> {
     pub email: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub phone_number: Option<&'a str>,
-    pub send: &'a str,
+    pub send: SendKind,
     #[serde(rename = "authParams", skip_serializing_if = "Option::is_none")]
     pub auth_params: Option<AuthParams<'a>>,
 }
@@ -39,10 +38,49 @@ pub struct AuthParams<'a> {
     pub state: Option<&'a str>,
 }
 
+/// The grant types of [`TokenGrant`] (its serde renames must be literals; a
+/// test checks they agree), for the demo tenant that reads them.
 pub const GRANT_PASSWORDLESS_OTP: &str = "http://auth0.com/oauth/grant-type/passwordless/otp";
 pub const GRANT_MFA_OTP: &str = "http://auth0.com/oauth/grant-type/mfa-otp";
 pub const GRANT_MFA_OOB: &str = "http://auth0.com/oauth/grant-type/mfa-oob";
 pub const GRANT_MFA_RECOVERY_CODE: &str = "http://auth0.com/oauth/grant-type/mfa-recovery-code";
+
+/// What to send: a one-time code (default) or a magic link (email only).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SendKind {
+    #[default]
+    Code,
+    Link,
+}
+
+/// Auth0's authenticator types for `/mfa/associate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthenticatorType {
+    Otp,
+    Oob,
+}
+
+/// Auth0's out-of-band channels; `auth0` is Guardian push.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OobChannel {
+    Sms,
+    Voice,
+    Email,
+    Auth0,
+}
+
+/// `otp`: the user reads a code from their app; `oob`: Auth0 sends a code
+/// (SMS, voice, email) or a push.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[schema(as = MfaChallengeType)]
+pub enum ChallengeType {
+    Otp,
+    Oob,
+}
 
 /// The `/oauth/token` grants the gateway uses, tagged by `grant_type`.
 #[derive(Serialize)]
@@ -126,12 +164,11 @@ pub struct TokenSet {
     pub recovery_code: Option<Sensitive>,
 }
 
-/// A login grant either logs the user in or asks for a second factor; the
-/// second is an outcome, not a failure.
-#[derive(Debug)]
-pub enum LoginOutcome {
-    Tokens(TokenSet),
-    MfaRequired(MfaRequiredDetails),
+/// Auth0's `403 mfa_required`: what the client continues `/mfa/*` with.
+#[derive(Debug, Clone, Serialize)]
+pub struct MfaRequired {
+    pub mfa_token: Sensitive,
+    pub mfa_requirements: serde_json::Value,
 }
 
 /// One enrolled factor from `GET /mfa/authenticators`.
@@ -165,9 +202,9 @@ pub struct Authenticator {
 /// Body of `POST /mfa/associate` (credentials are added by the client).
 #[derive(Serialize)]
 pub struct AssociateRequest<'a> {
-    pub authenticator_types: [&'a str; 1],
+    pub authenticator_types: [AuthenticatorType; 1],
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub oob_channels: Option<[&'a str; 1]>,
+    pub oob_channels: Option<[OobChannel; 1]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub phone_number: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -216,7 +253,7 @@ pub struct AssociateAnswer {
 #[derive(Serialize)]
 pub struct ChallengeRequest<'a> {
     pub mfa_token: &'a str,
-    pub challenge_type: &'a str,
+    pub challenge_type: ChallengeType,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub authenticator_id: Option<&'a str>,
 }
@@ -265,6 +302,35 @@ mod tests {
                 "realm": "email",
                 "scope": "openid",
             })
+        );
+    }
+
+    #[test]
+    fn every_grant_serialises_with_its_constant() {
+        let grant_type = |grant: TokenGrant| {
+            serde_json::to_value(&grant).unwrap_or_default()["grant_type"].clone()
+        };
+        assert_eq!(
+            grant_type(TokenGrant::MfaOtp {
+                mfa_token: "t",
+                otp: "1"
+            }),
+            GRANT_MFA_OTP
+        );
+        assert_eq!(
+            grant_type(TokenGrant::MfaOob {
+                mfa_token: "t",
+                oob_code: "o",
+                binding_code: None
+            }),
+            GRANT_MFA_OOB
+        );
+        assert_eq!(
+            grant_type(TokenGrant::MfaRecoveryCode {
+                mfa_token: "t",
+                recovery_code: "r"
+            }),
+            GRANT_MFA_RECOVERY_CODE
         );
     }
 

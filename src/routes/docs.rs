@@ -7,14 +7,14 @@ use std::sync::{Arc, OnceLock};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpResponse};
 
-use super::resource;
+use super::{paths, resource};
 use crate::error::ApiError;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/openapi.json", "GET").route(web::get().to(openapi_json)))
-        .service(resource("/docs", "GET").route(web::get().to(docs_index_no_slash)))
-        .service(resource("/docs/", "GET").route(web::get().to(docs_index)))
-        .service(resource("/docs/{file}", "GET").route(web::get().to(docs_file)));
+    cfg.service(resource(paths::OPENAPI_JSON, "GET").route(web::get().to(openapi_json)))
+        .service(resource(paths::DOCS, "GET").route(web::get().to(docs_index_no_slash)))
+        .service(resource(paths::DOCS_INDEX, "GET").route(web::get().to(docs_index)))
+        .service(resource(paths::DOCS_FILE, "GET").route(web::get().to(docs_file)));
 }
 
 /// The OpenAPI document
@@ -23,18 +23,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// bytes as `login-gateway --print-openapi` and `openapi/openapi.json`.
 #[utoipa::path(
     get,
-    path = "/openapi.json",
+    path = paths::OPENAPI_JSON,
     tag = "operations",
     operation_id = "openapi",
     responses(
         (status = 200, description = "The OpenAPI 3.1 document.", body = Object, content_type = "application/json"),
     ),
 )]
-async fn openapi_json() -> HttpResponse {
+async fn openapi_json(document: web::Data<ApiDocument>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(mime::APPLICATION_JSON)
-        .body(crate::openapi::document_json())
+        .body(document.0)
 }
+
+/// The document `GET /openapi.json` serves. `startup` hands it over, so the
+/// routes never depend on the module that assembles it from them.
+pub struct ApiDocument(pub &'static str);
 
 /// Swagger UI's configuration: the document one level up, relative so the
 /// page also works behind a path prefix; no calls to the public validator.

@@ -4,40 +4,27 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{caller, is_language_tag, no_store_json, resource};
-use crate::auth0::{AuthParams, LoginOutcome, PasswordlessStart, TokenGrant};
+use super::{caller, is_language_tag, no_store_json, paths, scoped_resource};
+use crate::auth0::{AuthParams, PasswordlessStart, SendKind, TokenGrant};
 use crate::body::JsonBody;
 use crate::client_ip::ClientIp;
 use crate::domain::{visible_ascii, Channel, Identifier, OtpCode};
 use crate::error::ApiError;
-use crate::middleware::note_identifier;
 use crate::settings::Auth0Settings;
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::telemetry::note_identifier;
 
 crate::redacted_debug!(StartRequest, VerifyRequest, CallbackRequest);
 
+/// Every route here sits under this scope (and its per-IP guard).
+pub const SCOPE: &str = "/login";
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/login/start", "POST").route(web::post().to(start)))
-        .service(resource("/login/verify", "POST").route(web::post().to(verify)))
-        .service(resource("/login/callback", "POST").route(web::post().to(callback)));
-}
-
-/// What to send: a one-time code (default) or a magic link (email only).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum SendKind {
-    #[default]
-    Code,
-    Link,
-}
-
-impl SendKind {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Code => "code",
-            Self::Link => "link",
-        }
-    }
+    cfg.service(scoped_resource(SCOPE, paths::LOGIN_START, "POST").route(web::post().to(start)))
+        .service(scoped_resource(SCOPE, paths::LOGIN_VERIFY, "POST").route(web::post().to(verify)))
+        .service(
+            scoped_resource(SCOPE, paths::LOGIN_CALLBACK, "POST").route(web::post().to(callback)),
+        );
 }
 
 #[derive(Deserialize)]
@@ -56,7 +43,7 @@ pub struct StartRequest {
 #[schema(as = LoginStartResponse, examples(json!({"channel": "email", "send": "code"})))]
 pub struct StartResponse {
     /// Where the code or link went.
-    #[schema(value_type = crate::openapi::Channel)]
+    #[schema(value_type = super::schemas::Channel)]
     pub channel: Channel,
     pub send: SendKind,
 }
@@ -71,10 +58,10 @@ const MAX_STATE_CHARS: usize = 512;
 /// Continue with `POST /login/verify` (code) or `POST /login/callback` (link).
 #[utoipa::path(
     post,
-    path = "/login/start",
+    path = paths::LOGIN_START,
     tag = "login",
     operation_id = "loginStart",
-    request_body(content = crate::openapi::LoginStartRequest, content_type = "application/json"),
+    request_body(content = super::schemas::LoginStartRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "Auth0 is sending the code or link.", body = StartResponse),
     ),
@@ -137,7 +124,7 @@ async fn start(
         connection,
         email,
         phone_number,
-        send: body.send.as_str(),
+        send: body.send,
         auth_params,
     };
     state
@@ -167,10 +154,10 @@ pub struct VerifyRequest {
 /// `/mfa/*`). A wrong code is Auth0's `403 invalid_grant`.
 #[utoipa::path(
     post,
-    path = "/login/verify",
+    path = paths::LOGIN_VERIFY,
     tag = "login",
     operation_id = "loginVerify",
-    request_body(content = crate::openapi::LoginVerifyRequest, content_type = "application/json"),
+    request_body(content = super::schemas::LoginVerifyRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "Logged in.", body = crate::auth0::TokenSet, headers(
             ("Cache-Control" = String, description = "`no-store`: the body holds tokens."),
@@ -206,11 +193,12 @@ async fn verify(
         audience,
         scope: &scope,
     };
-    let outcome = state
+    // `403 mfa_required` leaves through `?` like any other Auth0 answer.
+    let tokens = state
         .auth0
-        .login_grant(caller(ip, None, &req), &grant)
+        .token_grant(caller(ip, None, &req), &grant)
         .await?;
-    login_answer(outcome)
+    Ok(no_store_json(&tokens))
 }
 
 /// The `code` (and `state`) Auth0 put on the magic link's redirect.
@@ -233,7 +221,7 @@ pub struct CallbackRequest {
 /// `/login/verify`. The gateway does not check `state`: the app does.
 #[utoipa::path(
     post,
-    path = "/login/callback",
+    path = paths::LOGIN_CALLBACK,
     tag = "login",
     operation_id = "loginCallback",
     request_body(content = CallbackRequest, content_type = "application/json"),
@@ -255,27 +243,16 @@ async fn callback(
         visible_ascii("state", value, MAX_STATE_CHARS).map_err(ApiError::invalid_request)?;
     }
     let redirect_uri = magic_link_redirect_uri(&state.settings.auth0)?;
-    state.limits.check_ip(ip.0).map_err(ApiError::from)?;
     let grant = TokenGrant::AuthorizationCode {
         code: code.expose(),
         redirect_uri,
     };
-    let outcome = state
+    // `403 mfa_required` leaves through `?` like any other Auth0 answer.
+    let tokens = state
         .auth0
-        .login_grant(caller(ip, None, &req), &grant)
+        .token_grant(caller(ip, None, &req), &grant)
         .await?;
-    login_answer(outcome)
-}
-
-/// Tokens as a no-store 200, or the `403 mfa_required` answer.
-/// (The request's log line says which by its status, 200 or 403.)
-fn login_answer(outcome: LoginOutcome) -> Result<HttpResponse, ApiError> {
-    match outcome {
-        LoginOutcome::Tokens(tokens) => Ok(no_store_json(&tokens)),
-        LoginOutcome::MfaRequired(details) => {
-            Err(crate::auth0::UpstreamError::MfaRequired(details).into())
-        }
-    }
+    Ok(no_store_json(&tokens))
 }
 
 fn magic_link_redirect_uri(auth0: &Auth0Settings) -> Result<&str, ApiError> {

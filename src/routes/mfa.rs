@@ -8,26 +8,34 @@ use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{caller, no_store_json, resource};
-use crate::auth0::{AssociateRequest, ChallengeRequest, TokenGrant};
+use super::{caller, no_store_json, paths, scoped_resource};
+use crate::auth0::{
+    AssociateRequest, AuthenticatorType, ChallengeRequest, ChallengeType, OobChannel, TokenGrant,
+};
 use crate::body::JsonBody;
 use crate::client_ip::ClientIp;
 use crate::domain::{visible_ascii, Email, PhoneNumber};
 use crate::error::ApiError;
 use crate::secret::Sensitive;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 crate::redacted_debug!(AssociateBody, ChallengeBody, VerifyBody);
 
+/// Every route here sits under this scope (and its per-IP guard).
+pub const SCOPE: &str = "/mfa";
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/mfa/authenticators", "GET").route(web::get().to(list_authenticators)))
-        .service(
-            resource("/mfa/authenticators/{id}", "DELETE")
-                .route(web::delete().to(delete_authenticator)),
-        )
-        .service(resource("/mfa/associate", "POST").route(web::post().to(associate)))
-        .service(resource("/mfa/challenge", "POST").route(web::post().to(challenge)))
-        .service(resource("/mfa/verify", "POST").route(web::post().to(verify)));
+    cfg.service(
+        scoped_resource(SCOPE, paths::MFA_AUTHENTICATORS, "GET")
+            .route(web::get().to(list_authenticators)),
+    )
+    .service(
+        scoped_resource(SCOPE, paths::MFA_AUTHENTICATOR, "DELETE")
+            .route(web::delete().to(delete_authenticator)),
+    )
+    .service(scoped_resource(SCOPE, paths::MFA_ASSOCIATE, "POST").route(web::post().to(associate)))
+    .service(scoped_resource(SCOPE, paths::MFA_CHALLENGE, "POST").route(web::post().to(challenge)))
+    .service(scoped_resource(SCOPE, paths::MFA_VERIFY, "POST").route(web::post().to(verify)));
 }
 
 /// Longest bearer token the gateway forwards.
@@ -77,7 +85,7 @@ fn parse_bearer(value: Option<&header::HeaderValue>) -> Result<Bearer, ApiError>
 /// pick one for `POST /mfa/challenge` or to delete one.
 #[utoipa::path(
     get,
-    path = "/mfa/authenticators",
+    path = paths::MFA_AUTHENTICATORS,
     tag = "mfa",
     operation_id = "mfaListAuthenticators",
     security(("bearer" = [])),
@@ -91,7 +99,6 @@ async fn list_authenticators(
     ip: ClientIp,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    state.limits.check_ip(ip.0)?;
     let authenticators = state
         .auth0
         .list_authenticators(caller(ip, None, &req), bearer.0.expose())
@@ -127,11 +134,11 @@ pub struct AssociateBody {
 /// confirm it with `POST /mfa/verify`.
 #[utoipa::path(
     post,
-    path = "/mfa/associate",
+    path = paths::MFA_ASSOCIATE,
     tag = "mfa",
     operation_id = "mfaAssociate",
     security(("bearer" = [])),
-    request_body(content = crate::openapi::MfaAssociateRequest, content_type = "application/json"),
+    request_body(content = super::schemas::MfaAssociateRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "Enrollment started.", body = crate::auth0::AssociateAnswer, headers(
             ("Cache-Control" = String, description = "`no-store`: the body holds secrets."),
@@ -179,14 +186,12 @@ async fn associate(
         (_, None) => None,
     };
     let (authenticator_type, oob_channel) = match body.factor {
-        Factor::Otp => ("otp", None),
-        Factor::Sms => ("oob", Some("sms")),
-        Factor::Voice => ("oob", Some("voice")),
-        Factor::Email => ("oob", Some("email")),
-        // Auth0 calls its Guardian push channel `auth0`.
-        Factor::Push => ("oob", Some("auth0")),
+        Factor::Otp => (AuthenticatorType::Otp, None),
+        Factor::Sms => (AuthenticatorType::Oob, Some(OobChannel::Sms)),
+        Factor::Voice => (AuthenticatorType::Oob, Some(OobChannel::Voice)),
+        Factor::Email => (AuthenticatorType::Oob, Some(OobChannel::Email)),
+        Factor::Push => (AuthenticatorType::Oob, Some(OobChannel::Auth0)),
     };
-    state.limits.check_ip(ip.0)?;
     let request = AssociateRequest {
         authenticator_types: [authenticator_type],
         oob_channels: oob_channel.map(|c| [c]),
@@ -199,16 +204,6 @@ async fn associate(
         .await?;
     tracing::debug!(factor = ?body.factor, "mfa enrollment started");
     Ok(no_store_json(&answer))
-}
-
-/// `otp`: the user reads a code from their app; `oob`: Auth0 sends a code
-/// (SMS, voice, email) or a push.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-#[schema(as = MfaChallengeType)]
-pub enum ChallengeType {
-    Otp,
-    Oob,
 }
 
 /// Which kind of challenge, and optionally which authenticator.
@@ -229,7 +224,7 @@ pub struct ChallengeBody {
 /// the code from their app.
 #[utoipa::path(
     post,
-    path = "/mfa/challenge",
+    path = paths::MFA_CHALLENGE,
     tag = "mfa",
     operation_id = "mfaChallenge",
     security(("bearer" = [])),
@@ -254,13 +249,9 @@ async fn challenge(
         .map(|id| visible_ascii("authenticator_id", id, MAX_OPAQUE_CHARS))
         .transpose()
         .map_err(ApiError::invalid_request)?;
-    state.limits.check_ip(ip.0)?;
     let request = ChallengeRequest {
         mfa_token: bearer.0.expose(),
-        challenge_type: match body.challenge_type {
-            ChallengeType::Otp => "otp",
-            ChallengeType::Oob => "oob",
-        },
+        challenge_type: body.challenge_type,
         authenticator_id: authenticator_id.as_ref().map(Sensitive::expose),
     };
     let answer = state
@@ -337,11 +328,11 @@ impl VerifyBody {
 /// `400 authorization_pending`, slower if it is `429 slow_down`.
 #[utoipa::path(
     post,
-    path = "/mfa/verify",
+    path = paths::MFA_VERIFY,
     tag = "mfa",
     operation_id = "mfaVerify",
     security(("bearer" = [])),
-    request_body(content = crate::openapi::MfaVerifyRequest, content_type = "application/json"),
+    request_body(content = super::schemas::MfaVerifyRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "Logged in.", body = crate::auth0::TokenSet, headers(
             ("Cache-Control" = String, description = "`no-store`: the body holds tokens."),
@@ -394,7 +385,7 @@ async fn verify(
 /// Answers `204` when Auth0 removed it.
 #[utoipa::path(
     delete,
-    path = "/mfa/authenticators/{id}",
+    path = paths::MFA_AUTHENTICATOR,
     tag = "mfa",
     operation_id = "mfaDeleteAuthenticator",
     security(("bearer" = [])),
@@ -417,7 +408,6 @@ async fn delete_authenticator(
     if matches!(id.expose(), "." | "..") {
         return Err(ApiError::invalid_request("authenticator id is not valid"));
     }
-    state.limits.check_ip(ip.0)?;
     state
         .auth0
         .delete_authenticator(caller(ip, None, &req), bearer.0.expose(), id.expose())

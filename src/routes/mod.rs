@@ -4,57 +4,117 @@ pub mod docs;
 pub mod login;
 pub mod mfa;
 pub mod ops;
+pub mod schemas;
 pub mod token;
 
+use actix_web::body::BoxBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::middleware::{from_fn, Next};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
 
 use crate::auth0::Caller;
 use crate::client_ip::ClientIp;
 use crate::error::ApiError;
+use crate::state::AppState;
 
-/// Every route template the gateway serves: resource names, and the only
-/// values the `route` metric label can take besides `unmatched`.
-pub const ROUTES: &[&str] = &[
-    "/login/start",
-    "/login/verify",
-    "/login/callback",
-    "/mfa/authenticators",
-    "/mfa/authenticators/{id}",
-    "/mfa/associate",
-    "/mfa/challenge",
-    "/mfa/verify",
-    "/token/refresh",
-    "/token/revoke",
-    "/healthz",
-    "/readyz",
-    "/openapi.json",
-    "/docs",
-    "/docs/",
-    "/docs/{file}",
-];
-
-/// The route template of a matched request, or `unmatched`: label
-/// cardinality stays bounded whatever paths clients invent.
-pub fn route_label(req: &HttpRequest) -> &'static str {
-    req.match_name()
-        .and_then(|name| ROUTES.iter().find(|r| **r == name).copied())
-        .unwrap_or("unmatched")
+/// Every public path, written once: registration, the `route` metric label
+/// and the OpenAPI document (`#[utoipa::path(path = …)]`) use these.
+pub mod paths {
+    pub const LOGIN_START: &str = "/login/start";
+    pub const LOGIN_VERIFY: &str = "/login/verify";
+    pub const LOGIN_CALLBACK: &str = "/login/callback";
+    pub const MFA_AUTHENTICATORS: &str = "/mfa/authenticators";
+    pub const MFA_AUTHENTICATOR: &str = "/mfa/authenticators/{id}";
+    pub const MFA_ASSOCIATE: &str = "/mfa/associate";
+    pub const MFA_CHALLENGE: &str = "/mfa/challenge";
+    pub const MFA_VERIFY: &str = "/mfa/verify";
+    pub const TOKEN_REFRESH: &str = "/token/refresh";
+    pub const TOKEN_REVOKE: &str = "/token/revoke";
+    pub const HEALTHZ: &str = "/healthz";
+    pub const READYZ: &str = "/readyz";
+    pub const OPENAPI_JSON: &str = "/openapi.json";
+    pub const DOCS: &str = "/docs";
+    pub const DOCS_INDEX: &str = "/docs/";
+    pub const DOCS_FILE: &str = "/docs/{file}";
 }
 
+/// Every route template the public listener serves: resource names, and
+/// the only values the `route` metric label can take besides `unmatched`.
+pub const ROUTES: &[&str] = &[
+    paths::LOGIN_START,
+    paths::LOGIN_VERIFY,
+    paths::LOGIN_CALLBACK,
+    paths::MFA_AUTHENTICATORS,
+    paths::MFA_AUTHENTICATOR,
+    paths::MFA_ASSOCIATE,
+    paths::MFA_CHALLENGE,
+    paths::MFA_VERIFY,
+    paths::TOKEN_REFRESH,
+    paths::TOKEN_REVOKE,
+    paths::HEALTHZ,
+    paths::READYZ,
+    paths::OPENAPI_JSON,
+    paths::DOCS,
+    paths::DOCS_INDEX,
+    paths::DOCS_FILE,
+];
+
+/// Registers one scope's routes.
+type ConfigureScope = fn(&mut web::ServiceConfig);
+
+/// The scopes whose every call spends the caller's `per_ip` budget (SPEC
+/// §4). The guard runs once per scope, before any body is read, so a
+/// refused call costs no parsing.
+pub const LIMITED_SCOPES: [(&str, ConfigureScope); 3] = [
+    (login::SCOPE, login::configure),
+    (mfa::SCOPE, mfa::configure),
+    (token::SCOPE, token::configure),
+];
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    login::configure(cfg);
-    mfa::configure(cfg);
-    token::configure(cfg);
+    for (prefix, configure_scope) in LIMITED_SCOPES {
+        cfg.service(
+            web::scope(prefix)
+                .wrap(from_fn(per_ip_limit))
+                .configure(configure_scope),
+        );
+    }
     ops::configure(cfg);
     docs::configure(cfg);
 }
 
-/// A resource named by its template, answering 405 (with `Allow`) for
-/// methods it does not serve.
+/// `rate_limit.per_ip` for every call in a [`LIMITED_SCOPES`] scope.
+async fn per_ip_limit(
+    req: ServiceRequest,
+    next: Next<BoxBody>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let ip = req.extensions().get::<ClientIp>().copied();
+    if let (Some(state), Some(ip)) = (state, ip) {
+        if let Err(rejection) = state.limits.check_ip(ip.0) {
+            let answer = ApiError::from(rejection).error_response();
+            return Ok(req.into_response(answer));
+        }
+    }
+    next.call(req).await
+}
+
+/// A resource named by its full template, answering 405 (with `Allow`) for
+/// methods it does not serve. Inside a scope, pass the scope's prefix: the
+/// resource is registered relative to it.
 pub fn resource(path: &'static str, allow: &'static str) -> actix_web::Resource {
-    web::resource(path)
+    scoped_resource("", path, allow)
+}
+
+pub fn scoped_resource(
+    scope: &str,
+    path: &'static str,
+    allow: &'static str,
+) -> actix_web::Resource {
+    let relative = path.strip_prefix(scope).unwrap_or(path);
+    web::resource(relative)
         .name(path)
         .default_service(web::to(move || async move {
             Err::<HttpResponse, _>(ApiError::method_not_allowed(allow))

@@ -6,13 +6,13 @@ use actix_web::{web, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::resource;
+use super::{paths, resource};
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/healthz", "GET").route(web::get().to(healthz)))
-        .service(resource("/readyz", "GET").route(web::get().to(readyz)));
+    cfg.service(resource(paths::HEALTHZ, "GET").route(web::get().to(healthz)))
+        .service(resource(paths::READYZ, "GET").route(web::get().to(readyz)));
 }
 
 /// Liveness or readiness.
@@ -20,7 +20,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[schema(as = HealthStatus, examples(json!({"status": "ok"})))]
 pub struct Status {
     /// `ok` (`/healthz`) or `ready` (`/readyz`).
-    #[schema(value_type = crate::openapi::HealthState)]
+    #[schema(value_type = super::schemas::HealthState)]
     pub status: &'static str,
 }
 
@@ -29,7 +29,7 @@ pub struct Status {
 /// 200 while the process serves.
 #[utoipa::path(
     get,
-    path = "/healthz",
+    path = paths::HEALTHZ,
     tag = "operations",
     operation_id = "healthz",
     responses(
@@ -46,7 +46,7 @@ async fn healthz() -> HttpResponse {
 /// balancers stop sending before the listener closes.
 #[utoipa::path(
     get,
-    path = "/readyz",
+    path = paths::READYZ,
     tag = "operations",
     operation_id = "readyz",
     responses(
@@ -58,10 +58,6 @@ async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
         Ok(HttpResponse::Ok().json(Status { status: "ready" }))
     } else {
         // Every non-2xx answer has the one error shape (SPEC §2).
-        Err(ApiError::new(
-            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-            "shutting_down",
-            "the gateway is shutting down; send traffic elsewhere",
-        ))
+        Err(ApiError::shutting_down())
     }
 }

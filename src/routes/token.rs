@@ -6,19 +6,24 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::login::allowed_scope;
-use super::{caller, no_store_json, resource};
+use super::{caller, no_store_json, paths, scoped_resource};
 use crate::auth0::TokenGrant;
 use crate::body::JsonBody;
 use crate::client_ip::ClientIp;
 use crate::domain::visible_ascii;
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 crate::redacted_debug!(RefreshRequest, RevokeRequest);
 
+/// Every route here sits under this scope (and its per-IP guard).
+pub const SCOPE: &str = "/token";
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/token/refresh", "POST").route(web::post().to(refresh)))
-        .service(resource("/token/revoke", "POST").route(web::post().to(revoke)));
+    cfg.service(
+        scoped_resource(SCOPE, paths::TOKEN_REFRESH, "POST").route(web::post().to(refresh)),
+    )
+    .service(scoped_resource(SCOPE, paths::TOKEN_REVOKE, "POST").route(web::post().to(revoke)));
 }
 
 /// Refresh tokens are opaque to the gateway; this bounds what it forwards.
@@ -44,7 +49,7 @@ pub struct RefreshRequest {
 /// secret, so the gateway does it (grant `refresh_token`).
 #[utoipa::path(
     post,
-    path = "/token/refresh",
+    path = paths::TOKEN_REFRESH,
     tag = "token",
     operation_id = "tokenRefresh",
     request_body(content = RefreshRequest, content_type = "application/json"),
@@ -71,7 +76,6 @@ async fn refresh(
         Some(requested) => Some(allowed_scope(&state.settings.auth0, Some(requested))?),
         None => None,
     };
-    state.limits.check_ip(ip.0)?;
     let grant = TokenGrant::RefreshToken {
         refresh_token: refresh_token.expose(),
         scope: scope.as_deref(),
@@ -98,12 +102,12 @@ pub struct RevokeRequest {
 /// Calls Auth0's `/oauth/revoke` with the client secret. Answers `{}`.
 #[utoipa::path(
     post,
-    path = "/token/revoke",
+    path = paths::TOKEN_REVOKE,
     tag = "token",
     operation_id = "tokenRevoke",
     request_body(content = RevokeRequest, content_type = "application/json"),
     responses(
-        (status = 200, description = "Revoked (Auth0 answers the same for an unknown token).", body = crate::openapi::TokenRevokeResponse),
+        (status = 200, description = "Revoked (Auth0 answers the same for an unknown token).", body = super::schemas::TokenRevokeResponse),
     ),
 )]
 async fn revoke(
@@ -118,7 +122,6 @@ async fn revoke(
         MAX_REFRESH_TOKEN_CHARS,
     )
     .map_err(ApiError::invalid_request)?;
-    state.limits.check_ip(ip.0)?;
     state
         .auth0
         .revoke(caller(ip, None, &req), refresh_token.expose())

@@ -471,7 +471,10 @@ async fn magic_link_redirect_uri_must_be_https_or_loopback_http() {
 
 #[test]
 fn debug_output_never_shows_codes_tokens_or_identifiers() {
-    use login_gateway::auth0::{AssociateRequest, ChallengeRequest, PasswordlessStart, TokenGrant};
+    use login_gateway::auth0::{
+        AssociateRequest, AuthenticatorType, ChallengeRequest, ChallengeType, OobChannel,
+        PasswordlessStart, SendKind, TokenGrant,
+    };
     use login_gateway::routes::{login, mfa, token};
 
     const EMAIL: &str = "debug.victim@example.com";
@@ -522,7 +525,7 @@ fn debug_output_never_shows_codes_tokens_or_identifiers() {
                 connection: "email",
                 email: Some(EMAIL),
                 phone_number: Some(PHONE),
-                send: "code",
+                send: SendKind::Code,
                 auth_params: None
             }
         ),
@@ -553,8 +556,8 @@ fn debug_output_never_shows_codes_tokens_or_identifiers() {
         format!(
             "{:?}",
             AssociateRequest {
-                authenticator_types: ["oob"],
-                oob_channels: Some(["sms"]),
+                authenticator_types: [AuthenticatorType::Oob],
+                oob_channels: Some([OobChannel::Sms]),
                 phone_number: Some(PHONE),
                 email: Some(EMAIL)
             }
@@ -563,7 +566,7 @@ fn debug_output_never_shows_codes_tokens_or_identifiers() {
             "{:?}",
             ChallengeRequest {
                 mfa_token: TOKEN,
-                challenge_type: "oob",
+                challenge_type: ChallengeType::Oob,
                 authenticator_id: None
             }
         ),

@@ -1,0 +1,376 @@
+//! The OpenAPI 3.1 document, generated from the code.
+//!
+//! Success responses are declared with `#[utoipa::path]` on each handler;
+//! the error responses every operation can give are added here from one
+//! table ([`ERROR_RESPONSES`]) as reusable `components/responses`, all with
+//! the one [`ErrorBody`] schema whose `error` enum is built from the codes the
+//! gateway produces ([`GATEWAY_ERROR_CODES`]) and the Auth0 codes it passes
+//! through ([`crate::auth0::errors::DOCUMENTED_CODES`]).
+//!
+//! This module only assembles: request and response schemas live with their
+//! routes (`routes::schemas` for the hand-written either/or request
+//! bodies), the error responses in [`errors`].
+//!
+//! [`document`] is what `GET /openapi.json` serves, `--print-openapi`
+//! prints and `openapi/openapi.json` holds: pretty-printed, keys sorted.
+
+use std::sync::OnceLock;
+
+use serde_json::{json, Value};
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::info::{InfoBuilder, LicenseBuilder};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::RefOr;
+use utoipa::{Modify, OpenApi};
+
+mod errors;
+
+use crate::auth0::errors::DOCUMENTED_CODES;
+use crate::error::ErrorCode;
+use crate::routes::schemas::string_schema;
+use errors::{ErrorBody, ErrorResponses};
+
+/// The codes the gateway itself puts in `error` (SPEC §2), from the one
+/// enum that owns them.
+pub const GATEWAY_ERROR_CODES: [&str; ErrorCode::ALL.len()] = {
+    let mut codes = [""; ErrorCode::ALL.len()];
+    let mut i = 0;
+    while i < codes.len() {
+        codes[i] = ErrorCode::ALL[i].as_str();
+        i += 1;
+    }
+    codes
+};
+
+/// Every value `error` can take: the gateway's codes, then the Auth0 codes
+/// passed through, without duplicates.
+pub fn error_codes() -> Vec<&'static str> {
+    let mut codes: Vec<&'static str> = Vec::new();
+    for code in GATEWAY_ERROR_CODES.iter().chain(DOCUMENTED_CODES) {
+        if !codes.contains(code) {
+            codes.push(code);
+        }
+    }
+    codes
+}
+
+/// Which error responses each operation documents: what the route can
+/// really answer. 401 only where a bearer is read (`/mfa/*`); 413/415 only
+/// where a JSON body is read; 404 where a path parameter can fail to match.
+/// 403 and the Auth0 side of 400/401/429 are Auth0's documented answers,
+/// passed through with their status.
+pub const ERROR_RESPONSES: &[(&str, &str, &[u16])] = &[
+    ("/login/start", "post", &[400, 408, 413, 415, 429, 502, 504]),
+    (
+        "/login/verify",
+        "post",
+        &[400, 403, 408, 413, 415, 429, 502, 504],
+    ),
+    (
+        "/login/callback",
+        "post",
+        &[400, 403, 408, 413, 415, 429, 502, 504],
+    ),
+    ("/mfa/authenticators", "get", &[401, 403, 429, 502, 504]),
+    (
+        "/mfa/authenticators/{id}",
+        "delete",
+        &[400, 401, 403, 404, 429, 502, 504],
+    ),
+    (
+        "/mfa/associate",
+        "post",
+        &[400, 401, 403, 408, 413, 415, 429, 502, 504],
+    ),
+    (
+        "/mfa/challenge",
+        "post",
+        &[400, 401, 403, 408, 413, 415, 429, 502, 504],
+    ),
+    (
+        "/mfa/verify",
+        "post",
+        &[400, 401, 403, 408, 413, 415, 429, 502, 504],
+    ),
+    (
+        "/token/refresh",
+        "post",
+        &[400, 403, 408, 413, 415, 429, 502, 504],
+    ),
+    (
+        "/token/revoke",
+        "post",
+        &[400, 408, 413, 415, 429, 502, 504],
+    ),
+    ("/readyz", "get", &[503]),
+];
+
+/// Routes the gateway serves that are not API operations and so are not in
+/// the document: the Swagger UI page and its assets.
+pub const UNDOCUMENTED_ROUTES: &[(&str, &str)] = &[
+    (
+        "/docs",
+        "Swagger UI page: HTML for people, not an API operation",
+    ),
+    (
+        "/docs/",
+        "Swagger UI page: HTML for people, not an API operation",
+    ),
+    (
+        "/docs/{file}",
+        "Swagger UI's JavaScript, CSS and images, served from the binary",
+    ),
+];
+
+/// The gateway's OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(
+    paths(
+        crate::routes::login::start,
+        crate::routes::login::verify,
+        crate::routes::login::callback,
+        crate::routes::mfa::list_authenticators,
+        crate::routes::mfa::delete_authenticator,
+        crate::routes::mfa::associate,
+        crate::routes::mfa::challenge,
+        crate::routes::mfa::verify,
+        crate::routes::token::refresh,
+        crate::routes::token::revoke,
+        crate::routes::ops::healthz,
+        crate::routes::ops::readyz,
+        crate::routes::docs::openapi_json,
+    ),
+    components(schemas(ErrorBody)),
+    tags(
+        (name = "login", description = "Passwordless login: send a one-time code or magic link, exchange it for tokens."),
+        (name = "mfa", description = "Second factor after `403 mfa_required`: enroll, challenge, verify. Every call takes `Authorization: Bearer <mfa_token>`."),
+        (name = "token", description = "Refresh and revoke tokens issued through the gateway (they need the client secret)."),
+        (name = "operations", description = "Health, readiness and this document. Prometheus metrics are served on a separate listener (`server.metrics_bind`), never on this port."),
+    ),
+    servers((url = "/", description = "The gateway itself")),
+    modifiers(&Metadata, &ErrorResponses, &RequestIdHeader),
+)]
+pub struct ApiDoc;
+
+/// The document as served: `ApiDoc` plus the header flags utoipa cannot
+/// express, keys sorted.
+pub fn document() -> &'static Value {
+    static DOCUMENT: OnceLock<Value> = OnceLock::new();
+    DOCUMENT.get_or_init(|| {
+        let mut value = serde_json::to_value(ApiDoc::openapi()).unwrap_or(Value::Null);
+        mark_required_headers(&mut value);
+        sort_keys(value)
+    })
+}
+
+/// [`document`] pretty-printed with a final newline: the exact bytes of
+/// `openapi/openapi.json`, `GET /openapi.json` and `--print-openapi`.
+pub fn document_json() -> &'static str {
+    static TEXT: OnceLock<String> = OnceLock::new();
+    TEXT.get_or_init(|| {
+        let mut text = serde_json::to_string_pretty(document()).unwrap_or_default();
+        text.push('\n');
+        text
+    })
+}
+
+/// `info`, the security scheme.
+struct Metadata;
+
+impl Modify for Metadata {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        openapi.info = InfoBuilder::new()
+            .title("login-gateway")
+            .version(env!("CARGO_PKG_VERSION"))
+            .description(Some(DESCRIPTION))
+            .license(Some(
+                LicenseBuilder::new()
+                    .name("Apache-2.0")
+                    .identifier(Some("Apache-2.0"))
+                    .build(),
+            ))
+            .build();
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The `mfa_token` from a `403 mfa_required` answer, or (to enroll a \
+                         further factor or delete one) an access token for the Auth0 MFA API \
+                         audience. Passed to Auth0 as is.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+const DESCRIPTION: &str = "\
+A stateless backend-for-frontend for Auth0 passwordless login (email or SMS \
+one-time code, email magic link) and the Auth0 MFA API. The gateway holds the \
+client secret, sends the end user's IP to Auth0 (`auth0-forwarded-for`), \
+applies local rate limits and validates every input before Auth0 is called.
+
+**Flow:** `POST /login/start` → `POST /login/verify` → tokens, or \
+`403 mfa_required` with an `mfa_token` → `/mfa/*` with \
+`Authorization: Bearer <mfa_token>` → `POST /mfa/verify` → tokens.
+
+**Requests** are JSON (`Content-Type: application/json`, parameters allowed; \
+anything else, `text/json` and `+json` types included, is 415), never \
+compressed (`Content-Encoding` other than `identity` is 415); unknown fields \
+are rejected (400); `null` for an optional field means absent; bodies over \
+`server.max_body_bytes` (default 16384) get 413, bodies not complete within \
+`server.client_body_timeout_ms` (default 10000) of the head get 408. Error \
+descriptions name the field and the rule, never the value sent.
+
+**Errors:** every non-2xx answer is an `ErrorBody` \
+(`{error, error_description, request_id}`). `error` is one of the gateway's \
+codes or a documented Auth0 code, passed through with Auth0's status (for \
+example `403 invalid_grant`, `400 authorization_pending`, `429 slow_down`).
+
+**Every response** carries `X-Request-Id` (the client's, when it sent a sane \
+one, else a new one). Responses with tokens or secrets carry \
+`Cache-Control: no-store` and `Pragma: no-cache`.
+
+**Rate limits** answer `429 too_many_requests` with `Retry-After` and, for \
+the gateway's own limits, the IETF `RateLimit-Policy` / `RateLimit` headers.";
+
+/// `X-Request-Id` on every response, success and error alike; and an
+/// explicit `security: []` on the operations that need no credentials.
+struct RequestIdHeader;
+
+impl Modify for RequestIdHeader {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let header = || {
+            HeaderBuilder::new()
+                .schema(
+                    string_schema()
+                        .pattern(Some(r"^[\x21-\x7E]{1,128}$"))
+                        .examples(["3f2a9c81d0e4-0000002a"]),
+                )
+                .description(Some(
+                    "The request id: the client's `X-Request-Id` when it sent one of at most \
+                     128 visible ASCII characters, else a new one. Also in error bodies and logs.",
+                ))
+                .build()
+        };
+        for item in openapi.paths.paths.values_mut() {
+            for operation in [
+                item.get.as_mut(),
+                item.post.as_mut(),
+                item.put.as_mut(),
+                item.patch.as_mut(),
+                item.delete.as_mut(),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                operation.security.get_or_insert_with(Vec::new);
+                for response in operation.responses.responses.values_mut() {
+                    if let RefOr::T(response) = response {
+                        response.headers.insert("X-Request-Id".into(), header());
+                    }
+                }
+            }
+        }
+        if let Some(components) = openapi.components.as_mut() {
+            for response in components.responses.values_mut() {
+                if let RefOr::T(response) = response {
+                    response.headers.insert("X-Request-Id".into(), header());
+                }
+            }
+        }
+    }
+}
+
+/// Whether a documented response header is always sent. utoipa's `Header`
+/// has no `required`, so the flag is added to the JSON.
+fn header_required(name: &str, status: &str) -> bool {
+    match name {
+        // Only the gateway's own limits name a policy.
+        "RateLimit-Policy" | "RateLimit" => false,
+        // On a 403 only with `mfa_required`.
+        "Cache-Control" | "Pragma" => !status.starts_with('4'),
+        _ => true,
+    }
+}
+
+fn mark_required_headers(document: &mut Value) {
+    let mark = |status: &str, response: &mut Value| {
+        if let Some(headers) = response.get_mut("headers").and_then(Value::as_object_mut) {
+            for (name, header) in headers.iter_mut() {
+                if let Some(header) = header.as_object_mut() {
+                    header.insert("required".into(), json!(header_required(name, status)));
+                }
+            }
+        }
+    };
+    if let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) {
+        for item in paths.values_mut().filter_map(Value::as_object_mut) {
+            for operation in item.values_mut() {
+                let Some(responses) = operation
+                    .get_mut("responses")
+                    .and_then(Value::as_object_mut)
+                else {
+                    continue;
+                };
+                for (status, response) in responses.iter_mut() {
+                    mark(status, response);
+                }
+            }
+        }
+    }
+    if let Some(responses) = document
+        .pointer_mut("/components/responses")
+        .and_then(Value::as_object_mut)
+    {
+        for (name, response) in responses.iter_mut() {
+            let status = match name.as_str() {
+                "Forbidden" => "403",
+                "TooManyRequests" => "429",
+                _ => "4xx",
+            };
+            mark(status, response);
+        }
+    }
+}
+
+/// Keys sorted at every level, whatever serde_json's map type preserves.
+fn sort_keys(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(key, value)| (key, sort_keys(value)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sort_keys).collect()),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_cover_both_lists_once() {
+        let codes = error_codes();
+        for code in GATEWAY_ERROR_CODES.iter().chain(DOCUMENTED_CODES) {
+            assert_eq!(codes.iter().filter(|c| *c == code).count(), 1, "{code}");
+        }
+    }
+
+    #[test]
+    fn the_document_is_openapi_3_1() {
+        let document = document();
+        assert_eq!(document["openapi"], "3.1.0");
+        assert_eq!(document["info"]["version"], env!("CARGO_PKG_VERSION"));
+    }
+}

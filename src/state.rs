@@ -1,0 +1,20 @@
+//! What every handler shares: settings, the Auth0 client, the limiter and
+//! the readiness flag. Its own module so that routes and startup both
+//! depend on it without depending on each other.
+
+use std::sync::atomic::AtomicBool;
+
+use crate::auth0::Auth0Client;
+use crate::rate_limit::Limits;
+use crate::settings::Settings;
+
+/// What every handler shares.
+pub struct AppState {
+    pub settings: Settings,
+    pub auth0: Auth0Client,
+    pub limits: Limits,
+    /// False from the first shutdown signal on: `/readyz` answers 503.
+    pub ready: AtomicBool,
+    /// Renders `/metrics`; `None` if another recorder owns the process.
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+}
