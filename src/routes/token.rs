@@ -66,12 +66,7 @@ async fn refresh(
     req: HttpRequest,
     body: JsonBody<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let refresh_token = visible_ascii(
-        "refresh_token",
-        &body.refresh_token,
-        MAX_REFRESH_TOKEN_CHARS,
-    )
-    .map_err(ApiError::invalid_request)?;
+    let refresh_token = parse_refresh_token(&body.refresh_token)?;
     let scope = match body.scope.as_deref() {
         Some(requested) => Some(allowed_scope(&state.settings.auth0, Some(requested))?),
         None => None,
@@ -116,15 +111,14 @@ async fn revoke(
     req: HttpRequest,
     body: JsonBody<RevokeRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let refresh_token = visible_ascii(
-        "refresh_token",
-        &body.refresh_token,
-        MAX_REFRESH_TOKEN_CHARS,
-    )
-    .map_err(ApiError::invalid_request)?;
+    let refresh_token = parse_refresh_token(&body.refresh_token)?;
     state
         .auth0
         .revoke(caller(ip, None, &req), refresh_token.expose())
         .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({})))
+}
+
+fn parse_refresh_token(raw: &str) -> Result<crate::secret::Sensitive, ApiError> {
+    visible_ascii("refresh_token", raw, MAX_REFRESH_TOKEN_CHARS).map_err(ApiError::invalid_request)
 }
