@@ -11,7 +11,7 @@ use actix_web::body::BoxBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::{from_fn, Next};
-use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, ResponseError};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
 
 use crate::auth0::Caller;
@@ -90,9 +90,10 @@ async fn per_ip_limit(
     req: ServiceRequest,
     next: Next<BoxBody>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let state = req.app_data::<web::Data<AppState>>().cloned();
-    let ip = req.extensions().get::<ClientIp>().copied();
-    if let (Some(state), Some(ip)) = (state, ip) {
+    // The front door resolved the client IP already; the extractor reuses
+    // it (and resolves it itself otherwise), so the guard never fails open.
+    let ip = ClientIp::extract(req.request()).await?;
+    if let Some(state) = req.app_data::<web::Data<AppState>>() {
         if let Err(rejection) = state.limits.check_ip(ip.0) {
             let answer = ApiError::from(rejection).error_response();
             return Ok(req.into_response(answer));
