@@ -16,7 +16,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, ResponseError};
 use serde::Serialize;
 
-use crate::auth0::{MfaRequired, UpstreamError};
+use crate::auth0::{MfaRequired, MfaRequirements, UpstreamError};
 use crate::rate_limit::Rejection;
 use crate::request_id;
 use crate::secret::Sensitive;
@@ -114,7 +114,7 @@ struct ErrorBody<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     mfa_token: Option<&'a Sensitive>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    mfa_requirements: Option<&'a serde_json::Value>,
+    mfa_requirements: Option<&'a MfaRequirements>,
 }
 
 impl ApiError {

@@ -5,6 +5,7 @@ use actix_web::http::StatusCode;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use serde::de::DeserializeOwned;
 
+use super::types::{known, Authenticator, KnownOrOther};
 use super::UpstreamError;
 
 /// A 2xx answer: status and the (size-capped) body.
@@ -33,6 +34,13 @@ pub(super) fn decode_json<T: DeserializeOwned>(answer: &Answer) -> Result<T, Ups
             e.classify_name()
         ))
     })
+}
+
+/// `GET /mfa/authenticators`: entries of a kind the gateway does not know
+/// (a new authenticator type or channel) are left out, so the list a
+/// client gets always matches the published enums.
+pub(super) fn decode_authenticators(answer: &Answer) -> Result<Vec<Authenticator>, UpstreamError> {
+    decode_json::<Vec<KnownOrOther<Authenticator>>>(answer).map(known)
 }
 
 trait ClassifyName {

@@ -4,7 +4,7 @@
 use actix_web::http::StatusCode;
 use serde::Deserialize;
 
-use super::types::MfaRequired;
+use super::types::{MfaRequired, MfaRequirements};
 use super::Endpoint;
 use crate::secret::Sensitive;
 
@@ -84,7 +84,7 @@ struct Auth0ErrorBody {
     #[serde(rename = "errorCode")]
     error_code: Option<String>,
     mfa_token: Option<Sensitive>,
-    mfa_requirements: Option<serde_json::Value>,
+    mfa_requirements: Option<MfaRequirements>,
 }
 
 /// Descriptions are passed through, but not without bound.
@@ -169,7 +169,7 @@ pub fn classify(
         return match (parsed.mfa_token, parsed.mfa_requirements) {
             (Some(mfa_token), requirements) => UpstreamError::MfaRequired(MfaRequired {
                 mfa_token,
-                mfa_requirements: requirements.unwrap_or_else(|| serde_json::json!({})),
+                mfa_requirements: requirements.unwrap_or_default(),
             }),
             (None, _) => UpstreamError::bad_answer("mfa_required without mfa_token"),
         };

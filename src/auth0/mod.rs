@@ -19,7 +19,10 @@ use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
-use answer::{decode_ignored, decode_json, retry_after_seconds, transport_error, Answer};
+use answer::{
+    decode_authenticators, decode_ignored, decode_json, retry_after_seconds, transport_error,
+    Answer,
+};
 pub use errors::UpstreamError;
 pub use types::*;
 
@@ -177,7 +180,7 @@ impl Auth0Client {
             bearer: Some(bearer),
             body: None,
         };
-        self.send(call, decode_json).await
+        self.send(call, decode_authenticators).await
     }
 
     /// `POST /mfa/associate` with the caller's bearer.

@@ -54,22 +54,104 @@ pub enum SendKind {
     Link,
 }
 
-/// Auth0's authenticator types for `/mfa/associate`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+/// Auth0's authenticator types: `otp` (an authenticator app), `oob` (SMS,
+/// voice, email or push), `recovery-code` (listed, never enrolled).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
 pub enum AuthenticatorType {
     Otp,
     Oob,
+    RecoveryCode,
 }
 
 /// Auth0's out-of-band channels; `auth0` is Guardian push.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum OobChannel {
     Sms,
     Voice,
     Email,
     Auth0,
+}
+
+/// How the user proves an out-of-band challenge: `prompt` means they type
+/// the code they received (SMS, voice, email) as `binding_code`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum BindingMethod {
+    Prompt,
+}
+
+/// The factor kinds of `mfa_requirements`, as Auth0 names them: `phone`
+/// covers SMS and voice, `push-notification` is Guardian.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum MfaFactorType {
+    Otp,
+    Phone,
+    Email,
+    PushNotification,
+    RecoveryCode,
+}
+
+/// One entry of `mfa_requirements.challenge` / `.enroll`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MfaFactor {
+    #[serde(rename = "type")]
+    pub factor_type: MfaFactorType,
+}
+
+/// What a `403 mfa_required` asks for. Factor kinds this gateway cannot
+/// drive (Auth0 may add new ones, e.g. WebAuthn) are left out, so the
+/// published enum stays true and a client never meets a value it cannot
+/// parse.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(examples(json!({"challenge": [{"type": "otp"}, {"type": "recovery-code"}]})))]
+pub struct MfaRequirements {
+    /// The factors the user has enrolled: challenge one of them.
+    #[serde(
+        default,
+        deserialize_with = "known_only",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(nullable = false)]
+    pub challenge: Option<Vec<MfaFactor>>,
+    /// The user has none yet: enroll one of these (`POST /mfa/associate`).
+    #[serde(
+        default,
+        deserialize_with = "known_only",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(nullable = false)]
+    pub enroll: Option<Vec<MfaFactor>>,
+}
+
+/// A list entry that is either a value the gateway knows or anything else.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub(crate) enum KnownOrOther<T> {
+    Known(T),
+    Other(serde::de::IgnoredAny),
+}
+
+/// Keeps the entries the gateway knows, drops the others.
+pub(crate) fn known<T>(entries: Vec<KnownOrOther<T>>) -> Vec<T> {
+    entries
+        .into_iter()
+        .filter_map(|entry| match entry {
+            KnownOrOther::Known(value) => Some(value),
+            KnownOrOther::Other(_) => None,
+        })
+        .collect()
+}
+
+fn known_only<'de, D, T>(deserializer: D) -> Result<Option<Vec<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    let entries: Option<Vec<KnownOrOther<T>>> = Option::deserialize(deserializer)?;
+    Ok(entries.map(known))
 }
 
 /// `otp`: the user reads a code from their app; `oob`: Auth0 sends a code
@@ -168,7 +250,7 @@ pub struct TokenSet {
 #[derive(Debug, Clone, Serialize)]
 pub struct MfaRequired {
     pub mfa_token: Sensitive,
-    pub mfa_requirements: serde_json::Value,
+    pub mfa_requirements: MfaRequirements,
 }
 
 /// One enrolled factor from `GET /mfa/authenticators`.
@@ -185,12 +267,11 @@ pub struct Authenticator {
     #[schema(examples("totp|dev_Ahx4AKyCdjY3hVnO"))]
     pub id: String,
     /// `otp`, `oob` or `recovery-code`.
-    #[schema(examples("oob"))]
-    pub authenticator_type: String,
+    pub authenticator_type: AuthenticatorType,
     /// For `oob`: `sms`, `voice`, `email` or `auth0` (push).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false, examples("sms"))]
-    pub oob_channel: Option<String>,
+    #[schema(nullable = false)]
+    pub oob_channel: Option<OobChannel>,
     /// A masked phone number or address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false, examples("+1*******0100"))]
@@ -221,8 +302,7 @@ pub struct AssociateRequest<'a> {
 })))]
 pub struct AssociateAnswer {
     /// `otp` or `oob`.
-    #[schema(examples("otp"))]
-    pub authenticator_type: String,
+    pub authenticator_type: AuthenticatorType,
     /// For `otp`: the TOTP secret (base32).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = String)]
@@ -238,7 +318,7 @@ pub struct AssociateAnswer {
     /// For `oob`: `sms`, `voice`, `email` or `auth0` (push).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
-    pub oob_channel: Option<String>,
+    pub oob_channel: Option<OobChannel>,
     /// For `oob`: confirm with `POST /mfa/verify`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = String)]
@@ -246,7 +326,7 @@ pub struct AssociateAnswer {
     /// `prompt` when the user must type the code they received.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
-    pub binding_method: Option<String>,
+    pub binding_method: Option<BindingMethod>,
 }
 
 /// Body of `POST /mfa/challenge` (credentials are added by the client).
@@ -267,8 +347,7 @@ pub struct ChallengeRequest<'a> {
 })))]
 pub struct ChallengeAnswer {
     /// `otp` or `oob`.
-    #[schema(examples("oob"))]
-    pub challenge_type: String,
+    pub challenge_type: ChallengeType,
     /// For `oob`: pass to `POST /mfa/verify`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = String)]
@@ -276,7 +355,7 @@ pub struct ChallengeAnswer {
     /// `prompt` when the user must type the code they received; absent for push.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
-    pub binding_method: Option<String>,
+    pub binding_method: Option<BindingMethod>,
 }
 
 #[cfg(test)]

@@ -110,9 +110,11 @@ impl DemoTenant {
              Gateway:      {gateway}\n  \
              Metrics:      {metrics}\n  \
              Fake tenant:  {}  (one-time codes and links are printed here)\n  \
+             MFA API audience: {}  (for DELETE /mfa/authenticators/{{id}})\n  \
              Try: curl -s -X POST {gateway}/login/start \\\n         \
              -H 'content-type: application/json' -d '{{\"email\":\"jane@example.com\"}}'\n{line}",
-            self.base_url
+            self.base_url,
+            self.mfa_audience()
         );
     }
 
@@ -126,12 +128,15 @@ impl DemoTenant {
     }
 }
 
-/// Keeps the demo gateway on loopback whatever `server.bind` says, and
-/// lets clients ask for the tenant's MFA API audience (needed to delete an
-/// authenticator or enroll a second one).
 /// The port `server.metrics_bind` names by default.
 const DEFAULT_METRICS_PORT: u16 = 9464;
 
+/// Auth0's scopes for its MFA API (enroll, list, delete authenticators).
+const MFA_API_SCOPES: [&str; 3] = ["enroll", "read:authenticators", "remove:authenticators"];
+
+/// Keeps the demo gateway on loopback whatever `server.bind` says, and
+/// lets clients ask for the tenant's MFA API audience and scopes (needed to
+/// delete an authenticator or enroll a second one).
 pub fn adjust_settings(settings: &mut Settings, tenant: &DemoTenant) {
     let bind = settings.server.bind;
     if !bind.ip().is_loopback() {
@@ -149,6 +154,13 @@ pub fn adjust_settings(settings: &mut Settings, tenant: &DemoTenant) {
     let mfa_audience = tenant.mfa_audience();
     if !settings.auth0.allowed_audiences.contains(&mfa_audience) {
         settings.auth0.allowed_audiences.push(mfa_audience);
+    }
+    // The scopes Auth0's MFA API asks for, so a client written against a
+    // real tenant works against the demo unchanged.
+    for scope in MFA_API_SCOPES {
+        if !settings.auth0.allowed_scopes.iter().any(|s| s == scope) {
+            settings.auth0.allowed_scopes.push(scope.to_string());
+        }
     }
 }
 

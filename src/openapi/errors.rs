@@ -1,6 +1,8 @@
 //! The error responses every operation can give, from one table
 //! ([`super::ERROR_RESPONSES`]), as reusable `components/responses` that
-//! all carry the one `ErrorBody` schema.
+//! carry the one `ErrorBody` schema; the 403 of the operations that can
+//! end in `mfa_required` ([`super::MFA_REQUIRED_OPERATIONS`]) is
+//! `oneOf` the typed `MfaRequired` answer and `ErrorBody`.
 
 use serde_json::{json, Value};
 use utoipa::openapi::content::ContentBuilder;
@@ -12,10 +14,10 @@ use utoipa::Modify;
 
 use std::borrow::Cow;
 
-use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
+use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
 use utoipa::{PartialSchema, ToSchema};
 
-use super::{error_codes, ERROR_RESPONSES};
+use super::{error_codes, ERROR_RESPONSES, GATEWAY_ERROR_CODES, MFA_REQUIRED_OPERATIONS};
 use crate::routes::schemas::{closed_object, hand_schema, string_schema};
 
 /// The error responses of [`ERROR_RESPONSES`], as `$ref`s to
@@ -26,11 +28,16 @@ impl Modify for ErrorResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
         for status in [400, 401, 403, 404, 408, 413, 415, 429, 502, 503, 504] {
-            if let Some((name, response)) = error_response(status) {
+            if let Some((name, response)) = error_response(status, false) {
                 components
                     .responses
                     .insert(name.to_string(), response.into());
             }
+        }
+        if let Some((name, response)) = error_response(403, true) {
+            components
+                .responses
+                .insert(name.to_string(), response.into());
         }
         for (path, method, statuses) in ERROR_RESPONSES {
             let Some(operation) = openapi
@@ -41,8 +48,9 @@ impl Modify for ErrorResponses {
             else {
                 continue;
             };
+            let mfa_required = MFA_REQUIRED_OPERATIONS.contains(&(*path, *method));
             for status in *statuses {
-                if let Some(name) = error_response_name(*status) {
+                if let Some(name) = error_response_name(*status, mfa_required) {
                     operation.responses.responses.insert(
                         status.to_string(),
                         RefOr::Ref(Ref::from_response_name(name)),
@@ -67,10 +75,13 @@ fn operation_mut<'a>(
     }
 }
 
-fn error_response_name(status: u16) -> Option<&'static str> {
+/// The `components/responses` name of an error status; `mfa_required`:
+/// the 403 that may carry an `mfa_token`.
+fn error_response_name(status: u16, mfa_required: bool) -> Option<&'static str> {
     Some(match status {
         400 => "BadRequest",
         401 => "Unauthorized",
+        403 if mfa_required => "ForbiddenOrMfaRequired",
         403 => "Forbidden",
         404 => "NotFound",
         408 => "RequestTimeout",
@@ -93,8 +104,8 @@ fn error_example(error: &str, description: &str) -> Value {
     })
 }
 
-fn error_response(status: u16) -> Option<(&'static str, Response)> {
-    let name = error_response_name(status)?;
+fn error_response(status: u16, mfa_required: bool) -> Option<(&'static str, Response)> {
+    let name = error_response_name(status, mfa_required)?;
     let (description, examples): (&str, Vec<(&str, &str, Value)>) = match status {
         400 => (
             "The request is invalid (`invalid_request`: bad JSON, a missing, unknown or \
@@ -146,33 +157,43 @@ fn error_response(status: u16) -> Option<(&'static str, Response)> {
                 ),
             ],
         ),
-        403 => (
-            "Auth0 refused: a wrong or used code (`invalid_grant`), an expired \
-             `mfa_token` (`expired_token`), a rejected request (`access_denied`), or \
-             `mfa_required`: the credentials were right and a second factor is needed; \
-             the body then carries `mfa_token` and `mfa_requirements` (and the response \
-             `Cache-Control: no-store`, `Pragma: no-cache`).",
+        403 if mfa_required => (
+            "`mfa_required` (an `MfaRequired` body): the credentials were right and a \
+             second factor is needed; continue at `/mfa/*` with the `mfa_token` (the response \
+             then has `Cache-Control: no-store`, `Pragma: no-cache`). Otherwise an \
+             `ErrorBody`: Auth0 refused, e.g. a wrong or used code (`invalid_grant`), an \
+             expired `mfa_token` (`expired_token`), a rejected request (`access_denied`).",
             vec![
+                (
+                    "mfa_required",
+                    "A second factor is needed: continue at /mfa/*",
+                    mfa_required_example(),
+                ),
                 (
                     "invalid_grant",
                     "Wrong one-time code",
                     error_example("invalid_grant", "Wrong email or verification code."),
                 ),
                 (
-                    "mfa_required",
-                    "A second factor is needed: continue at /mfa/*",
-                    json!({
-                        "error": "mfa_required",
-                        "error_description": "Multifactor authentication required",
-                        "request_id": "3f2a9c81d0e4-0000002a",
-                        "mfa_token": "Fe26.2**0f4d3c8e2b1a",
-                        "mfa_requirements": {"challenge": [{"type": "otp"}]},
-                    }),
+                    "expired_token",
+                    "The mfa_token expired or was used",
+                    error_example("expired_token", "mfa_token is expired"),
                 ),
+            ],
+        ),
+        403 => (
+            "Auth0 refused: an expired or already used `mfa_token` (`expired_token`), a \
+             rejected request (`access_denied`), or a token without the needed scope.",
+            vec![
                 (
                     "expired_token",
-                    "The mfa_token expired",
+                    "The mfa_token expired or was used",
                     error_example("expired_token", "mfa_token is expired"),
+                ),
+                (
+                    "access_denied",
+                    "Auth0 refused the request",
+                    error_example("access_denied", "Unauthorized"),
                 ),
             ],
         ),
@@ -296,8 +317,19 @@ fn error_response(status: u16) -> Option<(&'static str, Response)> {
         ),
         _ => return None,
     };
+    let schema = if status == 403 && mfa_required {
+        Schema::OneOf(
+            OneOfBuilder::new()
+                .item(Ref::from_schema_name("MfaRequired"))
+                .item(Ref::from_schema_name("ErrorBody"))
+                .build(),
+        )
+        .into()
+    } else {
+        RefOr::Ref(Ref::from_schema_name("ErrorBody"))
+    };
     let content = ContentBuilder::new()
-        .schema(Some(RefOr::Ref(Ref::from_schema_name("ErrorBody"))))
+        .schema(Some(schema))
         .examples_from_iter(examples.into_iter().map(|(key, summary, value)| {
             (
                 key,
@@ -318,7 +350,7 @@ fn error_response(status: u16) -> Option<(&'static str, Response)> {
                     .build(),
             );
         }
-        403 => {
+        403 if mfa_required => {
             response = response
                 .header(
                     "Cache-Control",
@@ -375,73 +407,122 @@ fn error_response(status: u16) -> Option<(&'static str, Response)> {
     Some((name, response.build()))
 }
 
+fn mfa_required_example() -> Value {
+    json!({
+        "error": "mfa_required",
+        "error_description": "Multifactor authentication required",
+        "request_id": "3f2a9c81d0e4-0000002a",
+        "mfa_token": "Fe26.2**0f4d3c8e2b1a",
+        "mfa_requirements": {"challenge": [{"type": "otp"}, {"type": "recovery-code"}]},
+    })
+}
+
 hand_schema!(
-    /// The body of every non-2xx answer (SPEC §2).
-    ErrorBody,
+    /// The codes `error` takes today.
+    ErrorCode,
     || {
-        let requirement = || {
-            ArrayBuilder::new().items(
-                ObjectBuilder::new()
-                    .schema_type(Type::Object)
-                    .property(
-                        "type",
-                        string_schema().examples(["otp", "phone", "email", "push-notification"]),
-                    )
-                    .required("type"),
-            )
-        };
-        Schema::Object(
-            closed_object()
-                .description(Some(
-                    "Every error answer. `error` is a gateway code or a documented Auth0 code \
-                     (kept with Auth0's status); `error_description` is for people (Auth0's \
-                     text is passed through); `request_id` matches the `X-Request-Id` header.",
-                ))
-                .property(
-                    "error",
-                    string_schema()
-                        .enum_values(Some(error_codes()))
-                        .description(Some(
-                            "Machine-readable code. Gateway codes: invalid_request, \
-                             unauthorized, not_found, method_not_allowed, payload_too_large, \
-                             unsupported_media_type, too_many_requests, upstream_error, \
-                             upstream_timeout; the others are Auth0's.",
-                        )),
-                )
-                .required("error")
-                .property(
-                    "error_description",
-                    string_schema().description(Some("Human-readable explanation.")),
-                )
-                .required("error_description")
-                .property(
-                    "request_id",
-                    string_schema().description(Some("Same as the `X-Request-Id` header.")),
-                )
-                .required("request_id")
-                .property(
-                    "mfa_token",
-                    string_schema().description(Some(
-                        "Only with `mfa_required`: the bearer for `/mfa/*`.",
-                    )),
-                )
-                .property(
-                    "mfa_requirements",
-                    ObjectBuilder::new()
-                        .schema_type(Type::Object)
-                        .description(Some(
-                            "Only with `mfa_required`: `challenge` lists the factors the user \
-                             has; `enroll` the ones they may enroll when they have none.",
-                        ))
-                        .property("challenge", requirement())
-                        .property("enroll", requirement())
-                        .examples([json!({"challenge": [{"type": "otp"}]})]),
-                )
-                .examples([error_example(
-                    "invalid_request",
-                    "phone_number must be E.164, e.g. +14155550100",
-                )])
-                .build(),
-        )
+        string_schema()
+            .enum_values(Some(error_codes()))
+            .description(Some(format!(
+                "The error codes of this version. The gateway's own: {}; the others are \
+                 Auth0's, passed through with Auth0's status. A newer gateway (or Auth0) may \
+                 add codes, so `ErrorBody.error` also admits any string.",
+                GATEWAY_ERROR_CODES.join(", ")
+            )))
+            .build()
+            .into()
     }
 );
+
+hand_schema!(
+    /// The body of every non-2xx answer (SPEC §2) but `mfa_required`.
+    ErrorBody,
+    || {
+        closed_object()
+            .description(Some(
+                "Every error answer (but `mfa_required`, see `MfaRequired`). `error` is a \
+                 gateway code or a documented Auth0 code (kept with Auth0's status); \
+                 `error_description` is for people (Auth0's text is passed through); \
+                 `request_id` matches the `X-Request-Id` header.",
+            ))
+            .property(
+                "error",
+                AnyOfBuilder::new()
+                    .item(Ref::from_schema_name("ErrorCode"))
+                    .item(string_schema())
+                    .description(Some(
+                        "Machine-readable code: one of `ErrorCode`, or a code a newer \
+                         gateway or Auth0 added (handle unknown codes like a generic \
+                         failure of their status).",
+                    )),
+            )
+            .required("error")
+            .property(
+                "error_description",
+                string_schema().description(Some("Human-readable explanation.")),
+            )
+            .required("error_description")
+            .property(
+                "request_id",
+                string_schema().description(Some("Same as the `X-Request-Id` header.")),
+            )
+            .required("request_id")
+            .examples([error_example(
+                "invalid_request",
+                "phone_number must be E.164, e.g. +14155550100",
+            )])
+            .build()
+            .into()
+    }
+);
+
+hand_schema!(
+    /// `403 mfa_required`: what the client continues `/mfa/*` with.
+    MfaRequired,
+    || {
+        closed_object()
+            .description(Some(
+                "Auth0's `403 mfa_required`: the first factor was right, a second one is \
+                 needed. Send `mfa_token` as `Authorization: Bearer` to `/mfa/*`: enroll a \
+                 factor (`mfa_requirements.enroll`) or challenge one the user has \
+                 (`mfa_requirements.challenge`), then `POST /mfa/verify`.",
+            ))
+            .property(
+                "error",
+                string_schema()
+                    .enum_values(Some(["mfa_required"]))
+                    .description(Some("Always `mfa_required`.")),
+            )
+            .required("error")
+            .property(
+                "error_description",
+                string_schema().description(Some("Auth0's explanation, for people.")),
+            )
+            .required("error_description")
+            .property(
+                "request_id",
+                string_schema().description(Some("Same as the `X-Request-Id` header.")),
+            )
+            .required("request_id")
+            .property(
+                "mfa_token",
+                string_schema()
+                    .min_length(Some(1))
+                    .description(Some(MFA_TOKEN_LIFECYCLE)),
+            )
+            .required("mfa_token")
+            .property("mfa_requirements", Ref::from_schema_name("MfaRequirements"))
+            .required("mfa_requirements")
+            .examples([mfa_required_example()])
+            .build()
+            .into()
+    }
+);
+
+/// How long an mfa_token works, said once for the schema and the bearer
+/// scheme.
+pub const MFA_TOKEN_LIFECYCLE: &str = "The bearer for `/mfa/*` in this sign-in. It \
+     expires after 10 minutes (Auth0's lifetime) and stops working once `POST /mfa/verify` \
+     has succeeded with it (Auth0 then answers `expired_token` or `invalid_grant`): a new \
+     sign-in gives a new one. Keep it in memory only; it is as sensitive as a password \
+     for that window.";

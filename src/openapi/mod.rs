@@ -28,7 +28,7 @@ mod errors;
 use crate::auth0::errors::DOCUMENTED_CODES;
 use crate::error::ErrorCode;
 use crate::routes::schemas::string_schema;
-use errors::{ErrorBody, ErrorResponses};
+use errors::{ErrorBody, ErrorCode as ErrorCodeSchema, ErrorResponses, MfaRequired};
 
 /// The codes the gateway itself puts in `error` (SPEC §2), from the one
 /// enum that owns them.
@@ -105,6 +105,15 @@ pub const ERROR_RESPONSES: &[(&str, &str, &[u16])] = &[
     ("/readyz", "get", &[503]),
 ];
 
+/// The operations that end in an Auth0 token grant, so their 403 may be
+/// `mfa_required` (documented as `oneOf` `MfaRequired` / `ErrorBody`).
+pub const MFA_REQUIRED_OPERATIONS: &[(&str, &str)] = &[
+    ("/login/verify", "post"),
+    ("/login/callback", "post"),
+    ("/mfa/verify", "post"),
+    ("/token/refresh", "post"),
+];
+
 /// Routes the gateway serves that are not API operations and so are not in
 /// the document: the Swagger UI page and its assets.
 pub const UNDOCUMENTED_ROUTES: &[(&str, &str)] = &[
@@ -140,14 +149,27 @@ pub const UNDOCUMENTED_ROUTES: &[(&str, &str)] = &[
         crate::routes::ops::readyz,
         crate::routes::docs::openapi_json,
     ),
-    components(schemas(ErrorBody)),
+    components(schemas(
+        ErrorBody,
+        ErrorCodeSchema,
+        MfaRequired,
+        crate::auth0::MfaRequirements,
+        crate::auth0::MfaFactor,
+        crate::auth0::MfaFactorType,
+    )),
     tags(
         (name = "login", description = "Passwordless login: send a one-time code or magic link, exchange it for tokens."),
         (name = "mfa", description = "Second factor after `403 mfa_required`: enroll, challenge, verify. Every call takes `Authorization: Bearer <mfa_token>`."),
         (name = "token", description = "Refresh and revoke tokens issued through the gateway (they need the client secret)."),
         (name = "operations", description = "Health, readiness and this document. Prometheus metrics are served on a separate listener (`server.metrics_bind`), never on this port."),
     ),
-    servers((url = "/", description = "The gateway itself")),
+    servers((
+        url = "{origin}",
+        description = "The gateway. `origin` is where it is served: \
+            `http://127.0.0.1:8080` for `login-gateway --demo`, your deployment's \
+            `https://` origin otherwise (Swagger UI at `/docs` fills in the origin that serves it).",
+        variables(("origin" = (default = "http://127.0.0.1:8080", description = "Scheme, host and port of the gateway, no trailing slash.")))
+    )),
     modifiers(&Metadata, &ErrorResponses, &RequestIdHeader),
 )]
 pub struct ApiDoc;
@@ -197,9 +219,10 @@ impl Modify for Metadata {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
-                        "The `mfa_token` from a `403 mfa_required` answer, or (to enroll a \
-                         further factor or delete one) an access token for the Auth0 MFA API \
-                         audience. Passed to Auth0 as is.",
+                        "The `mfa_token` from a `403 mfa_required` answer (see \
+                         `MfaRequired.mfa_token` for how long it works), or, to list or \
+                         delete authenticators after sign-in, an access token for the Auth0 \
+                         MFA API audience `https://{tenant}/mfa/`. Passed to Auth0 as is.",
                     ))
                     .build(),
             ),

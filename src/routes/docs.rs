@@ -61,16 +61,45 @@ async fn docs_index() -> Result<HttpResponse, ApiError> {
     serve_asset("index.html", None)
 }
 
+/// The document's server is `{origin}` with the demo's URL as default, for
+/// generated clients; in Swagger UI, "Try it out" should call the gateway
+/// that serves the page, wherever it runs.
+const TRY_IT_OUT_HERE: &str = r#"
+// login-gateway: point "Try it out" at the gateway serving this page.
+function pointTryItOutAtThisOrigin() {
+  window.ui.oas3Actions.setServerVariableValue({
+    server: "{origin}",
+    key: "origin",
+    val: window.location.origin,
+  });
+}
+"#;
+
+fn with_origin_hook(initializer: &str) -> String {
+    let mut script = initializer.replacen(
+        "plugins: [",
+        "onComplete: pointTryItOutAtThisOrigin,\n    plugins: [",
+        1,
+    );
+    script.push_str(TRY_IT_OUT_HERE);
+    script
+}
+
 /// `/docs`: the same page; `<base href="docs/">` makes its relative asset
 /// links resolve under `/docs/` without a redirect.
 async fn docs_index_no_slash() -> Result<HttpResponse, ApiError> {
-    serve_asset("index.html", Some(r#"<base href="docs/">"#))
+    serve_asset("index.html", Some(with_base))
+}
+
+fn with_base(html: &str) -> String {
+    html.replacen("<head>", "<head>\n    <base href=\"docs/\">", 1)
 }
 
 /// `/docs/{file}`: Swagger UI's scripts, styles and images. They only
 /// change with the binary, so browsers may keep them for an hour.
 async fn docs_file(file: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let mut response = serve_asset(&file, None)?;
+    let edit = (file.as_str() == "swagger-initializer.js").then_some(with_origin_hook as Edit);
+    let mut response = serve_asset(&file, edit)?;
     response.headers_mut().insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=3600"),
@@ -78,7 +107,10 @@ async fn docs_file(file: web::Path<String>) -> Result<HttpResponse, ApiError> {
     Ok(response)
 }
 
-fn serve_asset(file: &str, base: Option<&str>) -> Result<HttpResponse, ApiError> {
+/// A change to a text asset before it is served.
+type Edit = fn(&str) -> String;
+
+fn serve_asset(file: &str, edit: Option<Edit>) -> Result<HttpResponse, ApiError> {
     let asset = utoipa_swagger_ui::serve(file, swagger_config())
         .ok()
         .flatten()
@@ -87,15 +119,8 @@ fn serve_asset(file: &str, base: Option<&str>) -> Result<HttpResponse, ApiError>
     if let Ok(content_type) = HeaderValue::from_str(&asset.content_type) {
         response.insert_header((header::CONTENT_TYPE, content_type));
     }
-    match base {
-        Some(base) => {
-            let html = String::from_utf8_lossy(&asset.bytes).replacen(
-                "<head>",
-                &format!("<head>\n    {base}"),
-                1,
-            );
-            Ok(response.body(html))
-        }
+    match edit {
+        Some(edit) => Ok(response.body(edit(&String::from_utf8_lossy(&asset.bytes)))),
         None => Ok(response.body(asset.bytes.into_owned())),
     }
 }

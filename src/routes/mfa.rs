@@ -381,8 +381,15 @@ async fn verify(
 
 /// Delete an authenticator
 ///
-/// Needs an access token for the MFA API audience (not an `mfa_token`).
-/// Answers `204` when Auth0 removed it.
+/// Needs an access token for the Auth0 MFA API audience, not an
+/// `mfa_token`. Get one by signing in with that audience: `POST
+/// /login/verify` with `"audience": "https://{tenant}/mfa/"` (and, on a
+/// real tenant, `"scope": "remove:authenticators"`; both must be allowed by
+/// the gateway's `auth0.allowed_audiences` / `auth0.allowed_scopes`), then
+/// pass the second factor as usual; the `access_token` of `POST
+/// /mfa/verify` is the bearer here. `login-gateway --demo` allows its
+/// tenant's MFA audience and prints it in its banner. Answers `204` when
+/// Auth0 removed the authenticator.
 #[utoipa::path(
     delete,
     path = paths::MFA_AUTHENTICATOR,

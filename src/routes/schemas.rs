@@ -1,18 +1,25 @@
 //! Schemas written by hand: the request bodies whose fields are either/or
-//! (`/login/start`, `/login/verify`, `/mfa/associate`, `/mfa/verify`) as
-//! `oneOf`, and the error body. The Rust structs that deserialise the
-//! requests stay plain (their rules are checked in the handlers through
-//! `domain`); the patterns published here are `domain::patterns`, the
-//! ones the gateway enforces. Optional request fields are
-//! `["string", "null"]`: serde reads `null` as absent.
+//! (`/login/start`, `/login/verify`, `/mfa/associate`, `/mfa/verify`).
+//! Each is a `oneOf` of named component schemas, one closed object per
+//! branch (`LoginVerifyByEmail`, `MfaAssociateSms`, …), so every client
+//! generator gets one type per branch with a name that says what it is.
+//! A field that does not belong to a branch is simply absent from it
+//! (`additionalProperties: false`); "send only one of" is in the
+//! descriptions and enforced by the gateway.
+//!
+//! The Rust structs that deserialise the requests stay plain (their rules
+//! are checked in the handlers through `domain`); the patterns published
+//! here are `domain::patterns`, the ones the gateway enforces. Optional
+//! request fields are `["string", "null"]`: serde reads `null` as absent.
 
 use std::borrow::Cow;
 
 use serde_json::json;
 use utoipa::openapi::schema::{
-    AdditionalProperties, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, SchemaType, Type,
+    AdditionalProperties, Discriminator, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat,
+    SchemaType, Type,
 };
-use utoipa::openapi::{KnownFormat, RefOr};
+use utoipa::openapi::{KnownFormat, Ref, RefOr};
 use utoipa::{PartialSchema, ToSchema};
 
 use crate::domain::patterns;
@@ -23,13 +30,6 @@ pub(crate) fn string_schema() -> ObjectBuilder {
 
 pub(crate) fn nullable_string() -> ObjectBuilder {
     ObjectBuilder::new().schema_type(SchemaType::Array(vec![Type::String, Type::Null]))
-}
-
-/// A property that may be sent as `null` (same as absent) and nothing else.
-fn null_only(description: &str) -> ObjectBuilder {
-    ObjectBuilder::new()
-        .schema_type(Type::Null)
-        .description(Some(description))
 }
 
 fn email_schema() -> ObjectBuilder {
@@ -131,273 +131,417 @@ macro_rules! hand_schema {
 }
 pub(crate) use hand_schema;
 
+/// A request body that is one of several named branches: `oneOf` of
+/// `$ref`s, the branches added to `components/schemas` with it.
+macro_rules! request_union {
+    ($(#[$doc:meta])* $ty:ident, $description:expr, $discriminator:expr, [$($branch:ident),+ $(,)?]) => {
+        $(#[$doc])*
+        pub struct $ty;
+
+        impl PartialSchema for $ty {
+            fn schema() -> RefOr<Schema> {
+                let discriminator: Option<(&str, &[(&str, &str)])> = $discriminator;
+                let mut one_of = OneOfBuilder::new().description(Some($description));
+                $(one_of = one_of.item(RefOr::Ref(Ref::from_schema_name(stringify!($branch))));)+
+                if let Some((property, mapping)) = discriminator {
+                    let mut discriminator = Discriminator::new(property);
+                    for (value, branch) in mapping {
+                        discriminator
+                            .mapping
+                            .insert(value.to_string(), format!("#/components/schemas/{branch}"));
+                    }
+                    one_of = one_of.discriminator(Some(discriminator));
+                }
+                RefOr::T(Schema::OneOf(one_of.build()))
+            }
+        }
+
+        impl ToSchema for $ty {
+            fn name() -> Cow<'static, str> {
+                Cow::Borrowed(stringify!($ty))
+            }
+
+            fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+                $(schemas.push((stringify!($branch).to_string(), $branch::schema()));)+
+            }
+        }
+    };
+}
+
+/// `send` when it may only be `code`. No `default` keyword: generators
+/// (openapi-typescript) would make the field required.
+fn send_code() -> ObjectBuilder {
+    string_schema()
+        .enum_values(Some(["code"]))
+        .description(Some(
+            "`code` (the default when absent): send a one-time code.",
+        ))
+}
+
+/// An object branch: closed, with its example.
+fn branch(description: &str, example: serde_json::Value) -> ObjectBuilder {
+    closed_object()
+        .description(Some(description))
+        .examples([example])
+}
+
 hand_schema!(
+    /// `POST /login/start` by email, with a one-time code.
+    LoginStartByEmail,
+    || {
+        branch(
+            "Send a one-time code to an email address.",
+            json!({"email": "jane@example.com", "send": "code"}),
+        )
+        .property("email", email_schema())
+        .required("email")
+        .property("send", send_code())
+        .property("locale", locale_schema())
+        .build()
+        .into()
+    }
+);
+
+hand_schema!(
+    /// `POST /login/start` by email, with a magic link.
+    LoginStartByEmailLink,
+    || {
+        branch(
+            "Send a magic link to an email address (only when the gateway has \
+             `auth0.magic_link_redirect_uri`). The link leads to the app, which posts its \
+             `code` to `/login/callback`.",
+            json!({"email": "jane@example.com", "send": "link", "state": "af0ifjsldkj"}),
+        )
+        .property("email", email_schema())
+        .required("email")
+        .property(
+            "send",
+            string_schema()
+                .enum_values(Some(["link"]))
+                .description(Some("`link`: send a magic link.")),
+        )
+        .required("send")
+        .property("locale", locale_schema())
+        .property(
+            "state",
+            nullable_opaque(
+                "Opaque value put into the link (`authParams.state`); the app compares it \
+                 when the link comes back.",
+                "af0ifjsldkj",
+            ),
+        )
+        .build()
+        .into()
+    }
+);
+
+hand_schema!(
+    /// `POST /login/start` by phone: a one-time code by SMS.
+    LoginStartBySms,
+    || {
+        branch(
+            "Send a one-time code by SMS.",
+            json!({"phone_number": "+14155550100", "locale": "en-US"}),
+        )
+        .property("phone_number", phone_schema())
+        .required("phone_number")
+        .property("send", send_code())
+        .property("locale", locale_schema())
+        .build()
+        .into()
+    }
+);
+
+request_union!(
     /// `POST /login/start`: exactly one of `email` / `phone_number`.
     LoginStartRequest,
+    "Exactly one of `email` / `phone_number` (sending both is `400 invalid_request`). \
+     `send: \"link\"` (a magic link) only with `email`; `state` only with a link.",
+    None,
+    [LoginStartByEmail, LoginStartByEmailLink, LoginStartBySms]
+);
+
+fn code_schema() -> ObjectBuilder {
+    string_schema()
+        .pattern(Some(patterns::CODE))
+        .description(Some("The one-time code: 4–12 digits."))
+        .examples(["123456"])
+}
+
+fn audience_schema() -> ObjectBuilder {
+    nullable_string()
+        .min_length(Some(1))
+        .description(Some(
+            "API audience for the access token; must be one of the gateway's allowed \
+             audiences (`auth0.audience`, `auth0.allowed_audiences`). Default: \
+             `auth0.audience`. To manage authenticators (`DELETE /mfa/authenticators/{id}`), \
+             ask for the MFA API audience `https://{tenant}/mfa/`.",
+        ))
+        .examples(["https://api.example.com"])
+}
+
+fn login_scope_schema() -> ObjectBuilder {
+    scope_schema("Space-separated scopes, each in `auth0.allowed_scopes`. Default: `auth0.scope`.")
+}
+
+hand_schema!(
+    /// `POST /login/verify` for a code sent by email.
+    LoginVerifyByEmail,
     || {
-        let send_code = || {
-            // No `default` keyword: generators (openapi-typescript) would
-            // make the field required.
-            string_schema()
-                .enum_values(Some(["code"]))
-                .description(Some("`code` (the default when absent): send a one-time code."))
-        };
-        Schema::OneOf(
-            OneOfBuilder::new()
-                .description(Some(
-                    "Exactly one of `email` / `phone_number`. `send: \"link\"` (a magic link) \
-                     only with `email`, and only when the gateway has \
-                     `auth0.magic_link_redirect_uri`; `state` only with a link.",
-                ))
-                .item(
-                    closed_object()
-                        .title(Some("Email code"))
-                        .property("email", email_schema())
-                        .required("email")
-                        .property("phone_number", null_only("Not with `email`."))
-                        .property("send", send_code())
-                        .property("locale", locale_schema())
-                        .property("state", null_only("Only with `send: \"link\"`."))
-                        .examples([json!({"email": "jane@example.com", "send": "code"})]),
-                )
-                .item(
-                    closed_object()
-                        .title(Some("Email magic link"))
-                        .property("email", email_schema())
-                        .required("email")
-                        .property("phone_number", null_only("Not with `email`."))
-                        .property(
-                            "send",
-                            string_schema()
-                                .enum_values(Some(["link"]))
-                                .description(Some("`link`: send a magic link.")),
-                        )
-                        .required("send")
-                        .property("locale", locale_schema())
-                        .property(
-                            "state",
-                            nullable_opaque(
-                                "Opaque value put into the link (`authParams.state`); the \
-                                 app compares it when the link comes back.",
-                                "af0ifjsldkj",
-                            ),
-                        )
-                        .examples([json!({
-                            "email": "jane@example.com",
-                            "send": "link",
-                            "state": "af0ifjsldkj",
-                        })]),
-                )
-                .item(
-                    closed_object()
-                        .title(Some("SMS code"))
-                        .property("phone_number", phone_schema())
-                        .required("phone_number")
-                        .property("email", null_only("Not with `phone_number`."))
-                        .property("send", send_code())
-                        .property("locale", locale_schema())
-                        .property("state", null_only("Only with `send: \"link\"`."))
-                        .examples([json!({"phone_number": "+14155550100", "locale": "en-US"})]),
-                )
-                .build(),
+        branch(
+            "The email address the code was sent to, and the code.",
+            json!({"email": "jane@example.com", "code": "123456"}),
         )
+        .property("email", email_schema())
+        .required("email")
+        .property("code", code_schema())
+        .required("code")
+        .property("audience", audience_schema())
+        .property("scope", login_scope_schema())
+        .build()
+        .into()
     }
 );
 
 hand_schema!(
+    /// `POST /login/verify` for a code sent by SMS.
+    LoginVerifyBySms,
+    || {
+        branch(
+            "The phone number the code was sent to, and the code.",
+            json!({"phone_number": "+14155550100", "code": "123456"}),
+        )
+        .property("phone_number", phone_schema())
+        .required("phone_number")
+        .property("code", code_schema())
+        .required("code")
+        .property("audience", audience_schema())
+        .property("scope", login_scope_schema())
+        .build()
+        .into()
+    }
+);
+
+request_union!(
     /// `POST /login/verify`: the identifier the code was sent to, and the code.
     LoginVerifyRequest,
+    "Exactly one of `email` / `phone_number` (sending both is `400 invalid_request`), \
+     and `code`.",
+    None,
+    [LoginVerifyByEmail, LoginVerifyBySms]
+);
+
+/// `factor` of one `/mfa/associate` branch: a single value.
+fn factor_schema(factor: &'static str, description: &str) -> ObjectBuilder {
+    string_schema()
+        .enum_values(Some([factor]))
+        .description(Some(description))
+}
+
+hand_schema!(
+    /// `POST /mfa/associate`: an authenticator app.
+    MfaAssociateOtp,
     || {
-        let code = || {
-            string_schema()
-                .pattern(Some(patterns::CODE))
-                .description(Some("The one-time code: 4–12 digits."))
-                .examples(["123456"])
-        };
-        let audience = || {
-            nullable_string()
-                .min_length(Some(1))
-                .description(Some(
-                    "API audience for the access token; must be one of the gateway's allowed \
-                     audiences (`auth0.audience`, `auth0.allowed_audiences`). Default: \
-                     `auth0.audience`.",
-                ))
-                .examples(["https://api.example.com"])
-        };
-        let scope = || {
-            scope_schema(
-                "Space-separated scopes, each in `auth0.allowed_scopes`. Default: \
-                 `auth0.scope`.",
-            )
-        };
-        Schema::OneOf(
-            OneOfBuilder::new()
-                .description(Some("Exactly one of `email` / `phone_number`, and `code`."))
-                .item(
-                    closed_object()
-                        .title(Some("Email"))
-                        .property("email", email_schema())
-                        .required("email")
-                        .property("phone_number", null_only("Not with `email`."))
-                        .property("code", code())
-                        .required("code")
-                        .property("audience", audience())
-                        .property("scope", scope())
-                        .examples([json!({"email": "jane@example.com", "code": "123456"})]),
-                )
-                .item(
-                    closed_object()
-                        .title(Some("SMS"))
-                        .property("phone_number", phone_schema())
-                        .required("phone_number")
-                        .property("email", null_only("Not with `phone_number`."))
-                        .property("code", code())
-                        .required("code")
-                        .property("audience", audience())
-                        .property("scope", scope())
-                        .examples([json!({"phone_number": "+14155550100", "code": "123456"})]),
-                )
-                .build(),
+        branch(
+            "Enroll an authenticator app (TOTP): the answer has `secret` and `barcode_uri`; \
+             confirm with `POST /mfa/verify` `{\"otp\"}`.",
+            json!({"factor": "otp"}),
         )
+        .property(
+            "factor",
+            factor_schema("otp", "`otp`: an authenticator app."),
+        )
+        .required("factor")
+        .build()
+        .into()
     }
 );
 
 hand_schema!(
+    /// `POST /mfa/associate`: Auth0 Guardian push.
+    MfaAssociatePush,
+    || {
+        branch(
+            "Enroll Auth0 Guardian (push): the answer's `barcode_uri` is scanned by the \
+             app; poll `POST /mfa/verify` `{\"oob_code\"}` until it is approved.",
+            json!({"factor": "push"}),
+        )
+        .property(
+            "factor",
+            factor_schema("push", "`push`: Auth0 Guardian."),
+        )
+        .required("factor")
+        .build()
+        .into()
+    }
+);
+
+hand_schema!(
+    /// `POST /mfa/associate`: codes by text message.
+    MfaAssociateSms,
+    || {
+        branch(
+            "Enroll a phone for codes by text message.",
+            json!({"factor": "sms", "phone_number": "+14155550100"}),
+        )
+        .property(
+            "factor",
+            factor_schema("sms", "`sms`: a code by text message."),
+        )
+        .required("factor")
+        .property("phone_number", phone_schema())
+        .required("phone_number")
+        .build()
+        .into()
+    }
+);
+
+hand_schema!(
+    /// `POST /mfa/associate`: codes by voice call.
+    MfaAssociateVoice,
+    || {
+        branch(
+            "Enroll a phone for codes by voice call.",
+            json!({"factor": "voice", "phone_number": "+14155550100"}),
+        )
+        .property(
+            "factor",
+            factor_schema("voice", "`voice`: a code by voice call."),
+        )
+        .required("factor")
+        .property("phone_number", phone_schema())
+        .required("phone_number")
+        .build()
+        .into()
+    }
+);
+
+hand_schema!(
+    /// `POST /mfa/associate`: codes by email.
+    MfaAssociateEmail,
+    || {
+        branch(
+            "Enroll an email address for codes by email.",
+            json!({"factor": "email", "email": "jane@example.com"}),
+        )
+        .property(
+            "factor",
+            factor_schema("email", "`email`: a code by email."),
+        )
+        .required("factor")
+        .property("email", email_schema())
+        .required("email")
+        .build()
+        .into()
+    }
+);
+
+request_union!(
     /// `POST /mfa/associate`: the factor to enroll and where to reach it.
     MfaAssociateRequest,
+    "The factor to enroll, told apart by `factor`. `sms` and `voice` need \
+     `phone_number`; `email` needs `email`; `otp` (an authenticator app) and `push` \
+     (Auth0 Guardian) need neither.",
+    Some((
+        "factor",
+        &[
+            ("otp", "MfaAssociateOtp"),
+            ("push", "MfaAssociatePush"),
+            ("sms", "MfaAssociateSms"),
+            ("voice", "MfaAssociateVoice"),
+            ("email", "MfaAssociateEmail"),
+        ]
+    )),
+    [
+        MfaAssociateOtp,
+        MfaAssociatePush,
+        MfaAssociateSms,
+        MfaAssociateVoice,
+        MfaAssociateEmail
+    ]
+);
+
+hand_schema!(
+    /// `POST /mfa/verify` with a code from an authenticator app.
+    MfaVerifyWithOtp,
     || {
-        Schema::OneOf(
-            OneOfBuilder::new()
-                .description(Some(
-                    "`sms` and `voice` need `phone_number`; `email` needs `email`; `otp` \
-                     (an authenticator app) and `push` (Auth0 Guardian) need neither.",
-                ))
-                .item(
-                    closed_object()
-                        .title(Some("Authenticator app or push"))
-                        .property(
-                            "factor",
-                            string_schema()
-                                .enum_values(Some(["otp", "push"]))
-                                .description(Some(
-                                    "`otp`: TOTP app (answer has `secret`, `barcode_uri`); \
-                                     `push`: Auth0 Guardian.",
-                                )),
-                        )
-                        .required("factor")
-                        .property("phone_number", null_only("Only for `sms` / `voice`."))
-                        .property("email", null_only("Only for `email`."))
-                        .examples([json!({"factor": "otp"})]),
-                )
-                .item(
-                    closed_object()
-                        .title(Some("SMS or voice"))
-                        .property(
-                            "factor",
-                            string_schema()
-                                .enum_values(Some(["sms", "voice"]))
-                                .description(Some("A code by text message or voice call.")),
-                        )
-                        .required("factor")
-                        .property("phone_number", phone_schema())
-                        .required("phone_number")
-                        .property("email", null_only("Only for `email`."))
-                        .examples([json!({"factor": "sms", "phone_number": "+14155550100"})]),
-                )
-                .item(
-                    closed_object()
-                        .title(Some("Email"))
-                        .property(
-                            "factor",
-                            string_schema()
-                                .enum_values(Some(["email"]))
-                                .description(Some("A code by email.")),
-                        )
-                        .required("factor")
-                        .property("email", email_schema())
-                        .required("email")
-                        .property("phone_number", null_only("Only for `sms` / `voice`."))
-                        .examples([json!({"factor": "email", "email": "jane@example.com"})]),
-                )
-                .build(),
+        branch(
+            "The 6-digit code from the authenticator app.",
+            json!({"otp": "123456"}),
         )
+        .property(
+            "otp",
+            string_schema()
+                .pattern(Some(patterns::OTP))
+                .description(Some("The 6-digit code from the app."))
+                .examples(["123456"]),
+        )
+        .required("otp")
+        .build()
+        .into()
     }
 );
 
 hand_schema!(
+    /// `POST /mfa/verify` for an out-of-band challenge (SMS, voice, email, push).
+    MfaVerifyWithOobCode,
+    || {
+        branch(
+            "An out-of-band challenge: `oob_code` from `/mfa/challenge` or \
+             `/mfa/associate`, and for SMS, voice and email the code the user received.",
+            json!({"oob_code": "Fe26.2*ee0f4b4c3f", "binding_code": "482913"}),
+        )
+        .property(
+            "oob_code",
+            opaque_schema(
+                "The `oob_code` from `/mfa/challenge` or `/mfa/associate`.",
+                "Fe26.2*ee0f4b4c3f",
+            ),
+        )
+        .required("oob_code")
+        .property(
+            "binding_code",
+            nullable_string()
+                .pattern(Some(patterns::BINDING_CODE))
+                .min_length(Some(4))
+                .max_length(Some(12))
+                .description(Some(
+                    "The code the user received by SMS, voice or email \
+                     (`binding_method: prompt`). Absent for push: poll until the user \
+                     approves (`authorization_pending`).",
+                ))
+                .examples(["482913"]),
+        )
+        .build()
+        .into()
+    }
+);
+
+hand_schema!(
+    /// `POST /mfa/verify` with a recovery code.
+    MfaVerifyWithRecoveryCode,
+    || {
+        branch(
+            "A recovery code from enrollment; the answer carries a new one.",
+            json!({"recovery_code": "B3N7ZQ2K8YV4TR6XW9MP5HLD"}),
+        )
+        .property(
+            "recovery_code",
+            opaque_schema("A recovery code from enrollment.", "B3N7ZQ2K8YV4TR6XW9MP5HLD"),
+        )
+        .required("recovery_code")
+        .build()
+        .into()
+    }
+);
+
+request_union!(
     /// `POST /mfa/verify`: exactly one proof of the second factor.
     MfaVerifyRequest,
-    || {
-        let absent = |field: &str| null_only(&format!("Not with `{field}`."));
-        Schema::OneOf(
-            OneOfBuilder::new()
-                .description(Some(
-                    "Exactly one of: `otp` (authenticator app), `oob_code` with an optional \
-                     `binding_code` (SMS, voice, email, push), or `recovery_code`.",
-                ))
-                .item(
-                    closed_object()
-                        .title(Some("Authenticator app code"))
-                        .property(
-                            "otp",
-                            string_schema()
-                                .pattern(Some(patterns::OTP))
-                                .description(Some("The 6-digit code from the app."))
-                                .examples(["123456"]),
-                        )
-                        .required("otp")
-                        .property("oob_code", absent("otp"))
-                        .property("binding_code", absent("otp"))
-                        .property("recovery_code", absent("otp"))
-                        .examples([json!({"otp": "123456"})]),
-                )
-                .item(
-                    closed_object()
-                        .title(Some("Out-of-band code"))
-                        .property(
-                            "oob_code",
-                            opaque_schema(
-                                "The `oob_code` from `/mfa/challenge` or `/mfa/associate`.",
-                                "Fe26.2*ee0f4b4c3f",
-                            ),
-                        )
-                        .required("oob_code")
-                        .property(
-                            "binding_code",
-                            nullable_string()
-                                .pattern(Some(patterns::BINDING_CODE))
-                                .min_length(Some(4))
-                                .max_length(Some(12))
-                                .description(Some(
-                                    "The code the user received by SMS, voice or email \
-                                     (`binding_method: prompt`). Absent for push: poll until \
-                                     the user approves (`authorization_pending`).",
-                                ))
-                                .examples(["482913"]),
-                        )
-                        .property("otp", absent("oob_code"))
-                        .property("recovery_code", absent("oob_code"))
-                        .examples([json!({"oob_code": "Fe26.2*ee0f4b4c3f", "binding_code": "482913"})]),
-                )
-                .item(
-                    closed_object()
-                        .title(Some("Recovery code"))
-                        .property(
-                            "recovery_code",
-                            opaque_schema(
-                                "A recovery code from enrollment.",
-                                "B3N7ZQ2K8YV4TR6XW9MP5HLD",
-                            ),
-                        )
-                        .required("recovery_code")
-                        .property("otp", absent("recovery_code"))
-                        .property("oob_code", absent("recovery_code"))
-                        .property("binding_code", absent("recovery_code"))
-                        .examples([json!({"recovery_code": "B3N7ZQ2K8YV4TR6XW9MP5HLD"})]),
-                )
-                .build(),
-        )
-    }
+    "Exactly one of: `otp` (authenticator app), `oob_code` with an optional \
+     `binding_code` (SMS, voice, email, push), or `recovery_code`.",
+    None,
+    [MfaVerifyWithOtp, MfaVerifyWithOobCode, MfaVerifyWithRecoveryCode]
 );
 
 hand_schema!(

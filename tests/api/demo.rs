@@ -218,3 +218,23 @@ fn an_invalid_push_delay_stops_the_demo_with_a_line_naming_the_variable_not_the_
     );
     assert!(!stderr.contains("4s-secret-ish"), "{stderr}");
 }
+
+/// The banner names what a developer needs to try every route, the MFA API
+/// audience (for `DELETE /mfa/authenticators/{id}`) included.
+#[tokio::test]
+async fn the_demo_banner_prints_the_mfa_api_audience() {
+    let mut demo = crate::real_binary::RealGateway::spawn_demo(&[]).await;
+    let ready = reqwest::get(demo.url("/readyz"))
+        .await
+        .expect("the demo answers");
+    assert_eq!(ready.status(), 200);
+    demo.sigterm();
+    assert!(demo
+        .wait_exit(std::time::Duration::from_secs(10))
+        .await
+        .is_some());
+    let output = demo.output();
+    let audience =
+        regex::Regex::new(r"MFA API audience: http://127\.0\.0\.1:\d+/mfa/ ").expect("regex");
+    assert!(audience.is_match(&output), "{output}");
+}

@@ -135,7 +135,13 @@ impl DemoGateway {
                 "/login/verify",
                 None,
                 Some(&match audience {
-                    Some(audience) => json!({"email": email, "code": code, "audience": audience}),
+                    Some(audience) => json!({
+                        "email": email,
+                        "code": code,
+                        "audience": audience,
+                        // The MFA API scopes a real tenant asks for: the demo allows them.
+                        "scope": "openid offline_access enroll read:authenticators remove:authenticators",
+                    }),
                     None => json!({"email": email, "code": code}),
                 }),
             )

@@ -276,6 +276,39 @@ async fn mfa_required_with_enroll_requirements_is_passed_through() {
     );
 }
 
+/// Factor kinds the gateway cannot drive (Auth0 may add new ones) are left
+/// out of `mfa_requirements`, so the published `MfaFactorType` enum holds.
+#[tokio::test]
+async fn mfa_requirements_of_unknown_kinds_are_left_out() {
+    let app = spawn_app().await;
+    any_call("/oauth/token")
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({
+            "error": "mfa_required",
+            "error_description": "Multifactor authentication required",
+            "mfa_token": MFA_TOKEN,
+            "mfa_requirements": {
+                "challenge": [{"type": "webauthn-roaming"}, {"type": "otp"}, {"kind": "x"}],
+                "enroll": [{"type": "push-notification"}, {"type": "duo"}],
+            },
+        })))
+        .expect(1)
+        .mount(&app.auth0)
+        .await;
+
+    let response = app
+        .post_json(
+            "/login/verify",
+            &json!({"email": "jane@example.com", "code": "123456"}),
+        )
+        .await;
+    let (_, body) = assert_error(&app, response, 403, "mfa_required").await;
+    assert_eq!(body["mfa_token"], MFA_TOKEN);
+    assert_eq!(
+        body["mfa_requirements"],
+        json!({"challenge": [{"type": "otp"}], "enroll": [{"type": "push-notification"}]})
+    );
+}
+
 #[tokio::test]
 async fn mfa_required_without_an_mfa_token_is_an_upstream_error() {
     let app = spawn_app().await;

@@ -327,6 +327,67 @@ async fn listing_authenticators_forwards_the_same_bearer_and_answers_documented_
     );
 }
 
+/// The published enums stay true: an authenticator of a kind the gateway
+/// does not know (a new type or channel Auth0 adds) is left out of the
+/// list instead of reaching a generated client that cannot parse it.
+#[tokio::test]
+async fn authenticators_of_unknown_kinds_are_left_out_of_the_list() {
+    let app = spawn_app().await;
+    upstream_without_body("GET", "/mfa/authenticators")
+        .respond_with(answer_json(
+            200,
+            json!([
+                {"id": "webauthn|dev_x", "authenticator_type": "webauthn-roaming", "active": true},
+                {"id": "totp|dev_abc", "authenticator_type": "otp", "active": true},
+                {"id": "oob|dev_y", "authenticator_type": "oob", "oob_channel": "carrier-pigeon", "active": true},
+                {"id": "email|dev_z", "authenticator_type": "oob", "oob_channel": "email", "name": "j***@example.com", "active": true},
+            ]),
+        ))
+        .expect(1)
+        .mount(&app.auth0)
+        .await;
+
+    let response = call(&app, Method::GET, "/mfa/authenticators", Some(BEARER), None).await;
+
+    let (_, body) = assert_ok_json(response).await;
+    assert_eq!(
+        body,
+        json!([
+            {"id": "totp|dev_abc", "authenticator_type": "otp", "active": true},
+            {"id": "email|dev_z", "authenticator_type": "oob", "oob_channel": "email", "name": "j***@example.com", "active": true},
+        ])
+    );
+}
+
+/// An enrollment answer with a value outside the documented sets is not
+/// Auth0's documented answer: 502, nothing reflected.
+#[tokio::test]
+async fn an_associate_answer_with_an_unknown_channel_is_502() {
+    let app = spawn_app().await;
+    upstream_with_bearer(
+        "POST",
+        "/mfa/associate",
+        associate_body(json!({"authenticator_types": ["oob"], "oob_channels": ["sms"], "phone_number": "+14155550100"})),
+    )
+    .respond_with(answer_json(
+        200,
+        json!({"authenticator_type": "oob", "oob_channel": "fax", "oob_code": FAKE_OOB_CODE}),
+    ))
+    .expect(1)
+    .mount(&app.auth0)
+    .await;
+
+    let response = post_mfa(
+        &app,
+        "/mfa/associate",
+        &json!({"factor": "sms", "phone_number": "+14155550100"}),
+    )
+    .await;
+
+    let (_, body) = assert_error(&app, response, 502, "upstream_error").await;
+    assert!(!body.to_string().contains("fax"), "{body}");
+}
+
 #[tokio::test]
 async fn a_client_sent_auth0_forwarded_for_header_is_not_passed_on_to_the_mfa_api() {
     let app = spawn_app().await;

@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use login_gateway::openapi::{
-    document, document_json, error_codes, ERROR_RESPONSES, GATEWAY_ERROR_CODES, UNDOCUMENTED_ROUTES,
+    document, document_json, error_codes, ERROR_RESPONSES, GATEWAY_ERROR_CODES,
+    MFA_REQUIRED_OPERATIONS, UNDOCUMENTED_ROUTES,
 };
 use login_gateway::routes::ROUTES;
 use serde_json::Value;
@@ -374,6 +375,14 @@ async fn docs_serve_swagger_ui_from_the_binary() {
         initializer.contains(r#""validatorUrl": "none""#),
         "{initializer}"
     );
+    // "Try it out" calls the gateway serving the page, not the document's
+    // default origin.
+    assert!(
+        initializer.contains("onComplete: pointTryItOutAtThisOrigin,")
+            && initializer.contains("function pointTryItOutAtThisOrigin()")
+            && initializer.contains("val: window.location.origin"),
+        "{initializer}"
+    );
 
     let missing = get("/docs/no-such-file.js").await.unwrap();
     assert_eq!(missing.status(), 404);
@@ -385,8 +394,14 @@ async fn docs_serve_swagger_ui_from_the_binary() {
 fn error_body_names_every_code() {
     use login_gateway::error::ApiError;
 
-    let schema = &document()["components"]["schemas"]["ErrorBody"];
-    let listed: Vec<&str> = schema["properties"]["error"]["enum"]
+    let schemas = &document()["components"]["schemas"];
+    // `error` is open to codes a newer gateway adds: the known ones as an
+    // enum, or any string.
+    assert_eq!(
+        schemas["ErrorBody"]["properties"]["error"]["anyOf"],
+        serde_json::json!([{"$ref": "#/components/schemas/ErrorCode"}, {"type": "string"}])
+    );
+    let listed: Vec<&str> = schemas["ErrorCode"]["enum"]
         .as_array()
         .unwrap()
         .iter()
@@ -508,11 +523,25 @@ fn every_operation_is_fully_described() {
                 if let Some(reference) = response.get("$ref").and_then(Value::as_str) {
                     let name = reference.trim_start_matches("#/components/responses/");
                     let component = &document()["components"]["responses"][name];
-                    assert_eq!(
-                        component["content"]["application/json"]["schema"]["$ref"],
-                        "#/components/schemas/ErrorBody",
-                        "{label} {status}"
-                    );
+                    let schema = &component["content"]["application/json"]["schema"];
+                    let mfa_required = MFA_REQUIRED_OPERATIONS
+                        .contains(&(path.as_str(), method.as_str()))
+                        && status == "403";
+                    if mfa_required {
+                        assert_eq!(
+                            schema["oneOf"],
+                            serde_json::json!([
+                                {"$ref": "#/components/schemas/MfaRequired"},
+                                {"$ref": "#/components/schemas/ErrorBody"},
+                            ]),
+                            "{label} {status}"
+                        );
+                    } else {
+                        assert_eq!(
+                            schema["$ref"], "#/components/schemas/ErrorBody",
+                            "{label} {status}"
+                        );
+                    }
                     assert_eq!(component["headers"]["X-Request-Id"]["required"], true);
                 }
             }
@@ -537,8 +566,201 @@ fn every_operation_is_fully_described() {
     assert_eq!(document()["openapi"], "3.1.0");
     assert_eq!(document()["info"]["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(document()["info"]["license"]["identifier"], "Apache-2.0");
+    // A usable base URL outside a browser: `{origin}`, the demo's by default.
+    let servers = document()["servers"].as_array().unwrap();
+    assert_eq!(servers.len(), 1);
+    assert_eq!(servers[0]["url"], "{origin}");
     assert_eq!(
-        document()["servers"],
-        serde_json::json!([{"url": "/", "description": "The gateway itself"}])
+        servers[0]["variables"]["origin"]["default"],
+        "http://127.0.0.1:8080"
     );
+}
+
+/// Every schema in the document, with where it sits.
+fn all_schemas<'a>(value: &'a Value, at: String, found: &mut Vec<(String, &'a Value)>) {
+    match value {
+        Value::Object(map) => {
+            if map.contains_key("type") || map.contains_key("oneOf") || map.contains_key("$ref") {
+                found.push((at.clone(), value));
+            }
+            for (key, child) in map {
+                all_schemas(child, format!("{at}/{key}"), found);
+            }
+        }
+        Value::Array(items) => {
+            for (i, child) in items.iter().enumerate() {
+                all_schemas(child, format!("{at}/{i}"), found);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// What broke client generators: null-only properties (openapi-generator
+/// made `Null` types of them), unnamed or same-titled `oneOf` branches
+/// (openapi-python-client dropped an operation). Every union is a `oneOf`
+/// of `$ref`s to named, closed object schemas.
+#[test]
+fn request_unions_are_named_branches_every_generator_reads() {
+    let document = document();
+    let mut schemas = Vec::new();
+    all_schemas(document, String::new(), &mut schemas);
+    for (at, schema) in &schemas {
+        assert_ne!(schema["type"], "null", "{at}: a null-only schema");
+        assert!(
+            schema.get("title").is_none(),
+            "{at}: titles become type names"
+        );
+        if let Some(branches) = schema["oneOf"].as_array() {
+            for branch in branches {
+                let reference = branch["$ref"].as_str();
+                assert!(reference.is_some(), "{at}: an unnamed oneOf branch");
+            }
+        }
+    }
+    let components = &document["components"]["schemas"];
+    let unions = [
+        (
+            "LoginStartRequest",
+            vec![
+                "LoginStartByEmail",
+                "LoginStartByEmailLink",
+                "LoginStartBySms",
+            ],
+        ),
+        (
+            "LoginVerifyRequest",
+            vec!["LoginVerifyByEmail", "LoginVerifyBySms"],
+        ),
+        (
+            "MfaAssociateRequest",
+            vec![
+                "MfaAssociateOtp",
+                "MfaAssociatePush",
+                "MfaAssociateSms",
+                "MfaAssociateVoice",
+                "MfaAssociateEmail",
+            ],
+        ),
+        (
+            "MfaVerifyRequest",
+            vec![
+                "MfaVerifyWithOtp",
+                "MfaVerifyWithOobCode",
+                "MfaVerifyWithRecoveryCode",
+            ],
+        ),
+    ];
+    for (union, branches) in unions {
+        let listed: Vec<String> = components[union]["oneOf"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| {
+                b["$ref"]
+                    .as_str()
+                    .unwrap()
+                    .replace("#/components/schemas/", "")
+            })
+            .collect();
+        assert_eq!(listed, branches, "{union}");
+        for branch in branches {
+            let schema = &components[branch];
+            assert_eq!(schema["type"], "object", "{branch}");
+            assert_eq!(schema["additionalProperties"], false, "{branch}");
+            assert!(
+                !schema["required"].as_array().unwrap().is_empty(),
+                "{branch}"
+            );
+        }
+    }
+    // `factor` tells the associate branches apart: one value per branch.
+    let discriminator = &components["MfaAssociateRequest"]["discriminator"];
+    assert_eq!(discriminator["propertyName"], "factor");
+    let mapping = discriminator["mapping"].as_object().unwrap();
+    assert_eq!(mapping.len(), 5);
+    for (factor, target) in mapping {
+        let name = target
+            .as_str()
+            .unwrap()
+            .replace("#/components/schemas/", "");
+        assert_eq!(
+            components[&name]["properties"]["factor"]["enum"],
+            serde_json::json!([factor]),
+            "{name}"
+        );
+    }
+}
+
+/// `403 mfa_required` is a type of its own: constant `error`, required
+/// `mfa_token` and `mfa_requirements` with enum factor types.
+#[test]
+fn mfa_required_is_its_own_schema() {
+    let schemas = &document()["components"]["schemas"];
+    let mfa_required = &schemas["MfaRequired"];
+    assert_eq!(
+        mfa_required["properties"]["error"]["enum"],
+        serde_json::json!(["mfa_required"])
+    );
+    assert_eq!(
+        mfa_required["required"],
+        serde_json::json!([
+            "error",
+            "error_description",
+            "request_id",
+            "mfa_token",
+            "mfa_requirements"
+        ])
+    );
+    assert_eq!(mfa_required["additionalProperties"], false);
+    assert!(mfa_required["properties"]["mfa_token"]["description"]
+        .as_str()
+        .unwrap()
+        .contains("stops working once `POST /mfa/verify` has succeeded"));
+    assert!(schemas["ErrorBody"]["properties"]
+        .get("mfa_token")
+        .is_none());
+    assert_eq!(schemas["ErrorBody"]["additionalProperties"], false);
+    assert_eq!(
+        schemas["MfaFactorType"]["enum"],
+        serde_json::json!([
+            "otp",
+            "phone",
+            "email",
+            "push-notification",
+            "recovery-code"
+        ])
+    );
+    // The value sets a client switches on are enums.
+    for (schema, values) in [
+        ("AuthenticatorType", vec!["otp", "oob", "recovery-code"]),
+        ("OobChannel", vec!["sms", "voice", "email", "auth0"]),
+        ("BindingMethod", vec!["prompt"]),
+        ("MfaChallengeType", vec!["otp", "oob"]),
+    ] {
+        assert_eq!(
+            schemas[schema]["enum"],
+            serde_json::json!(values),
+            "{schema}"
+        );
+    }
+    for (schema, property, target) in [
+        ("Authenticator", "authenticator_type", "AuthenticatorType"),
+        ("Authenticator", "oob_channel", "OobChannel"),
+        (
+            "MfaAssociateResponse",
+            "authenticator_type",
+            "AuthenticatorType",
+        ),
+        ("MfaAssociateResponse", "oob_channel", "OobChannel"),
+        ("MfaAssociateResponse", "binding_method", "BindingMethod"),
+        ("MfaChallengeResponse", "challenge_type", "MfaChallengeType"),
+        ("MfaChallengeResponse", "binding_method", "BindingMethod"),
+    ] {
+        assert_eq!(
+            schemas[schema]["properties"][property]["$ref"],
+            format!("#/components/schemas/{target}"),
+            "{schema}.{property}"
+        );
+    }
 }

@@ -25,8 +25,18 @@ impl RealGateway {
     /// stdout); `extra` environment pairs override the defaults. Waits
     /// (bounded) for its `started` line.
     pub async fn spawn(auth0_uri: &str, extra: &[(&str, &str)]) -> Self {
+        Self::spawn_with_args(&[], auth0_uri, extra).await
+    }
+
+    /// `login-gateway --demo`: the built-in tenant, same environment.
+    pub async fn spawn_demo(extra: &[(&str, &str)]) -> Self {
+        Self::spawn_with_args(&["--demo"], "http://127.0.0.1:9", extra).await
+    }
+
+    async fn spawn_with_args(args: &[&str], auth0_uri: &str, extra: &[(&str, &str)]) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_login-gateway"));
         command
+            .args(args)
             .env_clear()
             .env("RUST_LOG", "info")
             .env("GATEWAY__LOG__FORMAT", "json")
