@@ -8,7 +8,16 @@ import type { components, paths } from "./generated/schema";
 
 type TokenSet = components["schemas"]["TokenSet"];
 type ErrorBody = components["schemas"]["ErrorBody"];
-type ErrorCode = ErrorBody["error"];
+type MfaRequired = components["schemas"]["MfaRequired"];
+type ErrorCode = components["schemas"]["ErrorCode"];
+
+/** Codes worth retrying later; typed, so a renamed code stops compiling. */
+export const RETRYABLE: readonly ErrorCode[] = ["too_many_requests", "upstream_error", "upstream_timeout"];
+
+/** A 403 is either `mfa_required` (with its token) or an ordinary error. */
+function isMfaRequired(body: MfaRequired | ErrorBody): body is MfaRequired {
+  return body.error === "mfa_required" && "mfa_token" in body;
+}
 
 /** Asks the user for something (the emailed code, the app's code). */
 export type Prompt = (question: string) => Promise<string>;
@@ -50,12 +59,11 @@ export async function loginWithEmailCode(
   if (verified.data) {
     return verified.data;
   }
-  const refused: ErrorBody = verified.error;
-  const mfaRequired: ErrorCode = "mfa_required";
-  if (refused.error !== mfaRequired || refused.mfa_token === undefined) {
+  const refused = verified.error;
+  if (!isMfaRequired(refused)) {
     throw new GatewayError(verified.response.status, refused);
   }
-  const wanted = refused.mfa_requirements?.challenge?.map((c) => c.type) ?? [];
+  const wanted = refused.mfa_requirements.challenge?.map((c) => c.type) ?? [];
   const authorization = `Bearer ${refused.mfa_token}`;
 
   const authenticators = await client.GET("/mfa/authenticators", {
