@@ -249,9 +249,15 @@ are rejected (400); `null` for an optional field means absent; bodies over \
 descriptions name the field and the rule, never the value sent.
 
 **Errors:** every non-2xx answer is an `ErrorBody` \
-(`{error, error_description, request_id}`). `error` is one of the gateway's \
-codes or a documented Auth0 code, passed through with Auth0's status (for \
-example `403 invalid_grant`, `400 authorization_pending`, `429 slow_down`).
+(`{error, error_description, request_id}`), but `403 mfa_required`, which is \
+an `MfaRequired` (the same three fields plus `mfa_token` and \
+`mfa_requirements`). `error` is one of the gateway's codes or a documented \
+Auth0 code, passed through with Auth0's status (for example \
+`403 invalid_grant`, `400 authorization_pending`, `429 slow_down`); treat a \
+code you do not know like any failure of its status.
+
+**Base URL:** the server `{origin}` defaults to `http://127.0.0.1:8080`, \
+where `login-gateway --demo` listens; set it to your deployment's origin.
 
 **Every response** carries `X-Request-Id` (the client's, when it sent a sane \
 one, else a new one). Responses with tokens or secrets carry \
