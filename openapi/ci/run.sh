@@ -83,3 +83,4 @@ export GATEWAY_MFA_TOKEN
     { echo "schemathesis failed; gateway log: $LOG" >&2; exit 1; }
 stop_gateway
 trap - EXIT INT TERM
+timeout 1500 bash openapi/ci/generators.sh
