@@ -2,6 +2,7 @@
 //! lines of a handler, and everything after works with values that cannot be
 //! invalid. Each `parse` error is the `error_description` the client sees.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use crate::secret::Sensitive;
@@ -131,6 +132,17 @@ impl Identifier {
         }
     }
 
+    /// The form rate limits key on (SPEC §4): for an email, the local
+    /// part without its `+tag`, and for Gmail without dots, so
+    /// `jane+x@` and `j.ane@gmail.com` spend Jane's budget; a phone number
+    /// as is. Auth0 still receives [`Self::as_str`].
+    pub fn limit_key(&self) -> Cow<'_, str> {
+        match self {
+            Self::Email(email) => canonical_email(email.as_str()),
+            Self::Phone(phone) => Cow::Borrowed(phone.as_str()),
+        }
+    }
+
     /// The masked form for logs.
     pub fn masked(&self) -> String {
         match self {
@@ -138,6 +150,36 @@ impl Identifier {
             Self::Phone(phone) => mask_phone(phone.as_str()),
         }
     }
+}
+
+/// An already normalised (trimmed, lowercased) address in the form limits
+/// key on.
+fn canonical_email(email: &str) -> Cow<'_, str> {
+    let Some((local, domain)) = email.rsplit_once('@') else {
+        return Cow::Borrowed(email);
+    };
+    // A local part that starts with `+` keeps it: it has no tag to drop.
+    let untagged = match local.split_once('+') {
+        Some((head, _)) if !head.is_empty() => head,
+        _ => local,
+    };
+    let gmail = matches!(domain, "gmail.com" | "googlemail.com");
+    if !gmail && untagged.len() == local.len() {
+        return Cow::Borrowed(email);
+    }
+    if gmail {
+        let mut key: String = untagged.chars().filter(|c| *c != '.').collect();
+        key.push_str("@gmail.com");
+        Cow::Owned(key)
+    } else {
+        Cow::Owned(format!("{untagged}@{domain}"))
+    }
+}
+
+/// The form an mfa_token is keyed on: without trailing `=` padding, so
+/// `T`, `T=` and `T==` are one token to the limits (SPEC §4).
+pub fn mfa_token_key(mfa_token: &str) -> &str {
+    mfa_token.trim_end_matches('=')
 }
 
 /// Where a passwordless code or link goes.
@@ -223,6 +265,38 @@ pub mod patterns {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn limit_keys_fold_tags_and_gmail_dots() {
+        let key = |email: &str| {
+            Identifier::parse(Some(email), None)
+                .map(|id| id.limit_key().into_owned())
+                .unwrap_or_default()
+        };
+        for (email, expected) in [
+            ("victim@example.com", "victim@example.com"),
+            ("Victim+x@Example.com", "victim@example.com"),
+            ("victim+a+b@example.com", "victim@example.com"),
+            ("v.ictim@example.com", "v.ictim@example.com"),
+            ("v.ictim@gmail.com", "victim@gmail.com"),
+            ("V.I.C.T.I.M+promo@GoogleMail.com", "victim@gmail.com"),
+            ("+tagonly@example.com", "+tagonly@example.com"),
+        ] {
+            assert_eq!(key(email), expected, "{email}");
+        }
+        // Auth0 still gets the address as typed (trimmed, lowercased).
+        let id = Identifier::parse(Some(" Victim+x@Example.com "), None);
+        assert_eq!(id.map(|i| i.as_str().to_string()).ok(), Some("victim+x@example.com".into()));
+        let phone = Identifier::parse(None, Some("+14155550100"));
+        assert_eq!(phone.map(|i| i.limit_key().into_owned()).ok(), Some("+14155550100".into()));
+    }
+
+    #[test]
+    fn mfa_token_keys_ignore_padding() {
+        assert_eq!(mfa_token_key("T"), "T");
+        assert_eq!(mfa_token_key("T="), "T");
+        assert_eq!(mfa_token_key("T=="), "T");
+    }
 
     #[test]
     fn emails_are_normalised_and_checked() {

@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use crate::auth0::{MfaRequired, MfaRequirements, UpstreamError};
 use crate::rate_limit::Rejection;
+use crate::sms::CountryNotAllowed;
 use crate::request_id;
 use crate::secret::Sensitive;
 
@@ -36,11 +37,12 @@ pub enum ErrorCode {
     UpstreamError,
     UpstreamTimeout,
     ShuttingDown,
+    PhoneCountryNotAllowed,
 }
 
 impl ErrorCode {
     /// In the order the OpenAPI document lists them.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::InvalidRequest,
         Self::Unauthorized,
         Self::NotFound,
@@ -52,6 +54,7 @@ impl ErrorCode {
         Self::UpstreamError,
         Self::UpstreamTimeout,
         Self::ShuttingDown,
+        Self::PhoneCountryNotAllowed,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -67,6 +70,7 @@ impl ErrorCode {
             Self::UpstreamError => "upstream_error",
             Self::UpstreamTimeout => "upstream_timeout",
             Self::ShuttingDown => "shutting_down",
+            Self::PhoneCountryNotAllowed => "phone_country_not_allowed",
         }
     }
 
@@ -83,6 +87,7 @@ impl ErrorCode {
             Self::UpstreamError => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            Self::PhoneCountryNotAllowed => StatusCode::BAD_REQUEST,
         }
     }
 }
@@ -268,6 +273,15 @@ impl From<Rejection> for ApiError {
         let mut error = Self::too_many_requests(rejection.retry_after);
         error.rate_limit = Some(Box::new(rejection));
         error
+    }
+}
+
+impl From<CountryNotAllowed> for ApiError {
+    fn from(_: CountryNotAllowed) -> Self {
+        Self::new(
+            ErrorCode::PhoneCountryNotAllowed,
+            "phone_number is in a country this service does not send texts or calls to",
+        )
     }
 }
 

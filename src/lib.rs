@@ -18,6 +18,7 @@ pub mod request_id;
 pub mod routes;
 pub mod secret;
 pub mod settings;
+pub mod sms;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

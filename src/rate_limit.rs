@@ -15,7 +15,7 @@
 //! everyone (it would have to drain all overflow buckets), and keys that were
 //! already tracked keep their own buckets.
 
-use std::hash::{BuildHasher, Hash};
+use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -162,21 +162,54 @@ fn governor_quota(spec: QuotaSpec) -> Quota {
         .allow_burst(spec.count)
 }
 
-fn ceil_secs(wait: Duration) -> u64 {
+/// Seconds to wait, rounded up, at least 1 (`Retry-After`).
+pub fn ceil_secs(wait: Duration) -> u64 {
     let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     secs.max(1)
 }
 
-/// All six policies of SPEC §4.
+/// What a bucket is keyed by. Every subject is hashed with the per-process
+/// key, in its own domain, so an email can never share a bucket with an
+/// address or a token.
+#[derive(Clone, Copy)]
+enum Subject<'a> {
+    /// The client network: the IPv4 address or the IPv6 /64.
+    Network(IpAddr),
+    /// The identifier in its limit form (`Identifier::limit_key`).
+    Identifier(&'a str),
+    /// The identifier from one client network.
+    IdentifierNetwork(&'a str, IpAddr),
+    /// An mfa_token without its padding.
+    MfaToken(&'a str),
+    /// A destination phone number (E.164).
+    Phone(&'a str),
+    /// One bucket for all callers.
+    Everyone,
+}
+
+/// Where a text or call goes, for `sms_per_phone`: the number when the
+/// request names it, else the mfa_token whose enrolled number Auth0 picks.
+#[derive(Debug, Clone, Copy)]
+pub enum SmsDestination<'a> {
+    Number(&'a str),
+    MfaToken(&'a str),
+}
+
+/// The policies of SPEC §4, checked in the order a call lists them: the
+/// narrow bucket first, so a caller refused there does not spend the
+/// shared ceiling.
 pub struct Limits {
     enabled: bool,
     prune_ticks: AtomicU64,
     hasher: std::hash::RandomState,
     per_ip: Policy,
     login_start_per_ip: Policy,
+    login_start_per_identifier_ip: Policy,
     login_start_per_identifier: Policy,
+    verify_per_identifier_ip: Policy,
     verify_per_identifier: Policy,
     mfa_verify_per_token: Policy,
+    sms_per_phone: Policy,
     sms_global: Policy,
 }
 
@@ -189,66 +222,104 @@ impl Limits {
             hasher: std::hash::RandomState::new(),
             per_ip: policy("per_ip", settings.per_ip),
             login_start_per_ip: policy("login_start_per_ip", settings.login_start_per_ip),
+            login_start_per_identifier_ip: policy(
+                "login_start_per_identifier_ip",
+                settings.login_start_per_identifier_ip,
+            ),
             login_start_per_identifier: policy(
                 "login_start_per_identifier",
                 settings.login_start_per_identifier,
             ),
+            verify_per_identifier_ip: policy(
+                "verify_per_identifier_ip",
+                settings.verify_per_identifier_ip,
+            ),
             verify_per_identifier: policy("verify_per_identifier", settings.verify_per_identifier),
             mfa_verify_per_token: policy("mfa_verify_per_token", settings.mfa_verify_per_token),
+            sms_per_phone: policy("sms_per_phone", settings.sms_per_phone),
             sms_global: policy("sms_global", settings.sms_global),
         }
     }
 
-    pub fn policies(&self) -> [&Policy; 6] {
+    pub fn policies(&self) -> [&Policy; 9] {
         [
             &self.per_ip,
             &self.login_start_per_ip,
+            &self.login_start_per_identifier_ip,
             &self.login_start_per_identifier,
+            &self.verify_per_identifier_ip,
             &self.verify_per_identifier,
             &self.mfa_verify_per_token,
+            &self.sms_per_phone,
             &self.sms_global,
         ]
     }
 
     /// Every `/login`, `/mfa`, `/token` call.
     pub fn check_ip(&self, ip: IpAddr) -> Result<(), Rejection> {
-        if !self.enabled {
-            return Ok(());
-        }
-        self.per_ip.check(self.ip_key(ip))
+        self.charge(&[(&self.per_ip, Subject::Network(ip))])
     }
 
-    /// `/login/start`: per IP, per identifier, and the global SMS budget
-    /// (`per_ip` is checked once for the whole scope, by the routes).
+    /// `/login/start`: per network, per identifier from that network, per
+    /// identifier from all networks (`per_ip` is checked once for the
+    /// whole scope, by the routes; texts by [`Self::check_sms_send`]).
     pub fn check_login_start(&self, ip: IpAddr, identifier: &Identifier) -> Result<(), Rejection> {
+        let identifier = identifier.limit_key();
+        let identifier = identifier.as_ref();
+        self.charge(&[
+            (&self.login_start_per_ip, Subject::Network(ip)),
+            (
+                &self.login_start_per_identifier_ip,
+                Subject::IdentifierNetwork(identifier, ip),
+            ),
+            (
+                &self.login_start_per_identifier,
+                Subject::Identifier(identifier),
+            ),
+        ])
+    }
+
+    /// `/login/verify`: code guessing, per identifier from one network,
+    /// then across all networks.
+    pub fn check_verify(&self, ip: IpAddr, identifier: &Identifier) -> Result<(), Rejection> {
+        let identifier = identifier.limit_key();
+        let identifier = identifier.as_ref();
+        self.charge(&[
+            (
+                &self.verify_per_identifier_ip,
+                Subject::IdentifierNetwork(identifier, ip),
+            ),
+            (&self.verify_per_identifier, Subject::Identifier(identifier)),
+        ])
+    }
+
+    /// `/mfa/verify`: second-factor guessing, per mfa_token.
+    pub fn check_mfa_verify(&self, mfa_token: &str) -> Result<(), Rejection> {
+        self.charge(&[(&self.mfa_verify_per_token, Subject::MfaToken(mfa_token))])
+    }
+
+    /// Every call that makes Auth0 text or phone someone.
+    pub fn check_sms_send(&self, destination: SmsDestination<'_>) -> Result<(), Rejection> {
+        let per_phone = match destination {
+            SmsDestination::Number(number) => Subject::Phone(number),
+            SmsDestination::MfaToken(token) => Subject::MfaToken(token),
+        };
+        self.charge(&[
+            (&self.sms_per_phone, per_phone),
+            (&self.sms_global, Subject::Everyone),
+        ])
+    }
+
+    /// Takes a cell from each bucket in order; the first that is empty
+    /// refuses the call.
+    fn charge(&self, buckets: &[(&Policy, Subject<'_>)]) -> Result<(), Rejection> {
         if !self.enabled {
             return Ok(());
         }
-        self.login_start_per_ip.check(self.ip_key(ip))?;
-        self.login_start_per_identifier
-            .check(self.identifier_key(identifier))?;
-        if matches!(identifier, Identifier::Phone(_)) {
-            self.sms_global.check(0)?;
+        for (policy, subject) in buckets {
+            policy.check(self.key(*subject))?;
         }
         Ok(())
-    }
-
-    /// `/login/verify`: per identifier (code guessing).
-    pub fn check_verify(&self, _ip: IpAddr, identifier: &Identifier) -> Result<(), Rejection> {
-        if !self.enabled {
-            return Ok(());
-        }
-        self.verify_per_identifier
-            .check(self.identifier_key(identifier))
-    }
-
-    /// `/mfa/verify`: per mfa_token (second-factor guessing).
-    pub fn check_mfa_verify(&self, _ip: IpAddr, mfa_token: &str) -> Result<(), Rejection> {
-        if !self.enabled {
-            return Ok(());
-        }
-        self.mfa_verify_per_token
-            .check(self.hasher.hash_one(("mfa_token", mfa_token)))
     }
 
     /// Prunes idle keys and exports the store sizes; called every
@@ -265,21 +336,32 @@ impl Limits {
         }
     }
 
-    fn ip_key(&self, ip: IpAddr) -> u64 {
-        match ip {
-            IpAddr::V4(v4) => self.hasher.hash_one(u32::from(v4)),
-            IpAddr::V6(v6) => self.hasher.hash_one(u128::from(v6) >> 64),
+    fn key(&self, subject: Subject<'_>) -> u64 {
+        match subject {
+            Subject::Network(ip) => self.hasher.hash_one(("network", network(ip))),
+            Subject::Identifier(identifier) => self.hasher.hash_one(("identifier", identifier)),
+            Subject::IdentifierNetwork(identifier, ip) => {
+                self.hasher
+                    .hash_one(("identifier_network", identifier, network(ip)))
+            }
+            Subject::MfaToken(token) => self
+                .hasher
+                .hash_one(("mfa_token", crate::domain::mfa_token_key(token))),
+            Subject::Phone(number) => self.hasher.hash_one(("phone", number)),
+            Subject::Everyone => 0,
         }
-    }
-
-    fn identifier_key(&self, identifier: &Identifier) -> u64 {
-        self.hasher.hash_one(Keyed(identifier.as_str()))
     }
 }
 
-/// Keeps identifier keys in a different hash domain from token keys.
-#[derive(Hash)]
-struct Keyed<'a>(&'a str);
+/// The client network: an IPv4 address, or an IPv6 /64 (one subscriber
+/// usually owns a whole /64, so per-address keys would let one host rotate
+/// through 2^64 of them). Tagged so an IPv4 address never equals a prefix.
+fn network(ip: IpAddr) -> (u8, u64) {
+    match ip {
+        IpAddr::V4(v4) => (4, u64::from(u32::from(v4))),
+        IpAddr::V6(v6) => (6, (u128::from(v6) >> 64) as u64),
+    }
+}
 
 /// How often idle keys are pruned. Short, because a store holds every key
 /// seen since the last prune: at 35k requests/s with distinct identifiers
@@ -358,9 +440,12 @@ mod tests {
             max_keys: 100,
             per_ip: quota(1, 60),
             login_start_per_ip: quota(1, 60),
+            login_start_per_identifier_ip: quota(1, 60),
             login_start_per_identifier: quota(1, 60),
+            verify_per_identifier_ip: quota(1, 60),
             verify_per_identifier: quota(1, 60),
             mfa_verify_per_token: quota(1, 60),
+            sms_per_phone: quota(1, 60),
             sms_global: quota(1, 60),
         });
         let a: IpAddr = "2001:db8:1:2::1".parse().unwrap_or(IpAddr::from([0; 4]));

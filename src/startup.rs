@@ -15,6 +15,7 @@ use crate::client_ip::ClientIpConfig;
 use crate::cors::Cors;
 use crate::error::{path_error_handler, query_error_handler};
 use crate::middleware::FrontDoor;
+use crate::sms::SmsGuard;
 use crate::rate_limit::{Limits, PRUNE_INTERVAL};
 use crate::routes;
 use crate::settings::Settings;
@@ -63,6 +64,7 @@ impl Application {
             .map_err(|e| StartupError::HttpClient(e.to_string()))?;
         let state = web::Data::new(AppState {
             limits: Limits::new(&settings.rate_limit),
+            sms: SmsGuard::new(&settings.sms, settings.rate_limit.max_keys),
             auth0,
             ready: AtomicBool::new(true),
             metrics,
@@ -217,6 +219,7 @@ fn spawn_housekeeping(state: web::Data<AppState>) -> tokio::task::JoinHandle<()>
         loop {
             tick.tick().await;
             state.limits.prune();
+            state.sms.prune();
             if let Some(metrics) = &state.metrics {
                 metrics.run_upkeep();
             }

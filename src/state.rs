@@ -7,12 +7,15 @@ use std::sync::atomic::AtomicBool;
 use crate::auth0::Auth0Client;
 use crate::rate_limit::Limits;
 use crate::settings::Settings;
+use crate::sms::SmsGuard;
 
 /// What every handler shares.
 pub struct AppState {
     pub settings: Settings,
     pub auth0: Auth0Client,
     pub limits: Limits,
+    /// Allowed countries and the SMS fraud guard (SPEC §8).
+    pub sms: SmsGuard,
     /// False from the first shutdown signal on: `/readyz` answers 503.
     pub ready: AtomicBool,
     /// Renders `/metrics`; `None` if another recorder owns the process.

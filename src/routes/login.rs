@@ -5,12 +5,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{caller, is_language_tag, no_store_json, paths, scoped_resource};
-use crate::auth0::{AuthParams, PasswordlessStart, SendKind, TokenGrant};
+use crate::auth0::{AuthParams, PasswordlessStart, SendKind, TokenGrant, UpstreamError};
 use crate::body::JsonBody;
 use crate::client_ip::ClientIp;
 use crate::domain::{visible_ascii, Channel, Identifier, OtpCode};
 use crate::error::ApiError;
+use crate::rate_limit::SmsDestination;
 use crate::settings::Auth0Settings;
+use crate::sms::Country;
 use crate::state::AppState;
 use crate::telemetry::note_identifier;
 
@@ -112,10 +114,27 @@ async fn start(
             })
         }
     };
+    // A text goes out only to an allowed, unpaused country, within the
+    // per-number and global budgets. The country comes first, so a refused
+    // number spends no one's budget.
+    let country = match &identifier {
+        Identifier::Phone(phone) => {
+            let country = Country::of_number(phone.as_str());
+            state.sms.check_allowed(country, true)?;
+            state.sms.check_paused(country)?;
+            Some(country)
+        }
+        Identifier::Email(_) => None,
+    };
     state
         .limits
         .check_login_start(ip.0, &identifier)
         .map_err(ApiError::from)?;
+    if let Identifier::Phone(phone) = &identifier {
+        state
+            .limits
+            .check_sms_send(SmsDestination::Number(phone.as_str()))?;
+    }
     let (email, phone_number, connection) = match &identifier {
         Identifier::Email(email) => (Some(email.as_str()), None, auth0.email_connection.as_str()),
         Identifier::Phone(phone) => (None, Some(phone.as_str()), auth0.sms_connection.as_str()),
@@ -131,6 +150,9 @@ async fn start(
         .auth0
         .passwordless_start(caller(ip, body.locale.as_deref(), &req), &request)
         .await?;
+    if let Some(country) = country {
+        state.sms.record_send(country);
+    }
     Ok(HttpResponse::Ok().json(StartResponse {
         channel: identifier.channel(),
         send: body.send,
@@ -193,12 +215,18 @@ async fn verify(
         audience,
         scope: &scope,
     };
+    let answer = state.auth0.token_grant(caller(ip, None, &req), &grant).await;
+    // The right code proves the text arrived: tokens, or `mfa_required`
+    // (the first factor passed) count as the SMS fraud guard's conversion.
+    if let Identifier::Phone(phone) = &identifier {
+        if matches!(answer, Ok(_) | Err(UpstreamError::MfaRequired(_))) {
+            state
+                .sms
+                .record_verification(Country::of_number(phone.as_str()));
+        }
+    }
     // `403 mfa_required` leaves through `?` like any other Auth0 answer.
-    let tokens = state
-        .auth0
-        .token_grant(caller(ip, None, &req), &grant)
-        .await?;
-    Ok(no_store_json(&tokens))
+    Ok(no_store_json(&answer?))
 }
 
 /// The `code` (and `state`) Auth0 put on the magic link's redirect.

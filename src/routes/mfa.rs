@@ -11,12 +11,15 @@ use utoipa::ToSchema;
 use super::{caller, no_store_json, paths, scoped_resource};
 use crate::auth0::{
     AssociateRequest, AuthenticatorType, ChallengeRequest, ChallengeType, OobChannel, TokenGrant,
+    UpstreamError,
 };
 use crate::body::JsonBody;
 use crate::client_ip::ClientIp;
 use crate::domain::{visible_ascii, Email, PhoneNumber};
 use crate::error::ApiError;
+use crate::rate_limit::SmsDestination;
 use crate::secret::Sensitive;
+use crate::sms::Country;
 use crate::state::AppState;
 
 crate::redacted_debug!(AssociateBody, ChallengeBody, VerifyBody);
@@ -192,6 +195,20 @@ async fn associate(
         Factor::Email => (AuthenticatorType::Oob, Some(OobChannel::Email)),
         Factor::Push => (AuthenticatorType::Oob, Some(OobChannel::Auth0)),
     };
+    // A text or call: an allowed, unpaused country, within the per-number
+    // and global budgets (SPEC §4, §8).
+    let country = match &phone {
+        Some(phone) => {
+            let country = Country::of_number(phone.as_str());
+            state.sms.check_allowed(country, true)?;
+            state.sms.check_paused(country)?;
+            state
+                .limits
+                .check_sms_send(SmsDestination::Number(phone.as_str()))?;
+            Some(country)
+        }
+        None => None,
+    };
     let request = AssociateRequest {
         authenticator_types: [authenticator_type],
         oob_channels: oob_channel.map(|c| [c]),
@@ -202,8 +219,17 @@ async fn associate(
         .auth0
         .associate(caller(ip, None, &req), bearer.0.expose(), &request)
         .await?;
+    if let Some(country) = country {
+        state.sms.record_send(country);
+        state.sms.remember_token(bearer.0.expose(), country);
+    }
     tracing::debug!(factor = ?body.factor, "mfa enrollment started");
     Ok(no_store_json(&answer))
+}
+
+/// Auth0's ids of phone authenticators start with their channel.
+fn is_phone_authenticator(id: &str) -> bool {
+    id.starts_with("sms|") || id.starts_with("voice|")
 }
 
 /// Which kind of challenge, and optionally which authenticator.
@@ -249,8 +275,26 @@ async fn challenge(
         .map(|id| visible_ascii("authenticator_id", id, MAX_OPAQUE_CHARS))
         .transpose()
         .map_err(ApiError::invalid_request)?;
+    let mfa_token = bearer.0.expose();
+    let texts = body.challenge_type == ChallengeType::Oob
+        && authenticator_id
+            .as_ref()
+            .is_none_or(|id| is_phone_authenticator(id.expose()));
+    // A challenge that may text or phone: the country its mfa_token's number
+    // was enrolled with through this gateway, else `unknown` (SPEC §4, §8).
+    let country = if texts {
+        let country = state.sms.token_country(mfa_token).unwrap_or(Country::Unknown);
+        state.sms.check_allowed(country, false)?;
+        state.sms.check_paused(country)?;
+        state
+            .limits
+            .check_sms_send(SmsDestination::MfaToken(mfa_token))?;
+        Some(country)
+    } else {
+        None
+    };
     let request = ChallengeRequest {
-        mfa_token: bearer.0.expose(),
+        mfa_token,
         challenge_type: body.challenge_type,
         authenticator_id: authenticator_id.as_ref().map(Sensitive::expose),
     };
@@ -258,6 +302,10 @@ async fn challenge(
         .auth0
         .challenge(caller(ip, None, &req), &request)
         .await?;
+    if let Some(country) = country {
+        state.sms.record_send(country);
+        state.sms.remember_token(mfa_token, country);
+    }
     Ok(no_store_json(&answer))
 }
 
@@ -352,7 +400,7 @@ async fn verify(
         .into_proof()
         .map_err(ApiError::invalid_request)?;
     let mfa_token = bearer.0.expose();
-    state.limits.check_mfa_verify(ip.0, mfa_token)?;
+    state.limits.check_mfa_verify(mfa_token)?;
     let grant = match &proof {
         Proof::Otp(otp) => TokenGrant::MfaOtp {
             mfa_token,
@@ -371,10 +419,17 @@ async fn verify(
             recovery_code: code.expose(),
         },
     };
-    let tokens = state
-        .auth0
-        .token_grant(caller(ip, None, &req), &grant)
-        .await?;
+    let answer = state.auth0.token_grant(caller(ip, None, &req), &grant).await;
+    // An out-of-band code that works proves the text or call arrived.
+    if matches!(proof, Proof::Oob { .. })
+        && matches!(answer, Ok(_) | Err(UpstreamError::MfaRequired(_)))
+    {
+        if let Some(country) = state.sms.token_country(mfa_token) {
+            state.sms.record_verification(country);
+            state.sms.forget_token(mfa_token);
+        }
+    }
+    let tokens = answer?;
     tracing::debug!("second factor verified");
     Ok(no_store_json(&tokens))
 }

@@ -20,7 +20,7 @@ use serde::Deserialize;
 mod validate;
 
 pub use validate::normalise_domain;
-use validate::{validate_auth0, validate_rate_limit, validate_server};
+use validate::{validate_auth0, validate_rate_limit, validate_server, validate_sms};
 
 /// Environment variable prefix; `__` separates the levels.
 pub const ENV_PREFIX: &str = "GATEWAY";
@@ -57,6 +57,7 @@ pub struct RawSettings {
     pub server: RawServer,
     pub auth0: RawAuth0,
     pub rate_limit: RawRateLimit,
+    pub sms: RawSms,
     pub log: RawLog,
 }
 
@@ -112,10 +113,33 @@ pub struct RawRateLimit {
     pub max_keys: usize,
     pub per_ip: String,
     pub login_start_per_ip: String,
+    pub login_start_per_identifier_ip: String,
     pub login_start_per_identifier: String,
+    pub verify_per_identifier_ip: String,
     pub verify_per_identifier: String,
     pub mfa_verify_per_token: String,
+    pub sms_per_phone: String,
     pub sms_global: String,
+}
+
+/// `[sms]` (SPEC §8).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSms {
+    #[serde(deserialize_with = "string_or_list")]
+    pub allowed_countries: Vec<String>,
+    pub fraud_guard: RawFraudGuard,
+}
+
+/// `[sms.fraud_guard]` (SPEC §8).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFraudGuard {
+    pub enabled: bool,
+    pub window_secs: u64,
+    pub min_sends: u64,
+    pub min_conversion: f64,
+    pub pause_secs: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -176,10 +200,23 @@ enabled = true
 max_keys = 1000000
 per_ip = "120/minute"
 login_start_per_ip = "20/hour"
-login_start_per_identifier = "5/hour"
-verify_per_identifier = "10/hour"
+login_start_per_identifier_ip = "5/hour"
+login_start_per_identifier = "20/hour"
+verify_per_identifier_ip = "10/hour"
+verify_per_identifier = "50/hour"
 mfa_verify_per_token = "10/minute"
+sms_per_phone = "5/hour"
 sms_global = "1000/hour"
+
+[sms]
+allowed_countries = []
+
+[sms.fraud_guard]
+enabled = true
+window_secs = 3600
+min_sends = 50
+min_conversion = 0.2
+pause_secs = 900
 
 [log]
 format = "json"
@@ -267,6 +304,7 @@ pub struct Settings {
     pub server: ServerSettings,
     pub auth0: Auth0Settings,
     pub rate_limit: RateLimitSettings,
+    pub sms: SmsSettings,
     pub log: LogSettings,
 }
 
@@ -311,10 +349,33 @@ pub struct RateLimitSettings {
     pub max_keys: usize,
     pub per_ip: QuotaSpec,
     pub login_start_per_ip: QuotaSpec,
+    /// Identifier + client network: a caller cannot lock a user out from
+    /// another network.
+    pub login_start_per_identifier_ip: QuotaSpec,
+    /// Identifier across all networks: the ceiling for distributed callers.
     pub login_start_per_identifier: QuotaSpec,
+    pub verify_per_identifier_ip: QuotaSpec,
     pub verify_per_identifier: QuotaSpec,
     pub mfa_verify_per_token: QuotaSpec,
+    pub sms_per_phone: QuotaSpec,
     pub sms_global: QuotaSpec,
+}
+
+/// SPEC §8.
+#[derive(Debug, Clone)]
+pub struct SmsSettings {
+    /// ISO 3166-1 alpha-2 codes, upper case; empty: every country.
+    pub allowed_countries: Vec<String>,
+    pub fraud_guard: FraudGuardSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct FraudGuardSettings {
+    pub enabled: bool,
+    pub window: Duration,
+    pub min_sends: u64,
+    pub min_conversion: f64,
+    pub pause: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -334,6 +395,7 @@ impl Settings {
             server: validate_server(raw.server)?,
             auth0: validate_auth0(raw.auth0)?,
             rate_limit: validate_rate_limit(raw.rate_limit)?,
+            sms: validate_sms(raw.sms)?,
             log: LogSettings {
                 format: raw.log.format,
             },

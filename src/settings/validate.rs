@@ -273,13 +273,67 @@ pub(super) fn validate_rate_limit(raw: RawRateLimit) -> Result<RateLimitSettings
         max_keys: raw.max_keys,
         per_ip: quota("per_ip", &raw.per_ip)?,
         login_start_per_ip: quota("login_start_per_ip", &raw.login_start_per_ip)?,
+        login_start_per_identifier_ip: quota(
+            "login_start_per_identifier_ip",
+            &raw.login_start_per_identifier_ip,
+        )?,
         login_start_per_identifier: quota(
             "login_start_per_identifier",
             &raw.login_start_per_identifier,
         )?,
+        verify_per_identifier_ip: quota(
+            "verify_per_identifier_ip",
+            &raw.verify_per_identifier_ip,
+        )?,
         verify_per_identifier: quota("verify_per_identifier", &raw.verify_per_identifier)?,
         mfa_verify_per_token: quota("mfa_verify_per_token", &raw.mfa_verify_per_token)?,
+        sms_per_phone: quota("sms_per_phone", &raw.sms_per_phone)?,
         sms_global: quota("sms_global", &raw.sms_global)?,
+    })
+}
+
+pub(super) fn validate_sms(raw: RawSms) -> Result<SmsSettings, SettingsError> {
+    let mut allowed_countries = Vec::new();
+    for code in non_empty(raw.allowed_countries) {
+        let code = code.to_ascii_uppercase();
+        // The codes libphonenumber knows: a typo would otherwise refuse a
+        // whole country's users, or allow nobody.
+        if code.len() != 2 || code.parse::<phonenumber::country::Id>().is_err() {
+            return Err(SettingsError::new(
+                "sms.allowed_countries",
+                "an entry is not an ISO 3166-1 alpha-2 code with phone numbers, such as US",
+            ));
+        }
+        if !allowed_countries.contains(&code) {
+            allowed_countries.push(code);
+        }
+    }
+    let guard = raw.fraud_guard;
+    let key = |name: &str| format!("sms.fraud_guard.{name}");
+    if guard.window_secs == 0 {
+        return Err(SettingsError::new(key("window_secs"), "must be at least 1"));
+    }
+    if guard.pause_secs == 0 {
+        return Err(SettingsError::new(key("pause_secs"), "must be at least 1"));
+    }
+    if guard.min_sends == 0 {
+        return Err(SettingsError::new(key("min_sends"), "must be at least 1"));
+    }
+    if !(0.0..=1.0).contains(&guard.min_conversion) {
+        return Err(SettingsError::new(
+            key("min_conversion"),
+            "must be between 0 and 1",
+        ));
+    }
+    Ok(SmsSettings {
+        allowed_countries,
+        fraud_guard: FraudGuardSettings {
+            enabled: guard.enabled,
+            window: Duration::from_secs(guard.window_secs),
+            min_sends: guard.min_sends,
+            min_conversion: guard.min_conversion,
+            pause: Duration::from_secs(guard.pause_secs),
+        },
     })
 }
 
