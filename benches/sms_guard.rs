@@ -22,7 +22,13 @@ fn rss_mib(field: &str) -> f64 {
     status
         .lines()
         .find_map(|line| line.strip_prefix(field))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .and_then(|rest| {
+            rest.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
         .map(|kib| kib / 1024.0)
         .unwrap_or(f64::NAN)
 }
@@ -117,7 +123,10 @@ fn main() {
         first_lookup.as_secs_f64() * 1000.0,
         first.as_str()
     );
-    println!("  country lookup           {:>8.0} ns/number ({unknown} unknown)", ns(lookup));
+    println!(
+        "  country lookup           {:>8.0} ns/number ({unknown} unknown)",
+        ns(lookup)
+    );
     println!(
         "  added per /login/start   {:>8.0} ns (lookup + allowed + pause + 2 buckets + record; {refused} refused)",
         ns(per_start)

@@ -136,6 +136,7 @@ async fn serve(cli: Cli) -> ExitCode {
     tracing::info!(
         event = "started",
         port = application.port(),
+        metrics_port = application.metrics_port(),
         workers = state.settings.server.workers,
         auth0 = state.settings.auth0.base_url.as_str(),
         demo = cli.demo,

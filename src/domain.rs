@@ -286,9 +286,15 @@ mod tests {
         }
         // Auth0 still gets the address as typed (trimmed, lowercased).
         let id = Identifier::parse(Some(" Victim+x@Example.com "), None);
-        assert_eq!(id.map(|i| i.as_str().to_string()).ok(), Some("victim+x@example.com".into()));
+        assert_eq!(
+            id.map(|i| i.as_str().to_string()).ok(),
+            Some("victim+x@example.com".into())
+        );
         let phone = Identifier::parse(None, Some("+14155550100"));
-        assert_eq!(phone.map(|i| i.limit_key().into_owned()).ok(), Some("+14155550100".into()));
+        assert_eq!(
+            phone.map(|i| i.limit_key().into_owned()).ok(),
+            Some("+14155550100".into())
+        );
     }
 
     #[test]

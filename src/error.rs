@@ -18,9 +18,9 @@ use serde::Serialize;
 
 use crate::auth0::{MfaRequired, MfaRequirements, UpstreamError};
 use crate::rate_limit::Rejection;
-use crate::sms::CountryNotAllowed;
 use crate::request_id;
 use crate::secret::Sensitive;
+use crate::sms::CountryNotAllowed;
 
 /// Every code the gateway itself answers with. Auth0's documented codes
 /// pass through beside these (`auth0::errors::DOCUMENTED_CODES`).

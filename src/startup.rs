@@ -15,10 +15,10 @@ use crate::client_ip::ClientIpConfig;
 use crate::cors::Cors;
 use crate::error::{path_error_handler, query_error_handler};
 use crate::middleware::FrontDoor;
-use crate::sms::SmsGuard;
 use crate::rate_limit::{Limits, PRUNE_INTERVAL};
 use crate::routes;
 use crate::settings::Settings;
+use crate::sms::SmsGuard;
 use crate::state::AppState;
 
 #[derive(Debug, thiserror::Error)]

@@ -109,8 +109,9 @@ fn error_response(status: u16, mfa_required: bool) -> Option<(&'static str, Resp
     let (description, examples): (&str, Vec<(&str, &str, Value)>) = match status {
         400 => (
             "The request is invalid (`invalid_request`: bad JSON, a missing, unknown or \
-             invalid field, both or neither identifier, a value the gateway does not allow), \
-             or Auth0 rejected it with a documented code such as `bad.email`, \
+             invalid field, both or neither identifier, a value the gateway does not allow; \
+             `phone_country_not_allowed`: a number outside `sms.allowed_countries`, on login \
+             and MFA enrollment), or Auth0 rejected it with a documented code such as `bad.email`, \
              `bad.phone_number`, `unsupported_challenge_type`, or, while a push approval \
              is pending, `authorization_pending` (poll again).",
             vec![
@@ -120,6 +121,14 @@ fn error_response(status: u16, mfa_required: bool) -> Option<(&'static str, Resp
                     error_example(
                         "invalid_request",
                         "phone_number must be E.164, e.g. +14155550100",
+                    ),
+                ),
+                (
+                    "phone_country_not_allowed",
+                    "The number's country is not served",
+                    error_example(
+                        "phone_country_not_allowed",
+                        "phone_number is in a country this service does not send texts or calls to",
                     ),
                 ),
                 (
@@ -260,7 +269,9 @@ fn error_response(status: u16, mfa_required: bool) -> Option<(&'static str, Resp
             "Too many requests: a local rate limit or Auth0's (`too_many_requests`), or \
              Auth0's `slow_down` (push polled too fast) and `too_many_attempts`. Wait \
              `Retry-After` seconds. Local limits also send `RateLimit-Policy` and \
-             `RateLimit`.",
+             `RateLimit` naming the policy, e.g. `sms_per_phone`, or `sms_fraud_guard` \
+             when texts to the number's country are paused because they were not being \
+             verified (`Retry-After`: the pause left).",
             vec![
                 (
                     "too_many_requests",

@@ -215,7 +215,10 @@ async fn verify(
         audience,
         scope: &scope,
     };
-    let answer = state.auth0.token_grant(caller(ip, None, &req), &grant).await;
+    let answer = state
+        .auth0
+        .token_grant(caller(ip, None, &req), &grant)
+        .await;
     // The right code proves the text arrived: tokens, or `mfa_required`
     // (the first factor passed) count as the SMS fraud guard's conversion.
     if let Identifier::Phone(phone) = &identifier {

@@ -283,7 +283,10 @@ async fn challenge(
     // A challenge that may text or phone: the country its mfa_token's number
     // was enrolled with through this gateway, else `unknown` (SPEC §4, §8).
     let country = if texts {
-        let country = state.sms.token_country(mfa_token).unwrap_or(Country::Unknown);
+        let country = state
+            .sms
+            .token_country(mfa_token)
+            .unwrap_or(Country::Unknown);
         state.sms.check_allowed(country, false)?;
         state.sms.check_paused(country)?;
         state
@@ -419,7 +422,10 @@ async fn verify(
             recovery_code: code.expose(),
         },
     };
-    let answer = state.auth0.token_grant(caller(ip, None, &req), &grant).await;
+    let answer = state
+        .auth0
+        .token_grant(caller(ip, None, &req), &grant)
+        .await;
     // An out-of-band code that works proves the text or call arrived.
     if matches!(proof, Proof::Oob { .. })
         && matches!(answer, Ok(_) | Err(UpstreamError::MfaRequired(_)))

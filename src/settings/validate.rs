@@ -281,10 +281,7 @@ pub(super) fn validate_rate_limit(raw: RawRateLimit) -> Result<RateLimitSettings
             "login_start_per_identifier",
             &raw.login_start_per_identifier,
         )?,
-        verify_per_identifier_ip: quota(
-            "verify_per_identifier_ip",
-            &raw.verify_per_identifier_ip,
-        )?,
+        verify_per_identifier_ip: quota("verify_per_identifier_ip", &raw.verify_per_identifier_ip)?,
         verify_per_identifier: quota("verify_per_identifier", &raw.verify_per_identifier)?,
         mfa_verify_per_token: quota("mfa_verify_per_token", &raw.mfa_verify_per_token)?,
         sms_per_phone: quota("sms_per_phone", &raw.sms_per_phone)?,

@@ -188,7 +188,11 @@ fn region(id: &str) -> Option<Region> {
             None => None,
         },
         general: Pattern::new(descriptors.general())?,
-        types: types.into_iter().flatten().filter_map(Pattern::new).collect(),
+        types: types
+            .into_iter()
+            .flatten()
+            .filter_map(Pattern::new)
+            .collect(),
     })
 }
 
@@ -243,12 +247,19 @@ mod tests {
                 d.premium_rate(),
                 d.voip(),
             ];
-            for example in examples.into_iter().flatten().filter_map(Descriptor::example) {
+            for example in examples
+                .into_iter()
+                .flatten()
+                .filter_map(Descriptor::example)
+            {
                 let e164 = format!("+{}{example}", metadata.country_code());
                 let Ok(parsed) = phonenumber::parse(None, &e164) else {
                     continue;
                 };
-                let crate_says = parsed.country().id().map_or(Country::Unknown, Country::Known);
+                let crate_says = parsed
+                    .country()
+                    .id()
+                    .map_or(Country::Unknown, Country::Known);
                 let owner = Country::from_code(metadata.id()).unwrap_or(Country::Unknown);
                 let fast = Country::of_number(&e164);
                 if fast == crate_says {

@@ -62,7 +62,11 @@ impl SmsGuard {
     /// an unknown country is one `sms.allowed_countries` cannot admit; a
     /// challenge's country may be unknown (the number was enrolled
     /// elsewhere) and is then judged by the fraud guard alone.
-    pub fn check_allowed(&self, country: Country, number_seen: bool) -> Result<(), CountryNotAllowed> {
+    pub fn check_allowed(
+        &self,
+        country: Country,
+        number_seen: bool,
+    ) -> Result<(), CountryNotAllowed> {
         let listed = self.allowed.is_empty()
             || self.allowed.contains(&country)
             || (country == Country::Unknown && !number_seen);

@@ -30,7 +30,8 @@ impl TokenCountries {
     }
 
     fn key(&self, mfa_token: &str) -> u64 {
-        self.hasher.hash_one(crate::domain::mfa_token_key(mfa_token))
+        self.hasher
+            .hash_one(crate::domain::mfa_token_key(mfa_token))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, (Country, Instant)>> {

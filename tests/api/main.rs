@@ -20,4 +20,5 @@ mod openapi;
 mod rate_limit;
 mod real_binary;
 mod settings;
+mod sms_guard;
 mod token;

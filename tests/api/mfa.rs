@@ -1487,3 +1487,51 @@ async fn other_methods_on_mfa_routes_are_405_with_allow() {
         );
     }
 }
+
+/// `T`, `T=` and `T==` are one mfa_token to the limits: padding does not
+/// buy a fresh bucket.
+#[tokio::test]
+async fn padded_mfa_tokens_share_one_bucket() {
+    let app = spawn_app_with(&[("GATEWAY__RATE_LIMIT__MFA_VERIFY_PER_TOKEN", "2/minute")]).await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(auth0_error(403, "invalid_grant", "Invalid otp_code."))
+        .expect(2)
+        .mount(&app.auth0)
+        .await;
+    for bearer in ["Bearer fakepaddedtoken", "Bearer fakepaddedtoken="] {
+        let response = call(
+            &app,
+            Method::POST,
+            "/mfa/verify",
+            Some(bearer),
+            Some(&json!({"otp": "123456"})),
+        )
+        .await;
+        assert_error(&app, response, 403, "invalid_grant").await;
+    }
+    let response = call(
+        &app,
+        Method::POST,
+        "/mfa/verify",
+        Some("Bearer fakepaddedtoken=="),
+        Some(&json!({"otp": "123456"})),
+    )
+    .await;
+    let (headers, _) = assert_error(&app, response, 429, "too_many_requests").await;
+    assert_eq!(
+        header_str(&headers, "ratelimit-policy"),
+        Some("\"mfa_verify_per_token\";q=2;w=60")
+    );
+    let sent: Vec<String> = app
+        .upstream_requests()
+        .await
+        .iter()
+        .map(|r| {
+            let body: Value = serde_json::from_slice(&r.body).expect("JSON");
+            body["mfa_token"].as_str().unwrap_or("").to_string()
+        })
+        .collect();
+    // Auth0 gets each token exactly as the client sent it.
+    assert_eq!(sent, ["fakepaddedtoken", "fakepaddedtoken="]);
+}

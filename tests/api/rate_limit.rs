@@ -288,3 +288,230 @@ async fn metrics_count_requests_upstream_calls_and_rejections_without_pii() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// SPEC §4 v2: identifier buckets split by client network, under a ceiling
+// ---------------------------------------------------------------------------
+
+/// The gateway behind a proxy on loopback: `X-Forwarded-For` names the client.
+async fn behind_proxy(extra: &[(&str, &str)]) -> TestApp {
+    let mut env = vec![("GATEWAY__SERVER__TRUSTED_PROXIES", "127.0.0.1/32")];
+    env.extend_from_slice(extra);
+    spawn_app_with(&env).await
+}
+
+async fn verify_from(app: &TestApp, client: &str, email: &str, code: &str) -> reqwest::Response {
+    app.post_json_with(
+        "/login/verify",
+        &json!({"email": email, "code": code}),
+        &[("x-forwarded-for", client)],
+    )
+    .await
+}
+
+async fn start_from(app: &TestApp, client: &str, body: Value) -> reqwest::Response {
+    app.post_json_with("/login/start", &body, &[("x-forwarded-for", client)])
+        .await
+}
+
+fn wrong_code() -> ResponseTemplate {
+    ResponseTemplate::new(403).set_body_json(json!({
+        "error": "invalid_grant",
+        "error_description": "Wrong email or verification code."
+    }))
+}
+
+/// An attacker guessing codes for the victim from network A spends the
+/// bucket of (victim, A) only: the victim at network B still reaches Auth0.
+#[tokio::test]
+async fn an_attacker_at_one_network_cannot_lock_the_victim_out_of_verify() {
+    let app = behind_proxy(&[("GATEWAY__RATE_LIMIT__VERIFY_PER_IDENTIFIER_IP", "3/hour")]).await;
+    let victim = "victim@example.com";
+    upstream(
+        "POST",
+        "/oauth/token",
+        otp_grant(victim, "111111", "email"),
+        "203.0.113.7",
+    )
+    .respond_with(wrong_code())
+    .expect(3)
+    .named("the attacker's guesses")
+    .mount(&app.auth0)
+    .await;
+    upstream(
+        "POST",
+        "/oauth/token",
+        otp_grant(victim, "424242", "email"),
+        "198.51.100.20",
+    )
+    .respond_with(ResponseTemplate::new(200).set_body_json(token_answer()))
+    .expect(1)
+    .named("the victim's own code, from home")
+    .mount(&app.auth0)
+    .await;
+
+    for _ in 0..3 {
+        let guess = verify_from(&app, "203.0.113.7", victim, "111111").await;
+        assert_eq!(guess.status(), 403);
+    }
+    let fourth = verify_from(&app, "203.0.113.7", victim, "111111").await;
+    assert_limited(&app, fourth, "verify_per_identifier_ip", 3, 3600).await;
+
+    let victim_call = verify_from(&app, "198.51.100.20", victim, "424242").await;
+    assert_eq!(victim_call.status(), 200, "the victim is not locked out");
+    assert_eq!(app.upstream_requests().await.len(), 4);
+}
+
+/// Many networks together still meet the all-network ceiling.
+#[tokio::test]
+async fn the_all_network_ceiling_still_stops_a_distributed_guesser() {
+    let app = behind_proxy(&[
+        ("GATEWAY__RATE_LIMIT__VERIFY_PER_IDENTIFIER_IP", "3/hour"),
+        ("GATEWAY__RATE_LIMIT__VERIFY_PER_IDENTIFIER", "4/hour"),
+    ])
+    .await;
+    let victim = "victim@example.com";
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(wrong_code())
+        .expect(4)
+        .mount(&app.auth0)
+        .await;
+    for network in 1..=4 {
+        let client = format!("198.51.100.{network}");
+        let guess = verify_from(&app, &client, victim, "111111").await;
+        assert_eq!(guess.status(), 403, "{client}");
+    }
+    let fifth = verify_from(&app, "198.51.100.5", victim, "111111").await;
+    assert_limited(&app, fifth, "verify_per_identifier", 4, 3600).await;
+    for request in app.upstream_requests().await {
+        let body: Value = serde_json::from_slice(&request.body).expect("JSON");
+        assert_eq!(body["username"], victim);
+        assert_eq!(body["client_secret"], CLIENT_SECRET);
+    }
+}
+
+/// Code delivery: five starts from an attacker's network do not stop the
+/// victim asking for a code from theirs.
+#[tokio::test]
+async fn an_attacker_at_one_network_cannot_block_the_victims_code_delivery() {
+    let app = behind_proxy(&[(
+        "GATEWAY__RATE_LIMIT__LOGIN_START_PER_IDENTIFIER_IP",
+        "2/hour",
+    )])
+    .await;
+    let victim = json!({"email": "victim@example.com"});
+    Mock::given(method("POST"))
+        .and(path("/passwordless/start"))
+        .respond_with(start_ok())
+        .expect(3)
+        .mount(&app.auth0)
+        .await;
+    for _ in 0..2 {
+        assert_eq!(
+            start_from(&app, "203.0.113.7", victim.clone())
+                .await
+                .status(),
+            200
+        );
+    }
+    let third = start_from(&app, "203.0.113.7", victim.clone()).await;
+    assert_limited(&app, third, "login_start_per_identifier_ip", 2, 3600).await;
+    assert_eq!(
+        start_from(&app, "198.51.100.20", victim).await.status(),
+        200,
+        "the victim still gets a code"
+    );
+    let forwarded: Vec<String> = app
+        .upstream_requests()
+        .await
+        .iter()
+        .map(|r| {
+            header_str(&r.headers, "auth0-forwarded-for")
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(forwarded, ["203.0.113.7", "203.0.113.7", "198.51.100.20"]);
+}
+
+/// `victim+x@…` and, at Gmail, `v.ictim@…` are the victim's bucket; Auth0
+/// still receives each address as typed.
+#[tokio::test]
+async fn tagged_and_dotted_spellings_share_the_victims_bucket() {
+    let app = spawn_app_with(&[(
+        "GATEWAY__RATE_LIMIT__LOGIN_START_PER_IDENTIFIER_IP",
+        "2/hour",
+    )])
+    .await;
+    for email in ["victim+x@gmail.com", "v.ictim@gmail.com"] {
+        upstream(
+            "POST",
+            "/passwordless/start",
+            json!({
+                "client_id": CLIENT_ID,
+                "client_secret": CLIENT_SECRET,
+                "connection": "email",
+                "email": email,
+                "send": "code",
+            }),
+            "127.0.0.1",
+        )
+        .respond_with(start_ok())
+        .expect(1)
+        .named(email)
+        .mount(&app.auth0)
+        .await;
+    }
+    for email in ["Victim+x@Gmail.com", "v.ictim@gmail.com"] {
+        assert_eq!(
+            start(&app, json!({"email": email})).await.status(),
+            200,
+            "{email}"
+        );
+    }
+    let third = start(&app, json!({"email": "VICTIM+other@googlemail.com"})).await;
+    assert_limited(&app, third, "login_start_per_identifier_ip", 2, 3600).await;
+    // Another Gmail user is not affected.
+    Mock::given(method("POST"))
+        .and(path("/passwordless/start"))
+        .respond_with(start_ok())
+        .expect(1)
+        .mount(&app.auth0)
+        .await;
+    assert_eq!(
+        start(&app, json!({"email": "someone.else@gmail.com"}))
+            .await
+            .status(),
+        200
+    );
+}
+
+/// One IPv6 /64 is one client network for the identifier buckets too.
+#[tokio::test]
+async fn an_ipv6_64_is_one_network_for_identifier_buckets() {
+    let app = behind_proxy(&[(
+        "GATEWAY__RATE_LIMIT__LOGIN_START_PER_IDENTIFIER_IP",
+        "1/hour",
+    )])
+    .await;
+    Mock::given(method("POST"))
+        .and(path("/passwordless/start"))
+        .respond_with(start_ok())
+        .expect(2)
+        .mount(&app.auth0)
+        .await;
+    let victim = json!({"email": "victim@example.com"});
+    assert_eq!(
+        start_from(&app, "2001:db8:1:2::1", victim.clone())
+            .await
+            .status(),
+        200
+    );
+    let same_64 = start_from(&app, "2001:db8:1:2::ffff", victim.clone()).await;
+    assert_limited(&app, same_64, "login_start_per_identifier_ip", 1, 3600).await;
+    assert_eq!(
+        start_from(&app, "2001:db8:1:3::1", victim).await.status(),
+        200
+    );
+}

@@ -15,6 +15,8 @@ use crate::helpers::{CLIENT_ID, CLIENT_SECRET};
 pub struct RealGateway {
     child: Child,
     port: u16,
+    /// The metrics listener's port, when `server.metrics_bind` is set.
+    pub metrics_port: Option<u16>,
     /// Everything the process writes, collected until its pipes close.
     stdout: Option<JoinHandle<String>>,
     stderr: Option<JoinHandle<String>>,
@@ -64,12 +66,19 @@ impl RealGateway {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 if port_tx.is_some() {
-                    let port = serde_json::from_str::<serde_json::Value>(&line)
+                    let started = serde_json::from_str::<serde_json::Value>(&line)
                         .ok()
-                        .filter(|v| v["fields"]["event"] == "started" || v["event"] == "started")
-                        .and_then(|v| v["fields"]["port"].as_u64().or(v["port"].as_u64()));
-                    if let (Some(port), Some(tx)) = (port, port_tx.as_ref()) {
-                        let _ = tx.send(port as u16);
+                        .filter(|v| v["fields"]["event"] == "started" || v["event"] == "started");
+                    let field = |name: &str| {
+                        started.as_ref().and_then(|v| {
+                            v["fields"][name]
+                                .as_u64()
+                                .or(v[name].as_u64())
+                                .map(|p| p as u16)
+                        })
+                    };
+                    if let (Some(port), Some(tx)) = (field("port"), port_tx.as_ref()) {
+                        let _ = tx.send((port, field("metrics_port")));
                         port_tx = None;
                     }
                 }
@@ -88,9 +97,10 @@ impl RealGateway {
                 .await
                 .expect("join");
         match port {
-            Ok(port) => Self {
+            Ok((port, metrics_port)) => Self {
                 child,
                 port,
+                metrics_port,
                 stdout: Some(stdout),
                 stderr: Some(stderr),
             },

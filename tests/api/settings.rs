@@ -102,10 +102,21 @@ fn compiled_defaults_fill_everything_but_the_auth0_application() {
     let quota = |q: login_gateway::settings::QuotaSpec| (q.count.get(), q.period.as_secs());
     assert_eq!(quota(rl.per_ip), (120, 60));
     assert_eq!(quota(rl.login_start_per_ip), (20, 3600));
-    assert_eq!(quota(rl.login_start_per_identifier), (5, 3600));
-    assert_eq!(quota(rl.verify_per_identifier), (10, 3600));
+    assert_eq!(quota(rl.login_start_per_identifier_ip), (5, 3600));
+    assert_eq!(quota(rl.login_start_per_identifier), (20, 3600));
+    assert_eq!(quota(rl.verify_per_identifier_ip), (10, 3600));
+    assert_eq!(quota(rl.verify_per_identifier), (50, 3600));
     assert_eq!(quota(rl.mfa_verify_per_token), (10, 60));
+    assert_eq!(quota(rl.sms_per_phone), (5, 3600));
     assert_eq!(quota(rl.sms_global), (1000, 3600));
+
+    let sms = &settings.sms;
+    assert!(sms.allowed_countries.is_empty(), "every country by default");
+    assert!(sms.fraud_guard.enabled);
+    assert_eq!(sms.fraud_guard.window, Duration::from_secs(3600));
+    assert_eq!(sms.fraud_guard.min_sends, 50);
+    assert_eq!(sms.fraud_guard.min_conversion, 0.2);
+    assert_eq!(sms.fraud_guard.pause, Duration::from_secs(900));
 
     assert_eq!(settings.log.format, LogFormat::Json);
 }
@@ -456,4 +467,59 @@ fn the_secret_never_shows_in_debug_output() {
     let settings = load_env(&minimal_env()).expect("valid");
     let debug = format!("{settings:?}");
     assert!(!debug.contains(FAKE_SECRET), "{debug}");
+}
+
+/// `sms.*` from the environment: a comma list of countries (case folded,
+/// duplicates dropped) and the guard's numbers; bad values name the key,
+/// never the value.
+#[test]
+fn sms_settings_come_from_the_environment_and_are_checked() {
+    let mut pairs = minimal_env();
+    pairs.extend([
+        ("GATEWAY__SMS__ALLOWED_COUNTRIES", "us, CA,us"),
+        ("GATEWAY__SMS__FRAUD_GUARD__MIN_SENDS", "7"),
+        ("GATEWAY__SMS__FRAUD_GUARD__MIN_CONVERSION", "0.5"),
+        ("GATEWAY__SMS__FRAUD_GUARD__PAUSE_SECS", "60"),
+        ("GATEWAY__SMS__FRAUD_GUARD__ENABLED", "false"),
+    ]);
+    let settings = load_env(&pairs).expect("valid sms settings");
+    assert_eq!(settings.sms.allowed_countries, vec!["US", "CA"]);
+    assert_eq!(settings.sms.fraud_guard.min_sends, 7);
+    assert_eq!(settings.sms.fraud_guard.min_conversion, 0.5);
+    assert_eq!(settings.sms.fraud_guard.pause, Duration::from_secs(60));
+    assert!(!settings.sms.fraud_guard.enabled);
+
+    for (key, value, named) in [
+        (
+            "GATEWAY__SMS__ALLOWED_COUNTRIES",
+            "US,XX-secret",
+            "sms.allowed_countries",
+        ),
+        (
+            "GATEWAY__SMS__ALLOWED_COUNTRIES",
+            "USA",
+            "sms.allowed_countries",
+        ),
+        (
+            "GATEWAY__SMS__FRAUD_GUARD__MIN_CONVERSION",
+            "1.5",
+            "sms.fraud_guard.min_conversion",
+        ),
+        (
+            "GATEWAY__SMS__FRAUD_GUARD__WINDOW_SECS",
+            "0",
+            "sms.fraud_guard.window_secs",
+        ),
+        (
+            "GATEWAY__SMS__FRAUD_GUARD__MIN_SENDS",
+            "0",
+            "sms.fraud_guard.min_sends",
+        ),
+    ] {
+        let mut pairs = minimal_env();
+        pairs.push((key, value));
+        let error = load_env(&pairs).expect_err(value);
+        assert_eq!(error.key, named, "{value}");
+        assert!(!error.to_string().contains("secret"), "{error}");
+    }
 }
