@@ -40,8 +40,10 @@ const README_SHOT = process.env.E2E_README_SCREENSHOT ? path.resolve(process.env
 const OVERALL_TIMEOUT_MS = 120_000;
 const STEP_TIMEOUT_MS = 30_000;
 const UI_TIMEOUT_MS = 10_000;
-/** The per-identifier start limit the gateway runs with here. */
-const START_LIMIT = 3;
+/** The per-identifier start limits the gateway runs with here. The demo's
+ *  `mfa+…@example.com` users share one identifier key (`+tag` removed,
+ *  SPEC §4), so it must cover their starts too. */
+const START_LIMIT = 6;
 
 // ---------------------------------------------------------------------------
 // RFC 6238 TOTP (HMAC-SHA1, 30 s, 6 digits), as an authenticator app does it
@@ -152,6 +154,11 @@ function startGateway(port, console_) {
       GATEWAY__SERVER__WORKERS: '1',
       GATEWAY__SERVER__DRAIN_DELAY_MS: '0',
       GATEWAY__RATE_LIMIT__LOGIN_START_PER_IDENTIFIER: `${START_LIMIT}/hour`,
+      GATEWAY__RATE_LIMIT__LOGIN_START_PER_IDENTIFIER_IP: `${START_LIMIT}/hour`,
+      // The SMS step: a country that is not served, and a guard that trips
+      // after two unverified texts to France.
+      GATEWAY__SMS__ALLOWED_COUNTRIES: 'US,CA,FR',
+      GATEWAY__SMS__FRAUD_GUARD__MIN_SENDS: '2',
       RUST_LOG: 'info',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -589,6 +596,30 @@ async function main() {
       check(later < first, `the countdown does not move: ${first} → ${later}`);
       check(await tid('step-code').isHidden(), 'no code step after a 429');
       await shot('07-rate-limited');
+      noPageProblems();
+    });
+
+    await step('(f) SMS: a country that is not served, and a paused one, get a plain-language hint', async () => {
+      await tid('channel-sms').check();
+      await tid('phone').fill('+447400123456');
+      await tid('start-submit').click();
+      await visible('error');
+      check((await text('error-code')) === 'phone_country_not_allowed', `error ${await text('error-code')}`);
+      check(/cannot send text messages or calls to this country/.test(await text('error-hint')), `hint ${await text('error-hint')}`);
+      for (const phone of ['+33612345671', '+33612345672']) {
+        await tid('phone').fill(phone);
+        await tid('start-submit').click();
+        await visible('step-code');
+        await tid('code-back').click();
+        await visible('step-start');
+      }
+      await tid('phone').fill('+33612345673');
+      await tid('start-submit').click();
+      await visible('error');
+      check((await text('error-code')) === 'too_many_requests', `error ${await text('error-code')}`);
+      check(/paused for a while to stop abuse/.test(await text('error-hint')), `hint ${await text('error-hint')}`);
+      await visible('retry-countdown');
+      await shot('08-sms-paused');
       noPageProblems();
     });
   } catch (error) {

@@ -121,9 +121,26 @@ function showError(error) {
   $('error-status').textContent = error.status ? `HTTP ${error.status}` : 'no answer';
   $('error-description').textContent = error.description;
   $('error-request-id').textContent = error.requestId || '—';
+  const hint = friendlyHint(error);
+  $('error-hint').textContent = hint || '';
+  $('error-hint').hidden = !hint;
   stopCountdown();
   if (error.status === 429 && error.retryAfter !== null) startCountdown(error.retryAfter);
   $('error').hidden = false;
+}
+
+/** What a person can do about the errors that are not their typing. */
+function friendlyHint(error) {
+  if (error.code === 'phone_country_not_allowed') {
+    return 'We cannot send text messages or calls to this country. Please sign in with your email address instead.';
+  }
+  if (error.status === 429 && error.policy === 'sms_fraud_guard') {
+    return 'Text messages to this country are paused for a while to stop abuse. Please use your email address, or try again later.';
+  }
+  if (error.status === 429 && error.policy === 'sms_per_phone') {
+    return 'We have sent several codes to this number already. Please wait before asking for another one.';
+  }
+  return null;
 }
 
 function clearError() {

@@ -11,7 +11,7 @@
 // on the rest of the example.
 
 export class GatewayError extends Error {
-  constructor({ status, body, retryAfter = null, requestId = null }) {
+  constructor({ status, body, retryAfter = null, requestId = null, policy = null }) {
     super(body.error_description || body.error || `HTTP ${status}`);
     this.name = 'GatewayError';
     /** HTTP status; 0 when the gateway could not be reached at all. */
@@ -22,6 +22,9 @@ export class GatewayError extends Error {
     this.requestId = body.request_id || requestId;
     /** Seconds to wait before retrying (429), or null. */
     this.retryAfter = retryAfter;
+    /** The gateway's limit that refused the call (429 `RateLimit`), e.g.
+     *  `sms_per_phone` or `sms_fraud_guard`; null for Auth0's own 429. */
+    this.policy = policy;
     /** The whole body: `mfa_token` and `mfa_requirements` ride on 403 mfa_required. */
     this.body = body;
   }
@@ -138,11 +141,18 @@ export class Gateway {
         body: errorBody,
         retryAfter: parseRetryAfter(response.headers.get('Retry-After')),
         requestId,
+        policy: parsePolicy(response.headers.get('RateLimit')),
       });
     }
     this.onCall({ method, path, status: response.status, requestId });
     return data ?? {};
   }
+}
+
+/** The policy name of `RateLimit: "sms_fraud_guard";r=0;t=900`. */
+function parsePolicy(value) {
+  const match = /^\s*"([a-z0-9_]+)"/.exec(value || '');
+  return match ? match[1] : null;
 }
 
 /** Retry-After is delay-seconds (what the gateway sends) or an HTTP date. */
