@@ -11,7 +11,8 @@
 use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
 
-use login_gateway::rate_limit::{Limits, SmsDestination};
+use login_gateway::rate_limit::memory::LocalLimits;
+use login_gateway::rate_limit::{PolicyId, Subject};
 use login_gateway::settings::{FraudGuardSettings, QuotaSpec, RateLimitSettings, SmsSettings};
 use login_gateway::sms::{Country, SmsGuard};
 
@@ -74,9 +75,12 @@ fn main() {
         },
     };
     let guard = SmsGuard::new(&settings, 1_000_000);
-    let limits = Limits::new(&RateLimitSettings {
+    // The in-memory backend's own entry point: what `Limits` runs for the
+    // two SMS buckets without Redis (the async wrapper adds nothing here).
+    let limits = LocalLimits::new(&RateLimitSettings {
         enabled: true,
         max_keys: 1_000_000,
+        redis: None,
         per_ip: quota(120, 60),
         login_start_per_ip: quota(20, 3600),
         login_start_per_identifier_ip: quota(5, 3600),
@@ -105,7 +109,12 @@ fn main() {
         let country = Country::of_number(n);
         let admitted = guard.check_allowed(country, true).is_ok()
             && guard.check_paused(country).is_ok()
-            && limits.check_sms_send(SmsDestination::Number(n)).is_ok();
+            && limits
+                .charge(&[
+                    (PolicyId::SmsPerPhone, Subject::Phone(n)),
+                    (PolicyId::SmsGlobal, Subject::Everyone),
+                ])
+                .is_ok();
         if admitted {
             guard.record_send(country);
         } else {

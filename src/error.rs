@@ -17,7 +17,7 @@ use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, ResponseError};
 use serde::Serialize;
 
 use crate::auth0::{MfaRequired, MfaRequirements, UpstreamError};
-use crate::rate_limit::Rejection;
+use crate::rate_limit::{Refusal, Rejection};
 use crate::request_id;
 use crate::secret::Sensitive;
 use crate::sms::CountryNotAllowed;
@@ -38,11 +38,12 @@ pub enum ErrorCode {
     UpstreamTimeout,
     ShuttingDown,
     PhoneCountryNotAllowed,
+    RateLimitUnavailable,
 }
 
 impl ErrorCode {
     /// In the order the OpenAPI document lists them.
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 13] = [
         Self::InvalidRequest,
         Self::Unauthorized,
         Self::NotFound,
@@ -55,6 +56,7 @@ impl ErrorCode {
         Self::UpstreamTimeout,
         Self::ShuttingDown,
         Self::PhoneCountryNotAllowed,
+        Self::RateLimitUnavailable,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -71,6 +73,7 @@ impl ErrorCode {
             Self::UpstreamTimeout => "upstream_timeout",
             Self::ShuttingDown => "shutting_down",
             Self::PhoneCountryNotAllowed => "phone_country_not_allowed",
+            Self::RateLimitUnavailable => "rate_limit_unavailable",
         }
     }
 
@@ -88,6 +91,7 @@ impl ErrorCode {
             Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             Self::PhoneCountryNotAllowed => StatusCode::BAD_REQUEST,
+            Self::RateLimitUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
@@ -99,7 +103,7 @@ pub struct ApiError {
     pub code: Cow<'static, str>,
     pub description: Cow<'static, str>,
     pub mfa: Option<Box<MfaRequired>>,
-    /// Seconds for `Retry-After` (429 only).
+    /// Seconds for `Retry-After` (429, and 503 `rate_limit_unavailable`).
     pub retry_after: Option<u64>,
     /// The local policy that rejected the call, for the IETF headers.
     pub rate_limit: Option<Box<Rejection>>,
@@ -273,6 +277,23 @@ impl From<Rejection> for ApiError {
         let mut error = Self::too_many_requests(rejection.retry_after);
         error.rate_limit = Some(Box::new(rejection));
         error
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Limited(rejection) => rejection.into(),
+            Refusal::StoreUnavailable => {
+                let mut error = Self::new(
+                    ErrorCode::RateLimitUnavailable,
+                    "the rate limits cannot be checked right now; try again shortly",
+                );
+                // The gateway tries the store again within a second.
+                error.retry_after = Some(1);
+                error
+            }
+        }
     }
 }
 

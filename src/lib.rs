@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod rate_limit;
+pub mod redis_store;
 pub mod request_id;
 pub mod routes;
 pub mod secret;

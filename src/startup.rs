@@ -16,6 +16,7 @@ use crate::cors::Cors;
 use crate::error::{path_error_handler, query_error_handler};
 use crate::middleware::FrontDoor;
 use crate::rate_limit::{Limits, PRUNE_INTERVAL};
+use crate::redis_store::RedisStore;
 use crate::routes;
 use crate::settings::Settings;
 use crate::sms::SmsGuard;
@@ -32,6 +33,8 @@ pub enum StartupError {
     HttpClient(String),
     #[error("cannot start the server: {0}")]
     Server(std::io::Error),
+    #[error("cannot set up the shared rate-limit store: {0}")]
+    RateLimitStore(String),
 }
 
 pub struct Application {
@@ -62,9 +65,16 @@ impl Application {
         let metrics = crate::metrics::install();
         let auth0 = Auth0Client::new(&settings.auth0)
             .map_err(|e| StartupError::HttpClient(e.to_string()))?;
+        let store = match &settings.rate_limit.redis {
+            Some(redis) => Some(Arc::new(
+                RedisStore::new(redis).map_err(StartupError::RateLimitStore)?,
+            )),
+            None => None,
+        };
         let state = web::Data::new(AppState {
-            limits: Limits::new(&settings.rate_limit),
-            sms: SmsGuard::new(&settings.sms, settings.rate_limit.max_keys),
+            limits: Limits::new(&settings.rate_limit, store.clone()),
+            sms: SmsGuard::new(&settings.sms, settings.rate_limit.max_keys, store.clone()),
+            store,
             auth0,
             ready: AtomicBool::new(true),
             metrics,
@@ -109,6 +119,11 @@ impl Application {
     /// serving for `drain_delay` so load balancers notice, stop accepting,
     /// and give in-flight requests up to `shutdown_timeout_secs`.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        // Connect to the shared store before the first request is read
+        // (bounded): a Redis that is down does not stop the start.
+        if let Some(store) = &self.state.store {
+            store.ensure_connected().await;
+        }
         let handle = self.server.handle();
         let metrics_handle = self.metrics_server.as_ref().map(Server::handle);
         let state = self.state.clone();
@@ -219,7 +234,10 @@ fn spawn_housekeeping(state: web::Data<AppState>) -> tokio::task::JoinHandle<()>
         loop {
             tick.tick().await;
             state.limits.prune();
-            state.sms.prune();
+            if let Some(store) = &state.store {
+                store.ensure_connected().await;
+            }
+            state.sms.prune().await;
             if let Some(metrics) = &state.metrics {
                 metrics.run_upkeep();
             }

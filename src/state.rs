@@ -3,9 +3,11 @@
 //! depend on it without depending on each other.
 
 use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 use crate::auth0::Auth0Client;
 use crate::rate_limit::Limits;
+use crate::redis_store::RedisStore;
 use crate::settings::Settings;
 use crate::sms::SmsGuard;
 
@@ -14,6 +16,8 @@ pub struct AppState {
     pub settings: Settings,
     pub auth0: Auth0Client,
     pub limits: Limits,
+    /// The shared Redis when `rate_limit.backend = "redis"` (SPEC §9).
+    pub store: Option<Arc<RedisStore>>,
     /// Allowed countries and the SMS fraud guard (SPEC §8).
     pub sms: SmsGuard,
     /// False from the first shutdown signal on: `/readyz` answers 503.

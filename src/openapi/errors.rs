@@ -304,16 +304,29 @@ fn error_response(status: u16, mfa_required: bool) -> Option<(&'static str, Resp
             )],
         ),
         503 => (
-            "The gateway is shutting down (`shutting_down`): stop sending traffic to this \
-             instance. Only `/readyz` answers this; other routes keep serving during the drain.",
-            vec![(
-                "shutting_down",
-                "Draining",
-                error_example(
+            "`shutting_down`: the gateway is shutting down; stop sending traffic to this \
+             instance. Only `/readyz` answers this; other routes keep serving during the drain. \
+             `rate_limit_unavailable`: the shared rate-limit store (Redis, SPEC §9) does not \
+             answer and `rate_limit.redis.on_error = \"closed\"`; try again shortly. \
+             `/readyz` answers it too while that lasts.",
+            vec![
+                (
                     "shutting_down",
-                    "the gateway is shutting down; send traffic elsewhere",
+                    "Draining",
+                    error_example(
+                        "shutting_down",
+                        "the gateway is shutting down; send traffic elsewhere",
+                    ),
                 ),
-            )],
+                (
+                    "rate_limit_unavailable",
+                    "Limit store down",
+                    error_example(
+                        "rate_limit_unavailable",
+                        "the rate limits cannot be checked right now; try again shortly",
+                    ),
+                ),
+            ],
         ),
         504 => (
             "Auth0 did not answer within `auth0.timeout_ms` (`upstream_timeout`).",

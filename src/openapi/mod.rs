@@ -58,49 +58,58 @@ pub fn error_codes() -> Vec<&'static str> {
 /// really answer. 401 only where a bearer is read (`/mfa/*`); 413/415 only
 /// where a JSON body is read; 404 where a path parameter can fail to match.
 /// 403 and the Auth0 side of 400/401/429 are Auth0's documented answers,
-/// passed through with their status.
+/// passed through with their status. 503 on every limited route:
+/// `rate_limit_unavailable` with `rate_limit.redis.on_error = "closed"`.
 pub const ERROR_RESPONSES: &[(&str, &str, &[u16])] = &[
-    ("/login/start", "post", &[400, 408, 413, 415, 429, 502, 504]),
+    (
+        "/login/start",
+        "post",
+        &[400, 408, 413, 415, 429, 502, 503, 504],
+    ),
     (
         "/login/verify",
         "post",
-        &[400, 403, 408, 413, 415, 429, 502, 504],
+        &[400, 403, 408, 413, 415, 429, 502, 503, 504],
     ),
     (
         "/login/callback",
         "post",
-        &[400, 403, 408, 413, 415, 429, 502, 504],
+        &[400, 403, 408, 413, 415, 429, 502, 503, 504],
     ),
-    ("/mfa/authenticators", "get", &[401, 403, 429, 502, 504]),
+    (
+        "/mfa/authenticators",
+        "get",
+        &[401, 403, 429, 502, 503, 504],
+    ),
     (
         "/mfa/authenticators/{id}",
         "delete",
-        &[400, 401, 403, 404, 429, 502, 504],
+        &[400, 401, 403, 404, 429, 502, 503, 504],
     ),
     (
         "/mfa/associate",
         "post",
-        &[400, 401, 403, 408, 413, 415, 429, 502, 504],
+        &[400, 401, 403, 408, 413, 415, 429, 502, 503, 504],
     ),
     (
         "/mfa/challenge",
         "post",
-        &[400, 401, 403, 408, 413, 415, 429, 502, 504],
+        &[400, 401, 403, 408, 413, 415, 429, 502, 503, 504],
     ),
     (
         "/mfa/verify",
         "post",
-        &[400, 401, 403, 408, 413, 415, 429, 502, 504],
+        &[400, 401, 403, 408, 413, 415, 429, 502, 503, 504],
     ),
     (
         "/token/refresh",
         "post",
-        &[400, 403, 408, 413, 415, 429, 502, 504],
+        &[400, 403, 408, 413, 415, 429, 502, 503, 504],
     ),
     (
         "/token/revoke",
         "post",
-        &[400, 408, 413, 415, 429, 502, 504],
+        &[400, 408, 413, 415, 429, 502, 503, 504],
     ),
     ("/readyz", "get", &[503]),
 ];

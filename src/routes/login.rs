@@ -10,7 +10,6 @@ use crate::body::JsonBody;
 use crate::client_ip::ClientIp;
 use crate::domain::{visible_ascii, Channel, Identifier, OtpCode};
 use crate::error::ApiError;
-use crate::rate_limit::SmsDestination;
 use crate::settings::Auth0Settings;
 use crate::sms::Country;
 use crate::state::AppState;
@@ -126,15 +125,7 @@ async fn start(
         }
         Identifier::Email(_) => None,
     };
-    state
-        .limits
-        .check_login_start(ip.0, &identifier)
-        .map_err(ApiError::from)?;
-    if let Identifier::Phone(phone) = &identifier {
-        state
-            .limits
-            .check_sms_send(SmsDestination::Number(phone.as_str()))?;
-    }
+    state.limits.check_login_start(ip.0, &identifier).await?;
     let (email, phone_number, connection) = match &identifier {
         Identifier::Email(email) => (Some(email.as_str()), None, auth0.email_connection.as_str()),
         Identifier::Phone(phone) => (None, Some(phone.as_str()), auth0.sms_connection.as_str()),
@@ -151,7 +142,7 @@ async fn start(
         .passwordless_start(caller(ip, body.locale.as_deref(), &req), &request)
         .await?;
     if let Some(country) = country {
-        state.sms.record_send(country);
+        state.sms.record_send(country, None).await;
     }
     Ok(HttpResponse::Ok().json(StartResponse {
         channel: identifier.channel(),
@@ -200,10 +191,7 @@ async fn verify(
     let auth0 = &state.settings.auth0;
     let audience = allowed_audience(auth0, body.audience.as_deref())?;
     let scope = allowed_scope(auth0, body.scope.as_deref())?;
-    state
-        .limits
-        .check_verify(ip.0, &identifier)
-        .map_err(ApiError::from)?;
+    state.limits.check_verify(ip.0, &identifier).await?;
     let realm = match identifier {
         Identifier::Email(_) => auth0.email_connection.as_str(),
         Identifier::Phone(_) => auth0.sms_connection.as_str(),
@@ -225,7 +213,8 @@ async fn verify(
         if matches!(answer, Ok(_) | Err(UpstreamError::MfaRequired(_))) {
             state
                 .sms
-                .record_verification(Country::of_number(phone.as_str()));
+                .record_verification(Country::of_number(phone.as_str()))
+                .await;
         }
     }
     // `403 mfa_required` leaves through `?` like any other Auth0 answer.

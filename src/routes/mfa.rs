@@ -204,7 +204,8 @@ async fn associate(
             state.sms.check_paused(country)?;
             state
                 .limits
-                .check_sms_send(SmsDestination::Number(phone.as_str()))?;
+                .check_sms_send(SmsDestination::Number(phone.as_str()))
+                .await?;
             Some(country)
         }
         None => None,
@@ -220,8 +221,10 @@ async fn associate(
         .associate(caller(ip, None, &req), bearer.0.expose(), &request)
         .await?;
     if let Some(country) = country {
-        state.sms.record_send(country);
-        state.sms.remember_token(bearer.0.expose(), country);
+        state
+            .sms
+            .record_send(country, Some(bearer.0.expose()))
+            .await;
     }
     tracing::debug!(factor = ?body.factor, "mfa enrollment started");
     Ok(no_store_json(&answer))
@@ -286,12 +289,14 @@ async fn challenge(
         let country = state
             .sms
             .token_country(mfa_token)
+            .await
             .unwrap_or(Country::Unknown);
         state.sms.check_allowed(country, false)?;
         state.sms.check_paused(country)?;
         state
             .limits
-            .check_sms_send(SmsDestination::MfaToken(mfa_token))?;
+            .check_sms_send(SmsDestination::MfaToken(mfa_token))
+            .await?;
         Some(country)
     } else {
         None
@@ -306,8 +311,7 @@ async fn challenge(
         .challenge(caller(ip, None, &req), &request)
         .await?;
     if let Some(country) = country {
-        state.sms.record_send(country);
-        state.sms.remember_token(mfa_token, country);
+        state.sms.record_send(country, Some(mfa_token)).await;
     }
     Ok(no_store_json(&answer))
 }
@@ -403,7 +407,7 @@ async fn verify(
         .into_proof()
         .map_err(ApiError::invalid_request)?;
     let mfa_token = bearer.0.expose();
-    state.limits.check_mfa_verify(mfa_token)?;
+    state.limits.check_mfa_verify(mfa_token).await?;
     let grant = match &proof {
         Proof::Otp(otp) => TokenGrant::MfaOtp {
             mfa_token,
@@ -430,10 +434,7 @@ async fn verify(
     if matches!(proof, Proof::Oob { .. })
         && matches!(answer, Ok(_) | Err(UpstreamError::MfaRequired(_)))
     {
-        if let Some(country) = state.sms.token_country(mfa_token) {
-            state.sms.record_verification(country);
-            state.sms.forget_token(mfa_token);
-        }
+        state.sms.record_token_verification(mfa_token).await;
     }
     let tokens = answer?;
     tracing::debug!("second factor verified");

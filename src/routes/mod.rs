@@ -94,8 +94,8 @@ async fn per_ip_limit(
     // it (and resolves it itself otherwise), so the guard never fails open.
     let ip = ClientIp::extract(req.request()).await?;
     if let Some(state) = req.app_data::<web::Data<AppState>>() {
-        if let Err(rejection) = state.limits.check_ip(ip.0) {
-            let answer = ApiError::from(rejection).error_response();
+        if let Err(refusal) = state.limits.check_ip(ip.0).await {
+            let answer = ApiError::from(refusal).error_response();
             return Ok(req.into_response(answer));
         }
     }

@@ -8,6 +8,8 @@ use utoipa::ToSchema;
 
 use super::{paths, resource};
 use crate::error::ApiError;
+use crate::rate_limit::Refusal;
+use crate::settings::OnStoreError;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -43,7 +45,10 @@ async fn healthz() -> HttpResponse {
 /// Readiness
 ///
 /// 200 while accepting traffic; 503 as soon as a shutdown begins, so load
-/// balancers stop sending before the listener closes.
+/// balancers stop sending before the listener closes, and while the shared
+/// rate-limit store is down with `rate_limit.redis.on_error = "closed"`
+/// (every limited call would be a 503 then; with `local` or `open` the
+/// gateway keeps serving and stays ready).
 #[utoipa::path(
     get,
     path = paths::READYZ,
@@ -54,10 +59,16 @@ async fn healthz() -> HttpResponse {
     ),
 )]
 async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    if state.ready.load(Ordering::Relaxed) {
-        Ok(HttpResponse::Ok().json(Status { status: "ready" }))
-    } else {
+    if !state.ready.load(Ordering::Relaxed) {
         // Every non-2xx answer has the one error shape (SPEC §2).
-        Err(ApiError::shutting_down())
+        return Err(ApiError::shutting_down());
     }
+    let closed_and_down = state
+        .store
+        .as_deref()
+        .is_some_and(|store| store.on_error() == OnStoreError::Closed && store.is_down());
+    if closed_and_down {
+        return Err(ApiError::from(Refusal::StoreUnavailable));
+    }
+    Ok(HttpResponse::Ok().json(Status { status: "ready" }))
 }

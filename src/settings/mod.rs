@@ -110,6 +110,7 @@ pub struct RawAuth0 {
 #[serde(deny_unknown_fields)]
 pub struct RawRateLimit {
     pub enabled: bool,
+    pub backend: LimitBackend,
     pub max_keys: usize,
     pub per_ip: String,
     pub login_start_per_ip: String,
@@ -120,6 +121,42 @@ pub struct RawRateLimit {
     pub mfa_verify_per_token: String,
     pub sms_per_phone: String,
     pub sms_global: String,
+    pub redis: RawRedis,
+}
+
+/// `[rate_limit.redis]` (SPEC §9).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRedis {
+    pub url: Option<SecretString>,
+    pub url_file: Option<PathBuf>,
+    pub key_prefix: String,
+    pub key_hash_secret: Option<SecretString>,
+    pub key_hash_secret_file: Option<PathBuf>,
+    pub timeout_ms: u64,
+    pub on_error: OnStoreError,
+}
+
+/// Where the limits live (SPEC §9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LimitBackend {
+    /// governor, in this process.
+    Memory,
+    /// One Redis (or Valkey) for the whole fleet.
+    Redis,
+}
+
+/// What a call gets while the shared store does not answer (SPEC §9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnStoreError {
+    /// This replica's in-memory limits.
+    Local,
+    /// No limit.
+    Open,
+    /// `503 rate_limit_unavailable`.
+    Closed,
 }
 
 /// `[sms]` (SPEC §8).
@@ -197,6 +234,7 @@ max_response_bytes = 65536
 
 [rate_limit]
 enabled = true
+backend = "memory"
 max_keys = 1000000
 per_ip = "120/minute"
 login_start_per_ip = "20/hour"
@@ -207,6 +245,11 @@ verify_per_identifier = "50/hour"
 mfa_verify_per_token = "10/minute"
 sms_per_phone = "5/hour"
 sms_global = "1000/hour"
+
+[rate_limit.redis]
+key_prefix = "login-gateway:"
+timeout_ms = 50
+on_error = "local"
 
 [sms]
 allowed_countries = []
@@ -347,6 +390,8 @@ pub struct Auth0Settings {
 pub struct RateLimitSettings {
     pub enabled: bool,
     pub max_keys: usize,
+    /// `None`: the in-memory backend.
+    pub redis: Option<RedisSettings>,
     pub per_ip: QuotaSpec,
     pub login_start_per_ip: QuotaSpec,
     /// Identifier + client network: a caller cannot lock a user out from
@@ -359,6 +404,18 @@ pub struct RateLimitSettings {
     pub mfa_verify_per_token: QuotaSpec,
     pub sms_per_phone: QuotaSpec,
     pub sms_global: QuotaSpec,
+}
+
+/// SPEC §9: the shared store.
+#[derive(Debug, Clone)]
+pub struct RedisSettings {
+    /// `redis://` or `rediss://`; may hold a password.
+    pub url: SecretString,
+    pub key_prefix: String,
+    /// At least 32 bytes, the same on every replica.
+    pub key_hash_secret: SecretString,
+    pub timeout: Duration,
+    pub on_error: OnStoreError,
 }
 
 /// SPEC §8.

@@ -2,7 +2,7 @@
 //! error names its key and never quotes the value (it could be a secret).
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ipnet::IpNet;
@@ -103,32 +103,17 @@ pub(super) fn validate_auth0(raw: RawAuth0) -> Result<Auth0Settings, SettingsErr
     let base_url =
         normalise_domain(&domain).map_err(|message| SettingsError::new("auth0.domain", message))?;
     let client_id = required(raw.client_id, "auth0.client_id")?;
-    // An empty path means "not set" (the demo uses this to clear a file).
-    let secret_file = raw
-        .client_secret_file
-        .filter(|path| !path.as_os_str().is_empty());
-    let client_secret = match (raw.client_secret, secret_file) {
-        (Some(_), Some(_)) => {
-            return Err(SettingsError::new(
-                "auth0.client_secret",
-                "set either auth0.client_secret or auth0.client_secret_file, not both",
-            ))
-        }
-        (None, None) => {
-            return Err(SettingsError::new(
-                "auth0.client_secret",
-                "missing (set auth0.client_secret or auth0.client_secret_file)",
-            ))
-        }
-        (Some(secret), None) => {
-            use secrecy::ExposeSecret;
-            if secret.expose_secret().trim().is_empty() {
-                return Err(SettingsError::new("auth0.client_secret", "is empty"));
-            }
-            secret
-        }
-        (None, Some(path)) => read_secret_file(&path)?,
-    };
+    let client_secret = secret_setting(
+        "auth0.client_secret",
+        raw.client_secret,
+        raw.client_secret_file,
+    )?
+    .ok_or_else(|| {
+        SettingsError::new(
+            "auth0.client_secret",
+            "missing (set auth0.client_secret or auth0.client_secret_file)",
+        )
+    })?;
     let magic_link_redirect_uri = match raw.magic_link_redirect_uri.trim() {
         "" => None,
         uri => Some(
@@ -210,22 +195,95 @@ fn required(value: Option<String>, key: &str) -> Result<String, SettingsError> {
     }
 }
 
-fn read_secret_file(path: &Path) -> Result<SecretString, SettingsError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        SettingsError::new(
-            "auth0.client_secret_file",
-            format!("cannot read the file ({})", e.kind()),
-        )
-    })?;
+/// A secret given as `key` or as `key_file` (not both); `None` when
+/// neither is set. An empty path means "not set" (the demo uses this to
+/// clear a file). Errors name the key, never the value.
+fn secret_setting(
+    key: &str,
+    value: Option<SecretString>,
+    file: Option<PathBuf>,
+) -> Result<Option<SecretString>, SettingsError> {
+    use secrecy::ExposeSecret;
+    let file = file.filter(|path| !path.as_os_str().is_empty());
+    match (value, file) {
+        (Some(_), Some(_)) => Err(SettingsError::new(
+            key,
+            format!("set either {key} or {key}_file, not both"),
+        )),
+        (None, None) => Ok(None),
+        (Some(secret), None) => {
+            if secret.expose_secret().trim().is_empty() {
+                return Err(SettingsError::new(key, "is empty"));
+            }
+            Ok(Some(secret))
+        }
+        (None, Some(path)) => read_secret_file(&format!("{key}_file"), &path).map(Some),
+    }
+}
+
+fn read_secret_file(key: &str, path: &Path) -> Result<SecretString, SettingsError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| SettingsError::new(key, format!("cannot read the file ({})", e.kind())))?;
     // Secret files written by `echo` or Kubernetes often end in a newline.
     let secret = text.trim();
     if secret.is_empty() {
-        return Err(SettingsError::new(
-            "auth0.client_secret_file",
-            "the file is empty",
-        ));
+        return Err(SettingsError::new(key, "the file is empty"));
     }
     Ok(SecretString::from(secret.to_string()))
+}
+
+fn validate_redis(raw: RawRedis) -> Result<RedisSettings, SettingsError> {
+    use secrecy::ExposeSecret;
+    let url = secret_setting("rate_limit.redis.url", raw.url, raw.url_file)?.ok_or_else(|| {
+        SettingsError::new(
+            "rate_limit.redis.url",
+            "missing: rate_limit.backend = \"redis\" needs rate_limit.redis.url (or url_file)",
+        )
+    })?;
+    // Only the scheme is checked and named: the URL may hold a password.
+    let scheme = url.expose_secret().split("://").next().unwrap_or("");
+    if !matches!(scheme, "redis" | "rediss") {
+        return Err(SettingsError::new(
+            "rate_limit.redis.url",
+            "must start with redis:// or rediss:// (TLS)",
+        ));
+    }
+    if redis::Client::open(url.expose_secret()).is_err() {
+        return Err(SettingsError::new(
+            "rate_limit.redis.url",
+            "is not a valid Redis URL",
+        ));
+    }
+    let key_hash_secret = secret_setting(
+        "rate_limit.redis.key_hash_secret",
+        raw.key_hash_secret,
+        raw.key_hash_secret_file,
+    )?
+    .ok_or_else(|| {
+        SettingsError::new(
+            "rate_limit.redis.key_hash_secret",
+            "missing: the fleet-wide secret the Redis keys are hashed with",
+        )
+    })?;
+    if key_hash_secret.expose_secret().len() < 32 {
+        return Err(SettingsError::new(
+            "rate_limit.redis.key_hash_secret",
+            "must be at least 32 bytes",
+        ));
+    }
+    if raw.timeout_ms == 0 {
+        return Err(SettingsError::new(
+            "rate_limit.redis.timeout_ms",
+            "must be at least 1",
+        ));
+    }
+    Ok(RedisSettings {
+        url,
+        key_prefix: raw.key_prefix,
+        key_hash_secret,
+        timeout: Duration::from_millis(raw.timeout_ms),
+        on_error: raw.on_error,
+    })
 }
 
 /// `tenant.eu.auth0.com` → `https://tenant.eu.auth0.com`; a full URL is used
@@ -268,9 +326,14 @@ pub(super) fn validate_rate_limit(raw: RawRateLimit) -> Result<RateLimitSettings
             "must be at least 1",
         ));
     }
+    let redis = match raw.backend {
+        LimitBackend::Memory => None,
+        LimitBackend::Redis => Some(validate_redis(raw.redis)?),
+    };
     Ok(RateLimitSettings {
         enabled: raw.enabled,
         max_keys: raw.max_keys,
+        redis,
         per_ip: quota("per_ip", &raw.per_ip)?,
         login_start_per_ip: quota("login_start_per_ip", &raw.login_start_per_ip)?,
         login_start_per_identifier_ip: quota(

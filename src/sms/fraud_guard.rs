@@ -164,6 +164,25 @@ impl FraudGuard {
         }
     }
 
+    /// The fleet's pauses as the shared store has them (SPEC §9): every
+    /// country in `paused` is paused for its time left, every other one is
+    /// not. With Redis, this process's windows are then only the pause
+    /// cache and the fallback while Redis does not answer.
+    pub fn mirror_pauses(&self, paused: &[(Country, Duration)], now: Instant) {
+        let mut countries = self.lock();
+        for window in countries.values_mut() {
+            window.paused_until = None;
+        }
+        for (country, left) in paused {
+            countries.entry(*country).or_default().paused_until = Some(now + *left);
+        }
+    }
+
+    /// One country's pause, as the shared store reported it.
+    pub fn mirror_pause(&self, country: Country, left: Duration, now: Instant) {
+        self.lock().entry(country).or_default().paused_until = Some(now + left);
+    }
+
     pub fn pause(&self) -> Duration {
         self.settings.pause
     }

@@ -3,11 +3,16 @@
 //! guard that pauses a country whose texts are not being verified. The
 //! per-number and global send budgets are ordinary limits
 //! (`rate_limit::Limits::check_sms_send`); this module decides by country.
+//! With `rate_limit.backend = "redis"` the counters, pauses and token
+//! countries are the fleet's, in Redis ([`shared`]); this process's state
+//! is then the pause cache and, with `on_error = "local"`, the fallback.
 
 mod country;
 mod fraud_guard;
+mod shared;
 mod token_countries;
 
+use std::sync::Arc;
 use std::time::Instant;
 
 pub use country::Country;
@@ -15,7 +20,9 @@ pub use fraud_guard::{FraudGuard, Trip};
 pub use token_countries::{TokenCountries, TOKEN_LIFETIME};
 
 use crate::rate_limit::{ceil_secs, Rejection};
-use crate::settings::{QuotaSpec, SmsSettings};
+use crate::redis_store::RedisStore;
+use crate::settings::{OnStoreError, QuotaSpec, SmsSettings};
+use shared::SharedSms;
 
 /// The policy name of a paused country's 429.
 pub const FRAUD_GUARD_POLICY: &str = "sms_fraud_guard";
@@ -30,13 +37,15 @@ pub struct SmsGuard {
     allowed: Vec<Country>,
     fraud: FraudGuard,
     tokens: TokenCountries,
+    /// The fleet's state, when the limits are on Redis.
+    shared: Option<SharedSms>,
     /// What the 429's `RateLimit-Policy` describes: the guard judges a
     /// country after `min_sends` sends within the window.
     judged_over: QuotaSpec,
 }
 
 impl SmsGuard {
-    pub fn new(settings: &SmsSettings, max_keys: usize) -> Self {
+    pub fn new(settings: &SmsSettings, max_keys: usize, store: Option<Arc<RedisStore>>) -> Self {
         let guard = &settings.fraud_guard;
         Country::warm_up();
         Self {
@@ -47,6 +56,9 @@ impl SmsGuard {
                 .collect(),
             fraud: FraudGuard::new(guard.clone(), Instant::now()),
             tokens: TokenCountries::new(max_keys),
+            shared: store
+                .filter(|_| guard.enabled)
+                .map(|store| SharedSms::new(store, guard.clone())),
             judged_over: QuotaSpec {
                 count: u32::try_from(guard.min_sends)
                     .ok()
@@ -90,12 +102,34 @@ impl SmsGuard {
         }
     }
 
-    /// Auth0 accepted a text or call to `country`.
-    pub fn record_send(&self, country: Country) {
+    /// Auth0 accepted a text or call to `country`, for `mfa_token` when
+    /// the send was an MFA enrollment or challenge.
+    pub async fn record_send(&self, country: Country, mfa_token: Option<&str>) {
         metrics::counter!("sms_sends_total", "country" => country.as_str().to_string())
             .increment(1);
         let now = Instant::now();
-        if let Some(trip) = self.fraud.record_send(country, now) {
+        let tripped = match self
+            .shared_or_local(|shared| shared.record_send(country, mfa_token))
+            .await
+        {
+            Some(Ok(outcome)) => {
+                if let Some(left) = outcome.paused_for {
+                    self.fraud.mirror_pause(country, left, now);
+                }
+                outcome.tripped.map(|(sends, verifications)| Trip {
+                    sends,
+                    verifications,
+                })
+            }
+            Some(Err(())) => None,
+            None => {
+                if let Some(token) = mfa_token {
+                    self.tokens.remember(token, country, now);
+                }
+                self.fraud.record_send(country, now)
+            }
+        };
+        if let Some(trip) = tripped {
             tracing::warn!(
                 event = "sms_fraud_guard_paused",
                 country = country.as_str(),
@@ -108,34 +142,85 @@ impl SmsGuard {
         }
     }
 
-    /// A code sent to `country` was verified.
-    pub fn record_verification(&self, country: Country) {
+    /// A code sent to `country` was verified (a phone login).
+    pub async fn record_verification(&self, country: Country) {
         metrics::counter!("sms_verifications_total", "country" => country.as_str().to_string())
             .increment(1);
-        self.fraud.record_verification(country, Instant::now());
+        let counted = self
+            .shared_or_local(|shared| shared.record_verification(country, None))
+            .await;
+        if counted.is_none() {
+            self.fraud.record_verification(country, Instant::now());
+        }
+    }
+
+    /// An out-of-band code for `mfa_token` was verified: a verification for
+    /// the country its texts went to, if they did; the token works no more.
+    pub async fn record_token_verification(&self, mfa_token: &str) {
+        let country = match self
+            .shared_or_local(|shared| shared.token_country(mfa_token))
+            .await
+        {
+            Some(Ok(country)) => country,
+            Some(Err(())) => None,
+            None => self.tokens.country(mfa_token, Instant::now()),
+        };
+        let Some(country) = country else {
+            return;
+        };
+        metrics::counter!("sms_verifications_total", "country" => country.as_str().to_string())
+            .increment(1);
+        let counted = self
+            .shared_or_local(|shared| shared.record_verification(country, Some(mfa_token)))
+            .await;
+        if counted.is_none() {
+            self.fraud.record_verification(country, Instant::now());
+            self.tokens.forget(mfa_token);
+        }
     }
 
     /// The country an mfa_token's texts go to, from its SMS/voice
     /// enrollment or challenge.
-    pub fn remember_token(&self, mfa_token: &str, country: Country) {
-        self.tokens.remember(mfa_token, country, Instant::now());
+    pub async fn token_country(&self, mfa_token: &str) -> Option<Country> {
+        match self
+            .shared_or_local(|shared| shared.token_country(mfa_token))
+            .await
+        {
+            Some(Ok(country)) => country,
+            Some(Err(())) => None,
+            None => self.tokens.country(mfa_token, Instant::now()),
+        }
     }
 
-    pub fn token_country(&self, mfa_token: &str) -> Option<Country> {
-        self.tokens.country(mfa_token, Instant::now())
-    }
-
-    /// The token passed `/mfa/verify`: it works no more.
-    pub fn forget_token(&self, mfa_token: &str) {
-        self.tokens.forget(mfa_token);
-    }
-
-    /// Expired tokens out, the paused-countries gauge current; on the
-    /// limiter's prune timer.
-    pub fn prune(&self) {
+    /// Expired tokens out, the fleet's pauses mirrored, the paused-countries
+    /// gauge current; on the housekeeping timer.
+    pub async fn prune(&self) {
         let now = Instant::now();
         self.tokens.prune(now);
+        if let Some(shared) = &self.shared {
+            if let Ok(pauses) = shared.pauses().await {
+                self.fraud.mirror_pauses(&pauses, now);
+            }
+        }
         self.export_paused(now);
+    }
+
+    /// With Redis: `Some(Ok(answer))`, or `Some(Err(()))` when it does not
+    /// answer and `on_error` is not `local` (nothing is counted). `None`:
+    /// this process's state decides (no Redis, or the `local` fallback).
+    async fn shared_or_local<'a, T, F>(
+        &'a self,
+        call: impl FnOnce(&'a SharedSms) -> F,
+    ) -> Option<Result<T, ()>>
+    where
+        F: std::future::Future<Output = Result<T, crate::redis_store::StoreUnavailable>>,
+    {
+        let shared = self.shared.as_ref()?;
+        match call(shared).await {
+            Ok(answer) => Some(Ok(answer)),
+            Err(_) if shared.store().on_error() == OnStoreError::Local => None,
+            Err(_) => Some(Err(())),
+        }
     }
 
     fn export_paused(&self, now: Instant) {

@@ -1,5 +1,5 @@
-//! Local rate limits (SPEC §4): a thin layer of our own on governor's keyed
-//! GCRA limiters, one store per policy, all checked before Auth0 is called.
+//! The in-memory backend of the limits (SPEC §4): a thin layer of our own on
+//! governor's keyed GCRA limiters, one store per policy.
 //!
 //! Keys are 64-bit keyed hashes (a per-process random SipHash key) of the
 //! client IP, the normalised identifier or the mfa_token, so no address,
@@ -16,7 +16,6 @@
 //! already tracked keep their own buckets.
 
 use std::hash::BuildHasher;
-use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,20 +27,11 @@ use governor::state::keyed::ShrinkableKeyedStateStore;
 use governor::state::{InMemoryState, StateStore};
 use governor::{Quota, RateLimiter};
 
-use crate::domain::Identifier;
+use super::{network, PolicyId, Rejection, Subject};
 use crate::settings::{QuotaSpec, RateLimitSettings};
 
 /// Shared buckets for new keys while a store is full.
 pub const OVERFLOW_BUCKETS: u64 = 65_536;
-
-/// A call a local policy refused: what the 429's IETF headers describe.
-#[derive(Debug, Clone)]
-pub struct Rejection {
-    pub policy: &'static str,
-    pub quota: QuotaSpec,
-    /// Seconds until the call would be allowed, rounded up.
-    pub retry_after: u64,
-}
 
 /// governor's dashmap store behind an `Arc`, so the policy can ask whether
 /// a key is already tracked (governor's limiter does not expose its store).
@@ -168,156 +158,36 @@ pub fn ceil_secs(wait: Duration) -> u64 {
     secs.max(1)
 }
 
-/// What a bucket is keyed by. Every subject is hashed with the per-process
-/// key, in its own domain, so an email can never share a bucket with an
-/// address or a token.
-#[derive(Clone, Copy)]
-enum Subject<'a> {
-    /// The client network: the IPv4 address or the IPv6 /64.
-    Network(IpAddr),
-    /// The identifier in its limit form (`Identifier::limit_key`).
-    Identifier(&'a str),
-    /// The identifier from one client network.
-    IdentifierNetwork(&'a str, IpAddr),
-    /// An mfa_token without its padding.
-    MfaToken(&'a str),
-    /// A destination phone number (E.164).
-    Phone(&'a str),
-    /// One bucket for all callers.
-    Everyone,
-}
-
-/// Where a text or call goes, for `sms_per_phone`: the number when the
-/// request names it, else the mfa_token whose enrolled number Auth0 picks.
-#[derive(Debug, Clone, Copy)]
-pub enum SmsDestination<'a> {
-    Number(&'a str),
-    MfaToken(&'a str),
-}
-
-/// The policies of SPEC §4, checked in the order a call lists them: the
-/// narrow bucket first, so a caller refused there does not spend the
-/// shared ceiling.
-pub struct Limits {
-    enabled: bool,
+/// Every policy of SPEC §4 in this process, indexed by [`PolicyId`].
+pub struct LocalLimits {
     prune_ticks: AtomicU64,
     hasher: std::hash::RandomState,
-    per_ip: Policy,
-    login_start_per_ip: Policy,
-    login_start_per_identifier_ip: Policy,
-    login_start_per_identifier: Policy,
-    verify_per_identifier_ip: Policy,
-    verify_per_identifier: Policy,
-    mfa_verify_per_token: Policy,
-    sms_per_phone: Policy,
-    sms_global: Policy,
+    policies: Vec<Policy>,
 }
 
-impl Limits {
+impl LocalLimits {
     pub fn new(settings: &RateLimitSettings) -> Self {
-        let policy = |name, quota| Policy::new(name, quota, settings.max_keys);
         Self {
-            enabled: settings.enabled,
             prune_ticks: AtomicU64::new(0),
             hasher: std::hash::RandomState::new(),
-            per_ip: policy("per_ip", settings.per_ip),
-            login_start_per_ip: policy("login_start_per_ip", settings.login_start_per_ip),
-            login_start_per_identifier_ip: policy(
-                "login_start_per_identifier_ip",
-                settings.login_start_per_identifier_ip,
-            ),
-            login_start_per_identifier: policy(
-                "login_start_per_identifier",
-                settings.login_start_per_identifier,
-            ),
-            verify_per_identifier_ip: policy(
-                "verify_per_identifier_ip",
-                settings.verify_per_identifier_ip,
-            ),
-            verify_per_identifier: policy("verify_per_identifier", settings.verify_per_identifier),
-            mfa_verify_per_token: policy("mfa_verify_per_token", settings.mfa_verify_per_token),
-            sms_per_phone: policy("sms_per_phone", settings.sms_per_phone),
-            sms_global: policy("sms_global", settings.sms_global),
+            policies: PolicyId::ALL
+                .iter()
+                .map(|id| Policy::new(id.name(), id.quota(settings), settings.max_keys))
+                .collect(),
         }
     }
 
-    pub fn policies(&self) -> [&Policy; 9] {
-        [
-            &self.per_ip,
-            &self.login_start_per_ip,
-            &self.login_start_per_identifier_ip,
-            &self.login_start_per_identifier,
-            &self.verify_per_identifier_ip,
-            &self.verify_per_identifier,
-            &self.mfa_verify_per_token,
-            &self.sms_per_phone,
-            &self.sms_global,
-        ]
-    }
-
-    /// Every `/login`, `/mfa`, `/token` call.
-    pub fn check_ip(&self, ip: IpAddr) -> Result<(), Rejection> {
-        self.charge(&[(&self.per_ip, Subject::Network(ip))])
-    }
-
-    /// `/login/start`: per network, per identifier from that network, per
-    /// identifier from all networks (`per_ip` is checked once for the
-    /// whole scope, by the routes; texts by [`Self::check_sms_send`]).
-    pub fn check_login_start(&self, ip: IpAddr, identifier: &Identifier) -> Result<(), Rejection> {
-        let identifier = identifier.limit_key();
-        let identifier = identifier.as_ref();
-        self.charge(&[
-            (&self.login_start_per_ip, Subject::Network(ip)),
-            (
-                &self.login_start_per_identifier_ip,
-                Subject::IdentifierNetwork(identifier, ip),
-            ),
-            (
-                &self.login_start_per_identifier,
-                Subject::Identifier(identifier),
-            ),
-        ])
-    }
-
-    /// `/login/verify`: code guessing, per identifier from one network,
-    /// then across all networks.
-    pub fn check_verify(&self, ip: IpAddr, identifier: &Identifier) -> Result<(), Rejection> {
-        let identifier = identifier.limit_key();
-        let identifier = identifier.as_ref();
-        self.charge(&[
-            (
-                &self.verify_per_identifier_ip,
-                Subject::IdentifierNetwork(identifier, ip),
-            ),
-            (&self.verify_per_identifier, Subject::Identifier(identifier)),
-        ])
-    }
-
-    /// `/mfa/verify`: second-factor guessing, per mfa_token.
-    pub fn check_mfa_verify(&self, mfa_token: &str) -> Result<(), Rejection> {
-        self.charge(&[(&self.mfa_verify_per_token, Subject::MfaToken(mfa_token))])
-    }
-
-    /// Every call that makes Auth0 text or phone someone.
-    pub fn check_sms_send(&self, destination: SmsDestination<'_>) -> Result<(), Rejection> {
-        let per_phone = match destination {
-            SmsDestination::Number(number) => Subject::Phone(number),
-            SmsDestination::MfaToken(token) => Subject::MfaToken(token),
-        };
-        self.charge(&[
-            (&self.sms_per_phone, per_phone),
-            (&self.sms_global, Subject::Everyone),
-        ])
+    pub fn policies(&self) -> &[Policy] {
+        &self.policies
     }
 
     /// Takes a cell from each bucket in order; the first that is empty
     /// refuses the call.
-    fn charge(&self, buckets: &[(&Policy, Subject<'_>)]) -> Result<(), Rejection> {
-        if !self.enabled {
-            return Ok(());
-        }
-        for (policy, subject) in buckets {
-            policy.check(self.key(*subject))?;
+    pub fn charge(&self, buckets: &[(PolicyId, Subject<'_>)]) -> Result<(), Rejection> {
+        for (id, subject) in buckets {
+            if let Some(policy) = self.policies.get(*id as usize) {
+                policy.check(self.key(*subject))?;
+            }
         }
         Ok(())
     }
@@ -328,7 +198,7 @@ impl Limits {
     /// live (long quota windows), and each prune walks the whole store.
     pub fn prune(&self) {
         let tick = self.prune_ticks.fetch_add(1, Ordering::Relaxed);
-        for policy in self.policies() {
+        for policy in &self.policies {
             if policy.len() < LARGE_STORE_KEYS || tick % LARGE_STORE_PRUNE_EVERY == 0 {
                 policy.prune();
             }
@@ -336,6 +206,7 @@ impl Limits {
         }
     }
 
+    /// A 64-bit keyed hash of the subject (SipHash, per-process key).
     fn key(&self, subject: Subject<'_>) -> u64 {
         match subject {
             Subject::Network(ip) => self.hasher.hash_one(("network", network(ip))),
@@ -350,16 +221,6 @@ impl Limits {
             Subject::Phone(number) => self.hasher.hash_one(("phone", number)),
             Subject::Everyone => 0,
         }
-    }
-}
-
-/// The client network: an IPv4 address, or an IPv6 /64 (one subscriber
-/// usually owns a whole /64, so per-address keys would let one host rotate
-/// through 2^64 of them). Tagged so an IPv4 address never equals a prefix.
-fn network(ip: IpAddr) -> (u8, u64) {
-    match ip {
-        IpAddr::V4(v4) => (4, u64::from(u32::from(v4))),
-        IpAddr::V6(v6) => (6, (u128::from(v6) >> 64) as u64),
     }
 }
 
@@ -435,25 +296,26 @@ mod tests {
 
     #[test]
     fn ipv6_clients_share_their_64() {
-        let limits = Limits::new(&RateLimitSettings {
+        let q = quota(1, 60);
+        let limits = LocalLimits::new(&RateLimitSettings {
             enabled: true,
             max_keys: 100,
-            per_ip: quota(1, 60),
-            login_start_per_ip: quota(1, 60),
-            login_start_per_identifier_ip: quota(1, 60),
-            login_start_per_identifier: quota(1, 60),
-            verify_per_identifier_ip: quota(1, 60),
-            verify_per_identifier: quota(1, 60),
-            mfa_verify_per_token: quota(1, 60),
-            sms_per_phone: quota(1, 60),
-            sms_global: quota(1, 60),
+            redis: None,
+            per_ip: q,
+            login_start_per_ip: q,
+            login_start_per_identifier_ip: q,
+            login_start_per_identifier: q,
+            verify_per_identifier_ip: q,
+            verify_per_identifier: q,
+            mfa_verify_per_token: q,
+            sms_per_phone: q,
+            sms_global: q,
         });
-        let a: IpAddr = "2001:db8:1:2::1".parse().unwrap_or(IpAddr::from([0; 4]));
-        let b: IpAddr = "2001:db8:1:2::ffff".parse().unwrap_or(IpAddr::from([0; 4]));
-        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap_or(IpAddr::from([0; 4]));
-        assert!(limits.check_ip(a).is_ok());
-        assert!(limits.check_ip(b).is_err());
-        assert!(limits.check_ip(c).is_ok());
+        let ip = |text: &str| text.parse().unwrap_or(std::net::IpAddr::from([0; 4]));
+        let check = |text: &str| limits.charge(&[(PolicyId::PerIp, Subject::Network(ip(text)))]);
+        assert!(check("2001:db8:1:2::1").is_ok());
+        assert!(check("2001:db8:1:2::ffff").is_err());
+        assert!(check("2001:db8:1:3::1").is_ok());
     }
 
     #[test]
