@@ -74,7 +74,7 @@ fn main() {
             pause: Duration::from_secs(900),
         },
     };
-    let guard = SmsGuard::new(&settings, 1_000_000);
+    let guard = SmsGuard::new(&settings, 1_000_000, None);
     // The in-memory backend's own entry point: what `Limits` runs for the
     // two SMS buckets without Redis (the async wrapper adds nothing here).
     let limits = LocalLimits::new(&RateLimitSettings {
@@ -103,24 +103,31 @@ fn main() {
 
     // What a phone /login/start adds: lookup, allowed list, pause check,
     // the two SMS buckets, and the send recorded after Auth0 accepted.
+    // `record_send` is async (it may go to Redis); in memory it is ready
+    // at once, so one current-thread runtime drives the whole loop.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a current-thread runtime");
     let started = Instant::now();
     let mut refused = 0u64;
-    for n in &numbers {
-        let country = Country::of_number(n);
-        let admitted = guard.check_allowed(country, true).is_ok()
-            && guard.check_paused(country).is_ok()
-            && limits
-                .charge(&[
-                    (PolicyId::SmsPerPhone, Subject::Phone(n)),
-                    (PolicyId::SmsGlobal, Subject::Everyone),
-                ])
-                .is_ok();
-        if admitted {
-            guard.record_send(country);
-        } else {
-            refused += 1;
+    runtime.block_on(async {
+        for n in &numbers {
+            let country = Country::of_number(n);
+            let admitted = guard.check_allowed(country, true).is_ok()
+                && guard.check_paused(country).is_ok()
+                && limits
+                    .charge(&[
+                        (PolicyId::SmsPerPhone, Subject::Phone(n)),
+                        (PolicyId::SmsGlobal, Subject::Everyone),
+                    ])
+                    .is_ok();
+            if admitted {
+                guard.record_send(country, None).await;
+            } else {
+                refused += 1;
+            }
         }
-    }
+    });
     let per_start = started.elapsed();
     let peak = rss_mib("VmHWM:");
     let after_flood = rss_mib("VmRSS:");
