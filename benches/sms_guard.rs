@@ -114,7 +114,7 @@ fn main() {
         for n in &numbers {
             let country = Country::of_number(n);
             let admitted = guard.check_allowed(country, true).is_ok()
-                && guard.check_paused(country).is_ok()
+                && guard.check_paused(country).await.is_ok()
                 && limits
                     .charge(&[
                         (PolicyId::SmsPerPhone, Subject::Phone(n)),

@@ -120,7 +120,7 @@ async fn start(
         Identifier::Phone(phone) => {
             let country = Country::of_number(phone.as_str());
             state.sms.check_allowed(country, true)?;
-            state.sms.check_paused(country)?;
+            state.sms.check_paused(country).await?;
             Some(country)
         }
         Identifier::Email(_) => None,

@@ -201,7 +201,7 @@ async fn associate(
         Some(phone) => {
             let country = Country::of_number(phone.as_str());
             state.sms.check_allowed(country, true)?;
-            state.sms.check_paused(country)?;
+            state.sms.check_paused(country).await?;
             state
                 .limits
                 .check_sms_send(SmsDestination::Number(phone.as_str()))
@@ -292,7 +292,7 @@ async fn challenge(
             .await
             .unwrap_or(Country::Unknown);
         state.sms.check_allowed(country, false)?;
-        state.sms.check_paused(country)?;
+        state.sms.check_paused(country).await?;
         state
             .limits
             .check_sms_send(SmsDestination::MfaToken(mfa_token))

@@ -19,7 +19,7 @@ pub use country::Country;
 pub use fraud_guard::{FraudGuard, Trip};
 pub use token_countries::{TokenCountries, TOKEN_LIFETIME};
 
-use crate::rate_limit::{ceil_secs, Rejection};
+use crate::rate_limit::{ceil_secs, Refusal, Rejection};
 use crate::redis_store::RedisStore;
 use crate::settings::{OnStoreError, QuotaSpec, SmsSettings};
 use shared::SharedSms;
@@ -90,16 +90,36 @@ impl SmsGuard {
     }
 
     /// Refuses a send to a country the fraud guard has paused, with the
-    /// pause left as `Retry-After`.
-    pub fn check_paused(&self, country: Country) -> Result<(), Rejection> {
-        match self.fraud.paused_for(country, Instant::now()) {
-            Some(left) => Err(Rejection {
+    /// pause left as `Retry-After`. With Redis the fleet's pause is asked
+    /// before every text (a text costs money; one round trip is cheap), so
+    /// no replica sends one more while it has not heard of a pause.
+    pub async fn check_paused(&self, country: Country) -> Result<(), Refusal> {
+        if country == Country::Unknown {
+            return Ok(());
+        }
+        let left = match self
+            .shared_or_local(|shared| shared.pause_left(country))
+            .await
+        {
+            Some(Ok(left)) => left,
+            Some(Err(())) if self.fails_closed() => return Err(Refusal::StoreUnavailable),
+            Some(Err(())) => None,
+            None => self.fraud.paused_for(country, Instant::now()),
+        };
+        match left {
+            Some(left) => Err(Refusal::Limited(Rejection {
                 policy: FRAUD_GUARD_POLICY,
                 quota: self.judged_over,
                 retry_after: ceil_secs(left),
-            }),
+            })),
             None => Ok(()),
         }
+    }
+
+    fn fails_closed(&self) -> bool {
+        self.shared
+            .as_ref()
+            .is_some_and(|shared| shared.store().on_error() == OnStoreError::Closed)
     }
 
     /// Auth0 accepted a text or call to `country`, for `mfa_token` when

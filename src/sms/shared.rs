@@ -91,6 +91,15 @@ end
 return out
 "#;
 
+/// KEYS: pauses; ARGV: country. Returns the ms left of its pause, or 0.
+const PAUSE_LEFT: &str = r#"
+local paused_until = tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1]) or 0)
+local time = redis.call('TIME')
+local now_ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+if paused_until > now_ms then return paused_until - now_ms end
+return 0
+"#;
+
 const GET: &str = "return redis.call('GET', KEYS[1])";
 
 /// What Redis said of a send.
@@ -109,6 +118,7 @@ pub struct SharedSms {
     record_send: Script,
     record_verification: Script,
     pauses: Script,
+    pause_left: Script,
     get: Script,
 }
 
@@ -123,6 +133,7 @@ impl SharedSms {
             record_send: Script::new(RECORD_SEND),
             record_verification: Script::new(RECORD_VERIFICATION),
             pauses: Script::new(PAUSES),
+            pause_left: Script::new(PAUSE_LEFT),
             get: Script::new(GET),
         }
     }
@@ -193,6 +204,14 @@ impl SharedSms {
             .arg(self.step_us)
             .arg(SLOTS);
         self.store.run::<i64>(&invocation).await.map(drop)
+    }
+
+    /// How long the fleet has `country` paused, if it has.
+    pub async fn pause_left(&self, country: Country) -> Result<Option<Duration>, StoreUnavailable> {
+        let mut invocation = self.pause_left.prepare_invoke();
+        invocation.key(&self.pauses_key).arg(country.as_str());
+        let left_ms: u64 = self.store.run(&invocation).await?;
+        Ok((left_ms > 0).then(|| Duration::from_millis(left_ms)))
     }
 
     /// The fleet's paused countries and the time each has left.

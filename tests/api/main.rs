@@ -19,6 +19,8 @@ mod mfa;
 mod openapi;
 mod rate_limit;
 mod real_binary;
+#[cfg(feature = "redis-tests")]
+mod redis_backend;
 mod settings;
 mod sms_guard;
 mod token;

@@ -523,3 +523,135 @@ fn sms_settings_come_from_the_environment_and_are_checked() {
         assert!(!error.to_string().contains("secret"), "{error}");
     }
 }
+
+// SPEC §9: the Redis backend's keys.
+
+const FAKE_REDIS_PASSWORD: &str = "redis-password-not-real";
+const FAKE_KEY_HASH_SECRET: &str = "key-hash-secret-not-real-0123456789abcdef";
+
+#[test]
+fn the_memory_backend_needs_no_redis_keys() {
+    let settings = load_env(&minimal_env()).expect("defaults load");
+    assert!(settings.rate_limit.redis.is_none());
+}
+
+#[test]
+fn the_redis_backend_loads_every_key_and_keeps_the_url_secret() {
+    let url = format!("rediss://:{FAKE_REDIS_PASSWORD}@redis.internal:6380/2");
+    let settings = load_env(&with_minimal(&[
+        ("GATEWAY__RATE_LIMIT__BACKEND", "redis"),
+        (
+            "GATEWAY__RATE_LIMIT__REDIS__URL",
+            Box::leak(url.clone().into_boxed_str()),
+        ),
+        (
+            "GATEWAY__RATE_LIMIT__REDIS__KEY_HASH_SECRET",
+            FAKE_KEY_HASH_SECRET,
+        ),
+        ("GATEWAY__RATE_LIMIT__REDIS__KEY_PREFIX", "lgw-eu:"),
+        ("GATEWAY__RATE_LIMIT__REDIS__TIMEOUT_MS", "20"),
+        ("GATEWAY__RATE_LIMIT__REDIS__ON_ERROR", "closed"),
+    ]))
+    .expect("redis settings load");
+    let redis = settings.rate_limit.redis.as_ref().expect("redis settings");
+    assert_eq!(redis.url.expose_secret(), url);
+    assert_eq!(redis.key_prefix, "lgw-eu:");
+    assert_eq!(redis.timeout, Duration::from_millis(20));
+    assert_eq!(
+        redis.on_error,
+        login_gateway::settings::OnStoreError::Closed
+    );
+    let printed = format!("{settings:?}");
+    assert!(!printed.contains(FAKE_REDIS_PASSWORD), "{printed}");
+    assert!(!printed.contains(FAKE_KEY_HASH_SECRET), "{printed}");
+}
+
+#[test]
+fn the_redis_defaults_are_the_spec_defaults() {
+    let settings = load_env(&with_minimal(&[
+        ("GATEWAY__RATE_LIMIT__BACKEND", "redis"),
+        ("GATEWAY__RATE_LIMIT__REDIS__URL", "redis://127.0.0.1:6379"),
+        (
+            "GATEWAY__RATE_LIMIT__REDIS__KEY_HASH_SECRET",
+            FAKE_KEY_HASH_SECRET,
+        ),
+    ]))
+    .expect("redis settings load");
+    let redis = settings.rate_limit.redis.expect("redis settings");
+    assert_eq!(redis.key_prefix, "login-gateway:");
+    assert_eq!(redis.timeout, Duration::from_millis(50));
+    assert_eq!(redis.on_error, login_gateway::settings::OnStoreError::Local);
+}
+
+#[test]
+fn the_redis_url_and_key_hash_secret_can_come_from_files() {
+    let url = toml_file(&format!("redis://:{FAKE_REDIS_PASSWORD}@127.0.0.1:6379\n"));
+    let secret = toml_file(&format!("{FAKE_KEY_HASH_SECRET}\n"));
+    let url_path = url.path().to_str().expect("utf-8 path").to_string();
+    let secret_path = secret.path().to_str().expect("utf-8 path").to_string();
+    let settings = load_env(&with_minimal(&[
+        ("GATEWAY__RATE_LIMIT__BACKEND", "redis"),
+        (
+            "GATEWAY__RATE_LIMIT__REDIS__URL_FILE",
+            Box::leak(url_path.into_boxed_str()),
+        ),
+        (
+            "GATEWAY__RATE_LIMIT__REDIS__KEY_HASH_SECRET_FILE",
+            Box::leak(secret_path.into_boxed_str()),
+        ),
+    ]))
+    .expect("secrets from files load");
+    let redis = settings.rate_limit.redis.expect("redis settings");
+    assert_eq!(
+        redis.url.expose_secret(),
+        format!("redis://:{FAKE_REDIS_PASSWORD}@127.0.0.1:6379")
+    );
+    assert_eq!(redis.key_hash_secret.expose_secret(), FAKE_KEY_HASH_SECRET);
+}
+
+#[test]
+fn bad_redis_settings_are_rejected_without_echoing_secrets() {
+    let redis = |extra: &[(&'static str, &'static str)]| {
+        let mut pairs = with_minimal(&[("GATEWAY__RATE_LIMIT__BACKEND", "redis")]);
+        pairs.extend_from_slice(extra);
+        load_env(&pairs)
+    };
+    let secret = (
+        "GATEWAY__RATE_LIMIT__REDIS__KEY_HASH_SECRET",
+        FAKE_KEY_HASH_SECRET,
+    );
+    rejected(redis(&[secret]), "rate_limit.redis.url");
+    let wrong_scheme = "http://:redis-password-not-real@127.0.0.1:6379";
+    let error = rejected(
+        redis(&[("GATEWAY__RATE_LIMIT__REDIS__URL", wrong_scheme), secret]),
+        "rate_limit.redis.url",
+    );
+    assert!(!error.to_string().contains(FAKE_REDIS_PASSWORD), "{error}");
+    let url = ("GATEWAY__RATE_LIMIT__REDIS__URL", "redis://127.0.0.1:6379");
+    rejected(redis(&[url]), "rate_limit.redis.key_hash_secret");
+    let short = "short-secret-not-real";
+    let error = rejected(
+        redis(&[url, ("GATEWAY__RATE_LIMIT__REDIS__KEY_HASH_SECRET", short)]),
+        "rate_limit.redis.key_hash_secret",
+    );
+    assert!(!error.to_string().contains(short), "{error}");
+    rejected(
+        redis(&[url, secret, ("GATEWAY__RATE_LIMIT__REDIS__TIMEOUT_MS", "0")]),
+        "rate_limit.redis.timeout_ms",
+    );
+    rejected(
+        redis(&[
+            url,
+            secret,
+            ("GATEWAY__RATE_LIMIT__REDIS__ON_ERROR", "retry"),
+        ]),
+        "rate_limit.redis.on_error",
+    );
+    rejected(
+        load_env(&with_minimal(&[(
+            "GATEWAY__RATE_LIMIT__BACKEND",
+            "memcached",
+        )])),
+        "rate_limit.backend",
+    );
+}

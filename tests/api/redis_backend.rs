@@ -1,0 +1,580 @@
+//! SPEC §9 against a real `redis-server` that the test starts on a free
+//! loopback port (no persistence): gateway processes sharing one budget,
+//! what the keys look like, and what a dead or slow Redis does under each
+//! `on_error` policy. Built with `--features redis-tests` (`.ci/run` runs
+//! them); a machine without `redis-server` fails them, never skips them.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::helpers::*;
+use crate::real_binary::RealGateway;
+
+const PREFIX: &str = "lgw-test:";
+const KEY_HASH_SECRET: &str = "redis-test-key-hash-secret-not-real-0123456789";
+
+/// A `redis-server` child on 127.0.0.1, killed when dropped.
+struct RedisServer {
+    child: Option<Child>,
+    port: u16,
+}
+
+impl RedisServer {
+    async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free loopback port")
+            .port();
+        let mut server = Self { child: None, port };
+        server.restart().await;
+        server
+    }
+
+    /// Starts (again) on the same port, empty, and waits until it answers.
+    async fn restart(&mut self) {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--enable-debug-command",
+                "local",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect(
+                "redis-server must be installed for the Redis tests \
+                 (apt-get install redis-server); they never skip",
+            );
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if self.try_connection().await.is_some() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "redis-server did not answer on port {} within 10 s",
+            self.port
+        );
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    async fn try_connection(&self) -> Option<redis::aio::MultiplexedConnection> {
+        let client = redis::Client::open(self.url()).ok()?;
+        let mut connection = client.get_multiplexed_async_connection().await.ok()?;
+        redis::cmd("PING")
+            .query_async::<String>(&mut connection)
+            .await
+            .ok()?;
+        Some(connection)
+    }
+
+    async fn connection(&self) -> redis::aio::MultiplexedConnection {
+        self.try_connection().await.expect("redis answers")
+    }
+
+    async fn keys(&self) -> Vec<String> {
+        let mut connection = self.connection().await;
+        redis::cmd("KEYS")
+            .arg("*")
+            .query_async(&mut connection)
+            .await
+            .expect("KEYS")
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A gateway process with `backend = "redis"` on `redis`.
+async fn gateway(auth0: &MockServer, redis: &RedisServer, extra: &[(&str, &str)]) -> RealGateway {
+    let url = redis.url();
+    let mut env: Vec<(&str, &str)> = vec![
+        ("GATEWAY__RATE_LIMIT__BACKEND", "redis"),
+        ("GATEWAY__RATE_LIMIT__REDIS__URL", &url),
+        (
+            "GATEWAY__RATE_LIMIT__REDIS__KEY_HASH_SECRET",
+            KEY_HASH_SECRET,
+        ),
+        ("GATEWAY__RATE_LIMIT__REDIS__KEY_PREFIX", PREFIX),
+        ("GATEWAY__SERVER__METRICS_BIND", "127.0.0.1:0"),
+    ];
+    env.extend_from_slice(extra);
+    RealGateway::spawn(&auth0.uri(), &env).await
+}
+
+/// Auth0 answering every OTP grant for `email` with tokens; the exact
+/// upstream request (secret, grant type, `auth0-forwarded-for`) must match.
+async fn mount_verify(auth0: &MockServer, email: &str) {
+    upstream(
+        "POST",
+        "/oauth/token",
+        otp_grant(email, "123456", "email"),
+        "127.0.0.1",
+    )
+    .respond_with(ResponseTemplate::new(200).set_body_json(token_answer()))
+    .mount(auth0)
+    .await;
+}
+
+async fn verify(gateway: &RealGateway, email: &str) -> reqwest::Response {
+    http_client()
+        .post(gateway.url("/login/verify"))
+        .json(&json!({"email": email, "code": "123456"}))
+        .send()
+        .await
+        .expect("the gateway answers")
+}
+
+async fn post(gateway: &RealGateway, route: &str, body: Value) -> reqwest::Response {
+    http_client()
+        .post(gateway.url(route))
+        .json(&body)
+        .send()
+        .await
+        .expect("the gateway answers")
+}
+
+async fn upstream_calls(auth0: &MockServer) -> usize {
+    auth0.received_requests().await.unwrap_or_default().len()
+}
+
+async fn metrics(gateway: &RealGateway) -> String {
+    let port = gateway.metrics_port.expect("a metrics listener");
+    http_client()
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .send()
+        .await
+        .expect("metrics answer")
+        .text()
+        .await
+        .expect("metrics text")
+}
+
+/// Waits (bounded) until `/metrics` shows the store up or down.
+async fn wait_store_up(gateway: &RealGateway, up: bool) {
+    let expected = format!("gateway_rate_limit_store_up {}", u8::from(up));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if metrics(gateway).await.contains(&expected) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no `{expected}` within 10 s:\n{}", metrics(gateway).await);
+}
+
+fn policy_of(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("ratelimit-policy")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
+}
+
+/// The JSON log events named `event` in a stopped gateway's output.
+async fn events(gateway: &mut RealGateway, event: &str) -> usize {
+    gateway.sigterm();
+    assert!(gateway.wait_exit(Duration::from_secs(10)).await.is_some());
+    gateway
+        .output()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["fields"]["event"] == event || line["event"] == event)
+        .count()
+}
+
+#[tokio::test]
+async fn two_gateway_processes_share_one_budget() {
+    let redis = RedisServer::start().await;
+    let auth0 = MockServer::start().await;
+    mount_verify(&auth0, "jane@example.com").await;
+    let limit = [("GATEWAY__RATE_LIMIT__VERIFY_PER_IDENTIFIER_IP", "3/hour")];
+    let a = gateway(&auth0, &redis, &limit).await;
+    let b = gateway(&auth0, &redis, &limit).await;
+
+    // Three calls spread over both replicas spend the one budget of 3.
+    for replica in [&a, &b, &a] {
+        assert_eq!(verify(replica, "jane@example.com").await.status(), 200);
+    }
+    for replica in [&b, &a] {
+        let refused = verify(replica, "jane@example.com").await;
+        assert_eq!(refused.status(), 429);
+        assert_eq!(
+            policy_of(&refused),
+            "\"verify_per_identifier_ip\";q=3;w=3600"
+        );
+    }
+    assert_eq!(upstream_calls(&auth0).await, 3, "Auth0 saw N calls");
+    for replica in [&a, &b] {
+        let metrics = metrics(replica).await;
+        assert!(
+            !metrics.contains("gateway_rate_limit_store_fallbacks_total"),
+            "every check went to Redis:\n{metrics}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_sms_fraud_guard_is_the_fleets() {
+    let redis = RedisServer::start().await;
+    let auth0 = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/passwordless/start"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"_id": "fake-id"})))
+        .mount(&auth0)
+        .await;
+    let guard = [
+        ("GATEWAY__SMS__FRAUD_GUARD__MIN_SENDS", "2"),
+        ("GATEWAY__SMS__FRAUD_GUARD__MIN_CONVERSION", "0.5"),
+        ("GATEWAY__SMS__FRAUD_GUARD__PAUSE_SECS", "60"),
+    ];
+    let mut a = gateway(&auth0, &redis, &guard).await;
+    let mut b = gateway(&auth0, &redis, &guard).await;
+
+    // One unverified French text per replica: two sends, no verification,
+    // judged fleet-wide.
+    let text = |n: u8| json!({"phone_number": format!("+3361234567{n}")});
+    assert_eq!(post(&a, "/login/start", text(1)).await.status(), 200);
+    assert_eq!(post(&b, "/login/start", text(2)).await.status(), 200);
+    let paused = post(&b, "/login/start", text(3)).await;
+    assert_eq!(paused.status(), 429);
+    assert_eq!(policy_of(&paused), "\"sms_fraud_guard\";q=2;w=3600");
+    // The other replica asks Redis before its next text: refused at once,
+    // Auth0 never asked.
+    let paused = post(&a, "/login/start", text(4)).await;
+    assert_eq!(paused.status(), 429);
+    assert_eq!(policy_of(&paused), "\"sms_fraud_guard\";q=2;w=3600");
+    // Other countries are untouched.
+    assert_eq!(
+        post(&a, "/login/start", json!({"phone_number": "+14155550100"}))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(upstream_calls(&auth0).await, 3);
+    // Its paused-countries gauge follows the fleet's on the housekeeping tick.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !metrics(&a).await.contains("sms_countries_paused 1") {
+        assert!(
+            Instant::now() < deadline,
+            "sms_countries_paused 1 on replica A"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The pause is announced once, by the replica whose send tripped it.
+    assert_eq!(events(&mut b, "sms_fraud_guard_paused").await, 1);
+    assert_eq!(events(&mut a, "sms_fraud_guard_paused").await, 0);
+}
+
+#[tokio::test]
+async fn keys_are_keyed_hashes_that_expire_when_their_bucket_is_full() {
+    let redis = RedisServer::start().await;
+    let auth0 = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/passwordless/start"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"_id": "fake-id"})))
+        .mount(&auth0)
+        .await;
+    mount_verify(&auth0, "jane.doe+news@example.com").await;
+    Mock::given(method("POST"))
+        .and(path("/mfa/associate"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "authenticator_type": "oob",
+            "oob_channel": "sms",
+            "oob_code": "fake-oob-code",
+            "binding_method": "prompt",
+        })))
+        .mount(&auth0)
+        .await;
+    let gateway = gateway(&auth0, &redis, &[]).await;
+
+    let phone = "+33612345678";
+    let email = "jane.doe+news@example.com";
+    assert_eq!(
+        post(&gateway, "/login/start", json!({"email": email}))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        post(&gateway, "/login/start", json!({"phone_number": phone}))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(verify(&gateway, email).await.status(), 200);
+    let associate = http_client()
+        .post(gateway.url("/mfa/associate"))
+        .bearer_auth(MFA_TOKEN)
+        .json(&json!({"factor": "sms", "phone_number": phone}))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(
+        associate.status(),
+        200,
+        "{}",
+        associate.text().await.unwrap_or_default()
+    );
+
+    let keys = redis.keys().await;
+    let kinds: Vec<&str> = keys
+        .iter()
+        .filter_map(|key| key.strip_prefix(PREFIX))
+        .filter_map(|rest| rest.split(':').next())
+        .collect();
+    for kind in [
+        "per_ip",
+        "login_start_per_ip",
+        "login_start_per_identifier_ip",
+        "login_start_per_identifier",
+        "verify_per_identifier_ip",
+        "verify_per_identifier",
+        "sms_per_phone",
+        "sms_global",
+        "sms_window",
+        "sms_token",
+    ] {
+        assert!(kinds.contains(&kind), "a {kind} key in {keys:?}");
+    }
+    let mut connection = redis.connection().await;
+    for key in &keys {
+        let rest = key.strip_prefix(PREFIX).expect("every key has the prefix");
+        let (_, hash) = rest.split_once(':').expect("{kind}:{hash}");
+        assert!(
+            hash.len() == 32 && hash.bytes().all(|b| b.is_ascii_hexdigit()),
+            "a 128-bit keyed hash, not a name: {key}"
+        );
+        for secret in [
+            "jane",
+            "doe",
+            "example",
+            "33612345678",
+            "127.0.0.1",
+            MFA_TOKEN,
+        ] {
+            assert!(
+                !key.to_lowercase().contains(&secret.to_lowercase()),
+                "{key} names {secret}"
+            );
+        }
+        let ttl_ms: i64 = redis::cmd("PTTL")
+            .arg(key)
+            .query_async(&mut connection)
+            .await
+            .expect("PTTL");
+        assert!(ttl_ms > 0, "{key} expires (PTTL {ttl_ms})");
+    }
+    // A bucket's key lives until the bucket is full again: one call of 5
+    // per hour is 12 minutes.
+    let key = keys
+        .iter()
+        .find(|key| key.starts_with(&format!("{PREFIX}login_start_per_identifier_ip:")))
+        .expect("the key");
+    let ttl_ms: i64 = redis::cmd("PTTL")
+        .arg(key)
+        .query_async(&mut connection)
+        .await
+        .expect("PTTL");
+    assert!((700_000..=720_000).contains(&ttl_ms), "PTTL {ttl_ms}");
+}
+
+#[tokio::test]
+async fn with_redis_down_local_keeps_serving_and_redis_back_is_shared_again() {
+    let mut redis = RedisServer::start().await;
+    let auth0 = MockServer::start().await;
+    mount_verify(&auth0, "jane@example.com").await;
+    let mut gateway = gateway(
+        &auth0,
+        &redis,
+        &[("GATEWAY__RATE_LIMIT__VERIFY_PER_IDENTIFIER_IP", "2/hour")],
+    )
+    .await;
+    assert_eq!(verify(&gateway, "jane@example.com").await.status(), 200);
+    assert!(!redis.keys().await.is_empty());
+
+    redis.kill();
+    // This replica's memory limits decide, within the timeout.
+    let started = Instant::now();
+    assert_eq!(verify(&gateway, "jane@example.com").await.status(), 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(verify(&gateway, "jane@example.com").await.status(), 200);
+    let refused = verify(&gateway, "jane@example.com").await;
+    assert_eq!(refused.status(), 429, "the local limits still hold");
+    assert_eq!(upstream_calls(&auth0).await, 3);
+    wait_store_up(&gateway, false).await;
+    let during = metrics(&gateway).await;
+    assert!(
+        during.contains("gateway_rate_limit_store_fallbacks_total"),
+        "{during}"
+    );
+    assert!(
+        during.contains("gateway_rate_limit_store_errors_total"),
+        "{during}"
+    );
+    let ready = http_client()
+        .get(gateway.url("/readyz"))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(ready.status(), 200, "local: still ready");
+
+    redis.restart().await;
+    wait_store_up(&gateway, true).await;
+    assert_eq!(verify(&gateway, "jane@example.com").await.status(), 200);
+    assert!(
+        redis
+            .keys()
+            .await
+            .iter()
+            .any(|key| key.starts_with(&format!("{PREFIX}verify_per_identifier_ip:"))),
+        "charged in Redis again"
+    );
+    assert_eq!(
+        events(&mut gateway, "rate_limit_store_unavailable").await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn with_redis_down_closed_answers_503_and_auth0_is_not_called() {
+    let mut redis = RedisServer::start().await;
+    let auth0 = MockServer::start().await;
+    mount_verify(&auth0, "jane@example.com").await;
+    let mut gateway = gateway(
+        &auth0,
+        &redis,
+        &[("GATEWAY__RATE_LIMIT__REDIS__ON_ERROR", "closed")],
+    )
+    .await;
+    assert_eq!(verify(&gateway, "jane@example.com").await.status(), 200);
+
+    redis.kill();
+    let refused = verify(&gateway, "jane@example.com").await;
+    assert_eq!(refused.status(), 503);
+    assert_eq!(
+        refused
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("1")
+    );
+    let body: Value = refused.json().await.expect("JSON");
+    assert_eq!(body["error"], "rate_limit_unavailable");
+    assert_eq!(upstream_calls(&auth0).await, 1, "a 503 never reaches Auth0");
+    let ready = http_client()
+        .get(gateway.url("/readyz"))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(ready.status(), 503, "closed and down: not ready");
+
+    redis.restart().await;
+    wait_store_up(&gateway, true).await;
+    assert_eq!(verify(&gateway, "jane@example.com").await.status(), 200);
+    let ready = http_client()
+        .get(gateway.url("/readyz"))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(ready.status(), 200);
+    assert_eq!(events(&mut gateway, "rate_limit_store_recovered").await, 1);
+}
+
+#[tokio::test]
+async fn with_redis_down_open_lets_calls_through() {
+    let mut redis = RedisServer::start().await;
+    let auth0 = MockServer::start().await;
+    mount_verify(&auth0, "jane@example.com").await;
+    let gateway = gateway(
+        &auth0,
+        &redis,
+        &[
+            ("GATEWAY__RATE_LIMIT__REDIS__ON_ERROR", "open"),
+            ("GATEWAY__RATE_LIMIT__VERIFY_PER_IDENTIFIER_IP", "1/hour"),
+        ],
+    )
+    .await;
+    assert_eq!(verify(&gateway, "jane@example.com").await.status(), 200);
+    assert_eq!(verify(&gateway, "jane@example.com").await.status(), 429);
+    redis.kill();
+    for _ in 0..3 {
+        assert_eq!(verify(&gateway, "jane@example.com").await.status(), 200);
+    }
+    assert_eq!(upstream_calls(&auth0).await, 4);
+}
+
+#[tokio::test]
+async fn a_slow_redis_costs_a_request_at_most_the_timeout() {
+    let redis = RedisServer::start().await;
+    let auth0 = MockServer::start().await;
+    mount_verify(&auth0, "jane@example.com").await;
+    let gateway = gateway(
+        &auth0,
+        &redis,
+        &[("GATEWAY__RATE_LIMIT__REDIS__TIMEOUT_MS", "50")],
+    )
+    .await;
+    assert_eq!(verify(&gateway, "jane@example.com").await.status(), 200);
+
+    // Redis stalls for 3 s (one command blocks the whole server), on a
+    // connection of the test's that waits for it.
+    let client = redis::Client::open(redis.url()).expect("url");
+    let config = redis::AsyncConnectionConfig::new().set_response_timeout(None);
+    let mut connection = client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+        .expect("connects");
+    let stall = tokio::spawn(async move {
+        redis::cmd("DEBUG")
+            .arg("SLEEP")
+            .arg("3")
+            .query_async::<()>(&mut connection)
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    assert_eq!(verify(&gateway, "jane@example.com").await.status(), 200);
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_millis(1500),
+        "answered in {took:?} while Redis stalls"
+    );
+    assert!(!stall.is_finished(), "Redis was still stalled");
+    assert!(metrics(&gateway)
+        .await
+        .contains("gateway_rate_limit_store_errors_total{reason=\"timeout\"}"));
+    stall.await.expect("join").expect("DEBUG SLEEP");
+}
