@@ -158,7 +158,7 @@ fn summary(settings: &Settings) -> String {
     format!(
         "configuration OK\n  server.bind = {}\n  server.workers = {}\n  server.trusted_proxies = {:?}\n  \
          auth0.domain = {}\n  auth0.client_id = {}\n  auth0.client_secret = [set, not shown]\n  \
-         auth0.magic_link_redirect_uri = {}\n  rate_limit.enabled = {}",
+         auth0.magic_link_redirect_uri = {}\n  rate_limit.enabled = {}\n  rate_limit.backend = {}",
         settings.server.bind,
         settings.server.workers,
         settings
@@ -175,5 +175,15 @@ fn summary(settings: &Settings) -> String {
             .as_deref()
             .unwrap_or("(not set: magic links off)"),
         rl.enabled,
+        backend_summary(rl.redis.as_ref()),
     )
+}
+
+/// `memory`, or `redis (on_error = local)`: never the URL, which may hold a
+/// password.
+fn backend_summary(redis: Option<&crate::settings::RedisSettings>) -> String {
+    match redis {
+        None => "memory".to_string(),
+        Some(redis) => format!("redis (on_error = {:?})", redis.on_error).to_lowercase(),
+    }
 }

@@ -385,6 +385,46 @@ async fn a_toml_syntax_error_on_the_secret_line_never_prints_the_line() {
     assert!(stderr.contains("line 4"), "names the position: {stderr}");
 }
 
+#[test]
+fn check_config_names_the_redis_backend_never_its_url() {
+    let password = "redis-password-not-real-5e2d";
+    let dir = tempfile::tempdir().expect("temp dir");
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("write");
+        path
+    };
+    // Written the way Kubernetes mounts a Secret key: with a final newline.
+    let url = write(
+        "url",
+        &format!("redis://:{password}@redis.internal:6379/0\n"),
+    );
+    let key = write("key", "key-hash-secret-not-real-0123456789abcdef\n");
+    let client_secret = write("client_secret", "client-secret-not-real\n");
+
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_login-gateway"))
+        .env_clear()
+        .env("GATEWAY__AUTH0__DOMAIN", "tenant.example.com")
+        .env("GATEWAY__AUTH0__CLIENT_ID", "client-id")
+        .env("GATEWAY__AUTH0__CLIENT_SECRET_FILE", &client_secret)
+        .env("GATEWAY__RATE_LIMIT__BACKEND", "redis")
+        .env("GATEWAY__RATE_LIMIT__REDIS__URL_FILE", &url)
+        .env("GATEWAY__RATE_LIMIT__REDIS__KEY_HASH_SECRET_FILE", &key)
+        .env("GATEWAY__RATE_LIMIT__REDIS__ON_ERROR", "closed")
+        .arg("--check-config")
+        .output()
+        .expect("the binary runs");
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("rate_limit.backend = redis (on_error = closed)"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(password) && !stdout.contains("redis.internal"));
+    assert!(!stdout.contains("key-hash-secret-not-real"), "{stdout}");
+}
+
 #[tokio::test]
 async fn configuration_errors_name_the_key_never_the_value() {
     let cases = [
