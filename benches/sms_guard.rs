@@ -58,9 +58,11 @@ fn number(i: u64) -> String {
 fn main() {
     let numbers: Vec<String> = (0..NUMBERS).map(number).collect();
 
+    let before_tables = rss_mib("VmRSS:");
     let started = Instant::now();
     let first = Country::of_number("+14155550100");
     let first_lookup = started.elapsed();
+    let tables_mib = rss_mib("VmRSS:") - before_tables;
 
     let settings = SmsSettings {
         allowed_countries: vec![],
@@ -135,7 +137,7 @@ fn main() {
     let ns = |d: Duration| d.as_nanos() as f64 / NUMBERS as f64;
     println!("sms guard benchmark: {NUMBERS} distinct numbers in 6 countries");
     println!(
-        "  first lookup (loads libphonenumber metadata) {:>8.1} ms ({})",
+        "  first lookup (loads libphonenumber metadata) {:>8.1} ms ({}), +{tables_mib:.1} MiB RSS",
         first_lookup.as_secs_f64() * 1000.0,
         first.as_str()
     );

@@ -21,7 +21,7 @@ use std::sync::OnceLock;
 
 use phonenumber::country::Id;
 use phonenumber::metadata::{Descriptor, DATABASE};
-use regex::Regex;
+use regex_lite::Regex;
 
 /// A destination country: an ISO 3166-1 alpha-2 code, or `unknown` (a
 /// number libphonenumber cannot place, or a challenge whose number the
@@ -139,7 +139,7 @@ impl Pattern {
 /// libphonenumber's patterns match from the first digit; the metadata
 /// writes them over several lines.
 fn anchored(pattern: &str) -> Option<Regex> {
-    regex::RegexBuilder::new(&format!("^(?:{pattern})"))
+    regex_lite::RegexBuilder::new(&format!("^(?:{pattern})"))
         .ignore_whitespace(true)
         .build()
         .ok()
