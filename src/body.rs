@@ -96,6 +96,42 @@ fn is_json_media_type(req: &HttpRequest) -> bool {
     essence.eq_ignore_ascii_case("application/json")
 }
 
+/// How long a refused call's body may take to arrive before its connection
+/// is closed instead: a client's small JSON body comes with the head.
+const DISCARD_DEADLINE: Duration = Duration::from_millis(250);
+
+/// Reads and drops the body of a call answered without it (a refusal), so
+/// the connection can serve the client's next request: actix closes a
+/// connection whose body was left unread. Nothing is copied or parsed.
+/// `false` when the body is over `max_bytes` (declared or seen), fails, or
+/// is not all there within [`DISCARD_DEADLINE`]: then the caller closes the
+/// connection rather than wait for it.
+pub async fn discard(req: &HttpRequest, mut payload: Payload) -> bool {
+    let limits = req.app_data::<BodyLimits>().copied().unwrap_or_default();
+    let declared_length = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared_length.is_some_and(|length| length > limits.max_bytes) {
+        return false;
+    }
+    let drain = async {
+        let mut seen = 0usize;
+        while let Some(chunk) = payload.next().await {
+            let Ok(chunk) = chunk else { return false };
+            seen += chunk.len();
+            if seen > limits.max_bytes {
+                return false;
+            }
+        }
+        true
+    };
+    tokio::time::timeout(DISCARD_DEADLINE.min(limits.timeout), drain)
+        .await
+        .unwrap_or(false)
+}
+
 /// Reads the whole body, refusing it as soon as it passes `max_bytes`.
 async fn read_capped(mut payload: Payload, max_bytes: usize) -> Result<Vec<u8>, ApiError> {
     let mut body = Vec::new();

@@ -95,8 +95,18 @@ async fn per_ip_limit(
     let ip = ClientIp::extract(req.request()).await?;
     if let Some(state) = req.app_data::<web::Data<AppState>>() {
         if let Err(refusal) = state.limits.check_ip(ip.0).await {
-            let answer = ApiError::from(refusal).error_response();
-            return Ok(req.into_response(answer));
+            // The body is dropped unread (not parsed), so the client keeps
+            // its connection, as with any other answer; a body too large or
+            // too slow to drop closes it instead.
+            let (request, payload) = req.into_parts();
+            let keep_alive = crate::body::discard(&request, payload).await;
+            let mut answer = ApiError::from(refusal).error_response();
+            if !keep_alive {
+                answer
+                    .head_mut()
+                    .set_connection_type(actix_web::http::ConnectionType::Close);
+            }
+            return Ok(ServiceResponse::new(request, answer));
         }
     }
     next.call(req).await

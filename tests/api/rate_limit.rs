@@ -515,3 +515,100 @@ async fn an_ipv6_64_is_one_network_for_identifier_buckets() {
         200
     );
 }
+
+/// Writes one request on `stream` and reads its whole answer (the head,
+/// then `Content-Length` bytes). Returns the head, lower-cased, and the body.
+async fn exchange(stream: &mut tokio::net::TcpStream, request: &str) -> (String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 4096];
+    let deadline = std::time::Duration::from_secs(5);
+    loop {
+        let text = String::from_utf8_lossy(&received).into_owned();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let head = text[..end].to_ascii_lowercase();
+            let length = head
+                .lines()
+                .find_map(|line| line.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            if received.len() >= end + 4 + length {
+                return (head, text[end + 4..end + 4 + length].to_string());
+            }
+        }
+        let read = tokio::time::timeout(deadline, stream.read(&mut buffer))
+            .await
+            .expect("the gateway answers in time")
+            .expect("read");
+        assert!(read > 0, "the connection closed mid-answer: {text}");
+        received.extend_from_slice(&buffer[..read]);
+    }
+}
+
+fn start_request(body: &str, content_length: usize) -> String {
+    format!(
+        "POST /login/start HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+         Content-Length: {content_length}\r\n\r\n{body}"
+    )
+}
+
+#[tokio::test]
+async fn a_per_ip_refusal_drops_the_body_unread_and_keeps_the_connection() {
+    let app = spawn_app_with(&[("GATEWAY__RATE_LIMIT__PER_IP", "1/hour")]).await;
+    Mock::given(method("POST"))
+        .and(path("/passwordless/start"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"_id": "x"})))
+        .expect(1)
+        .mount(&app.auth0)
+        .await;
+    let body = r#"{"email":"jane@example.com","send":"code"}"#;
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", app.port))
+        .await
+        .expect("connect");
+
+    let (head, _) = exchange(&mut stream, &start_request(body, body.len())).await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    // Refused on the same connection, three times: each answer is whole,
+    // and the connection stays open for the next request.
+    for _ in 0..3 {
+        let (head, answer) = exchange(&mut stream, &start_request(body, body.len())).await;
+        assert!(head.starts_with("http/1.1 429"), "{head}");
+        assert!(!head.contains("connection: close"), "{head}");
+        let answer: Value = serde_json::from_str(&answer).expect("JSON");
+        assert_eq!(answer["error"], "too_many_requests");
+    }
+    assert_eq!(app.upstream_requests().await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_refused_call_whose_body_is_too_large_or_missing_loses_its_connection() {
+    let app = spawn_app_with(&[("GATEWAY__RATE_LIMIT__PER_IP", "1/hour")]).await;
+    Mock::given(method("POST"))
+        .and(path("/passwordless/start"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"_id": "x"})))
+        .mount(&app.auth0)
+        .await;
+    let body = r#"{"email":"jane@example.com","send":"code"}"#;
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", app.port))
+        .await
+        .expect("connect");
+    let (head, _) = exchange(&mut stream, &start_request(body, body.len())).await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+
+    // Announced over server.max_body_bytes: not read at all.
+    let (head, _) = exchange(&mut stream, &start_request("", 1 << 20)).await;
+    assert!(head.starts_with("http/1.1 429"), "{head}");
+    assert!(head.contains("connection: close"), "{head}");
+
+    // Announced but never sent: answered within the short drop deadline,
+    // not the 10 s body deadline, and closed.
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", app.port))
+        .await
+        .expect("connect");
+    let started = std::time::Instant::now();
+    let (head, _) = exchange(&mut stream, &start_request("", 40)).await;
+    assert!(head.starts_with("http/1.1 429"), "{head}");
+    assert!(head.contains("connection: close"), "{head}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+}
