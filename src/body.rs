@@ -60,11 +60,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let limits = req.app_data::<BodyLimits>().copied().unwrap_or_default();
         let media_type_ok = is_json_media_type(req);
-        let declared_length = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
+        let declared_length = declared_length(req);
         let payload = payload.take();
         Box::pin(async move {
             if !media_type_ok {
@@ -80,6 +76,14 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
             parse(&bytes).map(JsonBody)
         })
     }
+}
+
+/// The `Content-Length` the client announced, if it is a number.
+fn declared_length(req: &HttpRequest) -> Option<usize> {
+    req.headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
 }
 
 /// `application/json`, with or without parameters (`charset=utf-8`); not
@@ -108,12 +112,7 @@ const DISCARD_DEADLINE: Duration = Duration::from_millis(250);
 /// connection rather than wait for it.
 pub async fn discard(req: &HttpRequest, mut payload: Payload) -> bool {
     let limits = req.app_data::<BodyLimits>().copied().unwrap_or_default();
-    let declared_length = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared_length.is_some_and(|length| length > limits.max_bytes) {
+    if declared_length(req).is_some_and(|length| length > limits.max_bytes) {
         return false;
     }
     let drain = async {
