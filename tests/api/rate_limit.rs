@@ -553,8 +553,11 @@ fn start_request(body: &str, content_length: usize) -> String {
     )
 }
 
-#[tokio::test]
-async fn a_per_ip_refusal_drops_the_body_unread_and_keeps_the_connection() {
+const START_BODY: &str = r#"{"email":"jane@example.com","send":"code"}"#;
+
+/// A gateway allowing one call an hour per address, and a connection whose
+/// first `/login/start` spent it (Auth0 answered it, once).
+async fn per_ip_budget_spent() -> (TestApp, tokio::net::TcpStream) {
     let app = spawn_app_with(&[("GATEWAY__RATE_LIMIT__PER_IP", "1/hour")]).await;
     Mock::given(method("POST"))
         .and(path("/passwordless/start"))
@@ -562,17 +565,22 @@ async fn a_per_ip_refusal_drops_the_body_unread_and_keeps_the_connection() {
         .expect(1)
         .mount(&app.auth0)
         .await;
-    let body = r#"{"email":"jane@example.com","send":"code"}"#;
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", app.port))
         .await
         .expect("connect");
-
-    let (head, _) = exchange(&mut stream, &start_request(body, body.len())).await;
+    let (head, _) = exchange(&mut stream, &start_request(START_BODY, START_BODY.len())).await;
     assert!(head.starts_with("http/1.1 200"), "{head}");
+    (app, stream)
+}
+
+#[tokio::test]
+async fn a_per_ip_refusal_drops_the_body_unread_and_keeps_the_connection() {
+    let (app, mut stream) = per_ip_budget_spent().await;
     // Refused on the same connection, three times: each answer is whole,
     // and the connection stays open for the next request.
     for _ in 0..3 {
-        let (head, answer) = exchange(&mut stream, &start_request(body, body.len())).await;
+        let (head, answer) =
+            exchange(&mut stream, &start_request(START_BODY, START_BODY.len())).await;
         assert!(head.starts_with("http/1.1 429"), "{head}");
         assert!(!head.contains("connection: close"), "{head}");
         let answer: Value = serde_json::from_str(&answer).expect("JSON");
@@ -583,18 +591,7 @@ async fn a_per_ip_refusal_drops_the_body_unread_and_keeps_the_connection() {
 
 #[tokio::test]
 async fn a_refused_call_whose_body_is_too_large_or_missing_loses_its_connection() {
-    let app = spawn_app_with(&[("GATEWAY__RATE_LIMIT__PER_IP", "1/hour")]).await;
-    Mock::given(method("POST"))
-        .and(path("/passwordless/start"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"_id": "x"})))
-        .mount(&app.auth0)
-        .await;
-    let body = r#"{"email":"jane@example.com","send":"code"}"#;
-    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", app.port))
-        .await
-        .expect("connect");
-    let (head, _) = exchange(&mut stream, &start_request(body, body.len())).await;
-    assert!(head.starts_with("http/1.1 200"), "{head}");
+    let (app, mut stream) = per_ip_budget_spent().await;
 
     // Announced over server.max_body_bytes: not read at all.
     let (head, _) = exchange(&mut stream, &start_request("", 1 << 20)).await;
