@@ -608,4 +608,22 @@ async fn a_refused_call_whose_body_is_too_large_or_missing_loses_its_connection(
     assert!(head.starts_with("http/1.1 429"), "{head}");
     assert!(head.contains("connection: close"), "{head}");
     assert!(started.elapsed() < std::time::Duration::from_secs(2));
+
+    // Chunked, with no length announced, past server.max_body_bytes (16 KiB
+    // by default): counted while dropped, and closed.
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", app.port))
+        .await
+        .expect("connect");
+    let chunk = "a".repeat(8 * 1024);
+    let mut request = String::from(
+        "POST /login/start HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+         Transfer-Encoding: chunked\r\n\r\n",
+    );
+    for _ in 0..3 {
+        request.push_str(&format!("{:x}\r\n{chunk}\r\n", chunk.len()));
+    }
+    request.push_str("0\r\n\r\n");
+    let (head, _) = exchange(&mut stream, &request).await;
+    assert!(head.starts_with("http/1.1 429"), "{head}");
+    assert!(head.contains("connection: close"), "{head}");
 }
