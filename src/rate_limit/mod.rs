@@ -161,16 +161,35 @@ impl Limits {
         self.local.policies()
     }
 
-    /// Every `/login`, `/mfa`, `/token` call.
+    /// Every `/login`, `/mfa`, `/token` call: the scope guard's check,
+    /// made before the body is read, except on the routes that charge
+    /// `per_ip` with their own buckets (see [`Self::per_ip_joins_route`]).
     pub async fn check_ip(&self, ip: IpAddr) -> Result<(), Refusal> {
         self.charge(&[(PolicyId::PerIp, Subject::Network(ip))])
             .await
     }
 
+    /// With a shared store, the routes that have buckets of their own
+    /// charge `per_ip` in the same script (one round trip per call, SPEC
+    /// §9) and the scope guard leaves it to them. In memory the guard
+    /// charges it first, before the body is read: a local check costs less
+    /// than the parse it saves, a Redis round trip more.
+    pub fn per_ip_joins_route(&self) -> bool {
+        self.enabled && self.shared.is_some()
+    }
+
+    /// The `per_ip` charge the scope guard left to a route that, this
+    /// time, has no bucket of its own to charge with it (an MFA enrollment
+    /// or challenge that texts no one). Nothing in memory, where the guard
+    /// made it.
+    pub async fn check_ip_left_to_route(&self, ip: IpAddr) -> Result<(), Refusal> {
+        self.charge_with_ip(ip, &[]).await
+    }
+
     /// `/login/start`: per network, per identifier from that network, per
     /// identifier from all networks, and for a phone number the text's
-    /// budgets (`sms_per_phone`, `sms_global`), all in one charge (`per_ip`
-    /// is checked once for the whole scope, by the routes).
+    /// budgets (`sms_per_phone`, `sms_global`), all in one charge (with
+    /// `per_ip` when it [joins the route](Self::per_ip_joins_route)).
     pub async fn check_login_start(
         &self,
         ip: IpAddr,
@@ -187,16 +206,19 @@ impl Limits {
             (PolicyId::LoginStartPerIdentifier, Subject::Identifier(key)),
         ];
         match identifier {
-            Identifier::Email(_) => self.charge(&login).await,
+            Identifier::Email(_) => self.charge_with_ip(ip, &login).await,
             Identifier::Phone(phone) => {
                 let [a, b, c] = login;
-                self.charge(&[
-                    a,
-                    b,
-                    c,
-                    (PolicyId::SmsPerPhone, Subject::Phone(phone.as_str())),
-                    (PolicyId::SmsGlobal, Subject::Everyone),
-                ])
+                self.charge_with_ip(
+                    ip,
+                    &[
+                        a,
+                        b,
+                        c,
+                        (PolicyId::SmsPerPhone, Subject::Phone(phone.as_str())),
+                        (PolicyId::SmsGlobal, Subject::Everyone),
+                    ],
+                )
                 .await
             }
         }
@@ -207,36 +229,69 @@ impl Limits {
     pub async fn check_verify(&self, ip: IpAddr, identifier: &Identifier) -> Result<(), Refusal> {
         let identifier = identifier.limit_key();
         let identifier = identifier.as_ref();
-        self.charge(&[
-            (
-                PolicyId::VerifyPerIdentifierIp,
-                Subject::IdentifierNetwork(identifier, ip),
-            ),
-            (
-                PolicyId::VerifyPerIdentifier,
-                Subject::Identifier(identifier),
-            ),
-        ])
+        self.charge_with_ip(
+            ip,
+            &[
+                (
+                    PolicyId::VerifyPerIdentifierIp,
+                    Subject::IdentifierNetwork(identifier, ip),
+                ),
+                (
+                    PolicyId::VerifyPerIdentifier,
+                    Subject::Identifier(identifier),
+                ),
+            ],
+        )
         .await
     }
 
     /// `/mfa/verify`: second-factor guessing, per mfa_token.
-    pub async fn check_mfa_verify(&self, mfa_token: &str) -> Result<(), Refusal> {
-        self.charge(&[(PolicyId::MfaVerifyPerToken, Subject::MfaToken(mfa_token))])
-            .await
+    pub async fn check_mfa_verify(&self, ip: IpAddr, mfa_token: &str) -> Result<(), Refusal> {
+        self.charge_with_ip(
+            ip,
+            &[(PolicyId::MfaVerifyPerToken, Subject::MfaToken(mfa_token))],
+        )
+        .await
     }
 
     /// Every call that makes Auth0 text or phone someone.
-    pub async fn check_sms_send(&self, destination: SmsDestination<'_>) -> Result<(), Refusal> {
+    pub async fn check_sms_send(
+        &self,
+        ip: IpAddr,
+        destination: SmsDestination<'_>,
+    ) -> Result<(), Refusal> {
         let per_phone = match destination {
             SmsDestination::Number(number) => Subject::Phone(number),
             SmsDestination::MfaToken(token) => Subject::MfaToken(token),
         };
-        self.charge(&[
-            (PolicyId::SmsPerPhone, per_phone),
-            (PolicyId::SmsGlobal, Subject::Everyone),
-        ])
+        self.charge_with_ip(
+            ip,
+            &[
+                (PolicyId::SmsPerPhone, per_phone),
+                (PolicyId::SmsGlobal, Subject::Everyone),
+            ],
+        )
         .await
+    }
+
+    /// A route's buckets, after `per_ip` when it [joins the
+    /// route](Self::per_ip_joins_route); first, so that a refusal names it
+    /// as the scope guard's would have.
+    async fn charge_with_ip(
+        &self,
+        ip: IpAddr,
+        buckets: &[(PolicyId, Subject<'_>)],
+    ) -> Result<(), Refusal> {
+        if !self.per_ip_joins_route() {
+            return match buckets {
+                [] => Ok(()),
+                _ => self.charge(buckets).await,
+            };
+        }
+        let mut joined = Vec::with_capacity(buckets.len() + 1);
+        joined.push((PolicyId::PerIp, Subject::Network(ip)));
+        joined.extend_from_slice(buckets);
+        self.charge(&joined).await
     }
 
     /// The shared store when there is one and it answers; else what

@@ -204,11 +204,14 @@ async fn associate(
             state.sms.check_paused(country).await?;
             state
                 .limits
-                .check_sms_send(SmsDestination::Number(phone.as_str()))
+                .check_sms_send(ip.0, SmsDestination::Number(phone.as_str()))
                 .await?;
             Some(country)
         }
-        None => None,
+        None => {
+            state.limits.check_ip_left_to_route(ip.0).await?;
+            None
+        }
     };
     let request = AssociateRequest {
         authenticator_types: [authenticator_type],
@@ -295,10 +298,11 @@ async fn challenge(
         state.sms.check_paused(country).await?;
         state
             .limits
-            .check_sms_send(SmsDestination::MfaToken(mfa_token))
+            .check_sms_send(ip.0, SmsDestination::MfaToken(mfa_token))
             .await?;
         Some(country)
     } else {
+        state.limits.check_ip_left_to_route(ip.0).await?;
         None
     };
     let request = ChallengeRequest {
@@ -407,7 +411,7 @@ async fn verify(
         .into_proof()
         .map_err(ApiError::invalid_request)?;
     let mfa_token = bearer.0.expose();
-    state.limits.check_mfa_verify(mfa_token).await?;
+    state.limits.check_mfa_verify(ip.0, mfa_token).await?;
     let grant = match &proof {
         Proof::Otp(otp) => TokenGrant::MfaOtp {
             mfa_token,

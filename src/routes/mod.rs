@@ -66,11 +66,22 @@ type ConfigureScope = fn(&mut web::ServiceConfig);
 
 /// The scopes whose every call spends the caller's `per_ip` budget (SPEC
 /// §4). The guard runs once per scope, before any body is read, so a
-/// refused call costs no parsing.
+/// refused call costs no parsing (with Redis, see [`PER_IP_JOINS_ROUTE`]).
 pub const LIMITED_SCOPES: [(&str, ConfigureScope); 3] = [
     (login::SCOPE, login::configure),
     (mfa::SCOPE, mfa::configure),
     (token::SCOPE, token::configure),
+];
+
+/// The routes that charge `per_ip` together with their own buckets when
+/// the limits are shared (see `Limits::per_ip_joins_route`): with Redis
+/// the scope guard leaves it to them, so a call is one round trip.
+const PER_IP_JOINS_ROUTE: [&str; 5] = [
+    paths::LOGIN_START,
+    paths::LOGIN_VERIFY,
+    paths::MFA_ASSOCIATE,
+    paths::MFA_CHALLENGE,
+    paths::MFA_VERIFY,
 ];
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -94,6 +105,13 @@ async fn per_ip_limit(
     // it (and resolves it itself otherwise), so the guard never fails open.
     let ip = ClientIp::extract(req.request()).await?;
     if let Some(state) = req.app_data::<web::Data<AppState>>() {
+        // A path spelled another way (percent-encoded) is charged here too,
+        // and again by its route: twice, never zero times.
+        let left_to_route =
+            state.limits.per_ip_joins_route() && PER_IP_JOINS_ROUTE.contains(&req.path());
+        if left_to_route {
+            return next.call(req).await;
+        }
         if let Err(refusal) = state.limits.check_ip(ip.0).await {
             // The body is dropped unread (not parsed), so the client keeps
             // its connection, as with any other answer; a body too large or

@@ -578,3 +578,276 @@ async fn a_slow_redis_costs_a_request_at_most_the_timeout() {
         .contains("gateway_rate_limit_store_errors_total{reason=\"timeout\"}"));
     stall.await.expect("join").expect("DEBUG SLEEP");
 }
+
+/// Every command Redis runs, as `MONITOR` prints it, collected in the
+/// background.
+struct CommandLog {
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl CommandLog {
+    async fn attach(redis: &RedisServer) -> Self {
+        use futures_util::StreamExt;
+        let client = redis::Client::open(redis.url()).expect("a Redis URL");
+        let monitor = client.get_async_monitor().await.expect("MONITOR");
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        let task = tokio::spawn(async move {
+            let mut stream = monitor.into_on_message::<String>();
+            while let Some(line) = stream.next().await {
+                if let Ok(mut lines) = sink.lock() {
+                    lines.push(line);
+                }
+            }
+        });
+        Self { lines, task }
+    }
+
+    /// The commands run since the last call: waits (bounded) until a
+    /// marker sent after them comes through, so none is missed.
+    async fn take(&self, redis: &RedisServer) -> Vec<String> {
+        let marker = format!("end-of-call-{}", uuid::Uuid::new_v4());
+        let _: String = redis::cmd("ECHO")
+            .arg(&marker)
+            .query_async(&mut redis.connection().await)
+            .await
+            .expect("ECHO");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let taken = {
+                let mut lines = self.lines.lock().expect("the log");
+                lines
+                    .iter()
+                    .position(|line| line.contains(&marker))
+                    .map(|end| lines.drain(..=end).collect::<Vec<String>>())
+            };
+            if let Some(taken) = taken {
+                return taken;
+            }
+            assert!(Instant::now() < deadline, "MONITOR showed no {marker}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for CommandLog {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The SPEC §4 policies whose buckets one script charges.
+const BUCKET_POLICIES: [&str; 9] = [
+    "per_ip",
+    "login_start_per_ip",
+    "login_start_per_identifier_ip",
+    "login_start_per_identifier",
+    "verify_per_identifier_ip",
+    "verify_per_identifier",
+    "mfa_verify_per_token",
+    "sms_per_phone",
+    "sms_global",
+];
+
+/// The policies of the bucket keys a `MONITOR` line names.
+fn bucket_policies(line: &str) -> Vec<&'static str> {
+    BUCKET_POLICIES
+        .into_iter()
+        .filter(|policy| line.contains(&format!("\"{PREFIX}{policy}:")))
+        .collect()
+}
+
+/// Auth0 answering every call the one-round-trip test makes, each request
+/// matched field by field.
+async fn mount_every_limited_route(auth0: &MockServer, email: &str, phone: &str) {
+    let start = |connection: &str, field: &str, value: &str| {
+        json!({
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "connection": connection,
+            field: value,
+            "send": "code",
+        })
+    };
+    for body in [
+        start("email", "email", email),
+        start("sms", "phone_number", phone),
+    ] {
+        upstream("POST", "/passwordless/start", body, "127.0.0.1")
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"_id": "fake-id"})))
+            .mount(auth0)
+            .await;
+    }
+    mount_verify(auth0, email).await;
+    let bearer = format!("Bearer {MFA_TOKEN}");
+    let associations = [
+        (
+            json!({"authenticator_types": ["otp"]}),
+            json!({"authenticator_type": "otp", "secret": "FAKEFAKEFAKEFAKE",
+                   "barcode_uri": "otpauth://totp/Example:jane?secret=FAKEFAKEFAKEFAKE"}),
+        ),
+        (
+            json!({"authenticator_types": ["oob"], "oob_channels": ["sms"], "phone_number": phone}),
+            json!({"authenticator_type": "oob", "oob_channel": "sms",
+                   "oob_code": "fake-oob-code", "binding_method": "prompt"}),
+        ),
+    ];
+    for (extra, answer) in associations {
+        let mut body = json!({"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET});
+        if let (Some(map), Value::Object(extra)) = (body.as_object_mut(), extra) {
+            map.extend(extra);
+        }
+        upstream("POST", "/mfa/associate", body, "127.0.0.1")
+            .and(wiremock::matchers::header("authorization", bearer.as_str()))
+            .respond_with(ResponseTemplate::new(200).set_body_json(answer))
+            .mount(auth0)
+            .await;
+    }
+    for (challenge_type, answer) in [
+        ("otp", json!({"challenge_type": "otp"})),
+        (
+            "oob",
+            json!({"challenge_type": "oob", "oob_code": "fake-oob-code", "binding_method": "prompt"}),
+        ),
+    ] {
+        let body = json!({
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "mfa_token": MFA_TOKEN,
+            "challenge_type": challenge_type,
+        });
+        upstream("POST", "/mfa/challenge", body, "127.0.0.1")
+            .respond_with(ResponseTemplate::new(200).set_body_json(answer))
+            .mount(auth0)
+            .await;
+    }
+    let mfa_grant = json!({
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "grant_type": "http://auth0.com/oauth/grant-type/mfa-otp",
+        "mfa_token": MFA_TOKEN,
+        "otp": "654321",
+    });
+    upstream("POST", "/oauth/token", mfa_grant, "127.0.0.1")
+        .respond_with(ResponseTemplate::new(200).set_body_json(token_answer()))
+        .mount(auth0)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/mfa/authenticators"))
+        .and(wiremock::matchers::header("authorization", bearer.as_str()))
+        .and(wiremock::matchers::header(
+            "auth0-forwarded-for",
+            "127.0.0.1",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .mount(auth0)
+        .await;
+}
+
+#[tokio::test]
+async fn each_call_charges_all_its_buckets_per_ip_included_in_one_script() {
+    let redis = RedisServer::start().await;
+    let auth0 = MockServer::start().await;
+    let email = "jane@example.com";
+    let phone = "+14155550100";
+    mount_every_limited_route(&auth0, email, phone).await;
+    let gateway = gateway(&auth0, &redis, &[("GATEWAY__RATE_LIMIT__PER_IP", "9/hour")]).await;
+    let mfa = |route: &'static str, body: Value| {
+        http_client()
+            .post(gateway.url(route))
+            .bearer_auth(MFA_TOKEN)
+            .json(&body)
+            .send()
+    };
+    // A route without buckets of its own is charged by the scope guard
+    // (and loads the script, so no call below shows a NOSCRIPT retry).
+    let listed = http_client()
+        .get(gateway.url("/mfa/authenticators"))
+        .bearer_auth(MFA_TOKEN)
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(listed.status(), 200);
+    let log = CommandLog::attach(&redis).await;
+    log.take(&redis).await;
+
+    let calls: [(&str, Value, &[&str]); 8] = [
+        (
+            "/login/start",
+            json!({"email": email}),
+            &[
+                "login_start_per_ip",
+                "login_start_per_identifier_ip",
+                "login_start_per_identifier",
+            ],
+        ),
+        (
+            "/login/start",
+            json!({"phone_number": phone}),
+            &[
+                "login_start_per_ip",
+                "login_start_per_identifier_ip",
+                "login_start_per_identifier",
+                "sms_per_phone",
+                "sms_global",
+            ],
+        ),
+        (
+            "/login/verify",
+            json!({"email": email, "code": "123456"}),
+            &["verify_per_identifier_ip", "verify_per_identifier"],
+        ),
+        ("/mfa/associate", json!({"factor": "otp"}), &[]),
+        (
+            "/mfa/associate",
+            json!({"factor": "sms", "phone_number": phone}),
+            &["sms_per_phone", "sms_global"],
+        ),
+        ("/mfa/challenge", json!({"challenge_type": "otp"}), &[]),
+        (
+            "/mfa/challenge",
+            json!({"challenge_type": "oob"}),
+            &["sms_per_phone", "sms_global"],
+        ),
+        (
+            "/mfa/verify",
+            json!({"otp": "654321"}),
+            &["mfa_verify_per_token"],
+        ),
+    ];
+    for (route, body, own) in &calls {
+        let answer = mfa(route, body.clone()).await.expect("answers");
+        let status = answer.status();
+        assert_eq!(
+            status,
+            200,
+            "{route} {body}: {}",
+            answer.text().await.unwrap_or_default()
+        );
+        let commands = log.take(&redis).await;
+        let charges: Vec<&String> = commands
+            .iter()
+            // A client's commands, not those its script ran (`[0 lua]`).
+            .filter(|line| !line.contains(" lua]") && !bucket_policies(line).is_empty())
+            .collect();
+        assert_eq!(charges.len(), 1, "{route} {body}: one script, {charges:#?}");
+        let mut expected = vec!["per_ip"];
+        expected.extend_from_slice(own);
+        expected.sort_unstable();
+        let mut charged = bucket_policies(charges[0]);
+        charged.sort_unstable();
+        assert_eq!(charged, expected, "{route} {body}: {}", charges[0]);
+        assert!(charges[0].contains("\"EVALSHA\""), "{}", charges[0]);
+    }
+    assert_eq!(upstream_calls(&auth0).await, 1 + calls.len());
+
+    // The ninth call spent the budget of 9: each route is now refused by
+    // `per_ip`, in its one script, and Auth0 is not called.
+    for (route, body, _) in &calls {
+        let refused = mfa(route, body.clone()).await.expect("answers");
+        assert_eq!(refused.status(), 429, "{route} {body}");
+        assert_eq!(policy_of(&refused), "\"per_ip\";q=9;w=3600", "{route}");
+    }
+    assert_eq!(upstream_calls(&auth0).await, 1 + calls.len());
+}
