@@ -67,12 +67,14 @@ thread_local! {
     });
 }
 
-fn count(name: &'static str, labels: [(&'static str, &'static str); 2]) {
+/// One or two labels (the cache key holds their values).
+fn count(name: &'static str, labels: &[(&'static str, &'static str)]) {
+    let value = |i: usize| labels.get(i).map_or("", |label| label.1);
     HANDLES.with_borrow_mut(|handles| {
         handles
             .counters
-            .entry((name, labels[0].1, labels[1].1))
-            .or_insert_with(|| metrics::counter!(name, &labels))
+            .entry((name, value(0), value(1)))
+            .or_insert_with(|| metrics::counter!(name, labels))
             .increment(1)
     });
 }
@@ -90,7 +92,7 @@ fn observe(name: &'static str, label: (&'static str, &'static str), seconds: f64
 pub fn record_upstream(endpoint: &'static str, outcome: &'static str, elapsed: Duration) {
     count(
         "gateway_upstream_requests_total",
-        [("endpoint", endpoint), ("outcome", outcome)],
+        &[("endpoint", endpoint), ("outcome", outcome)],
     );
     observe(
         "gateway_upstream_duration_seconds",
@@ -102,7 +104,7 @@ pub fn record_upstream(endpoint: &'static str, outcome: &'static str, elapsed: D
 pub fn record_request(route: &'static str, status: u16, elapsed: Duration) {
     count(
         "gateway_http_requests_total",
-        [("route", route), ("status", status_label(status))],
+        &[("route", route), ("status", status_label(status))],
     );
     observe(
         "gateway_http_request_duration_seconds",
@@ -112,7 +114,7 @@ pub fn record_request(route: &'static str, status: u16, elapsed: Duration) {
 }
 
 pub fn record_rejection(policy: &'static str) {
-    metrics::counter!("gateway_rate_limit_rejections_total", "policy" => policy).increment(1);
+    count("gateway_rate_limit_rejections_total", &[("policy", policy)]);
 }
 
 pub fn record_limiter_keys(policy: &'static str, keys: usize) {

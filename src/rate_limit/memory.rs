@@ -16,7 +16,7 @@
 //! already tracked keep their own buckets.
 
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -80,6 +80,9 @@ pub struct Policy<C: Clock = DefaultClock> {
     overflow: KeyedLimiter<C>,
     max_keys: usize,
     clock: C,
+    /// The last prune dropped at least half of the keys: they are short
+    /// lived, so a large store is still worth walking every tick.
+    keys_short_lived: AtomicBool,
 }
 
 impl Policy {
@@ -100,6 +103,7 @@ impl<C: Clock + Clone> Policy<C> {
             overflow: RateLimiter::new(governor_quota, SharedStore::default(), clock.clone()),
             max_keys,
             clock,
+            keys_short_lived: AtomicBool::new(false),
         }
     }
 
@@ -109,8 +113,9 @@ impl<C: Clock + Clone> Policy<C> {
 
     /// Takes one cell for `key`, or says how long to wait.
     pub fn check(&self, key: u64) -> Result<(), Rejection> {
-        let tracked = self.store.0.contains_key(&key);
-        let outcome = if tracked || self.store.0.len() < self.max_keys {
+        // Whether the key is tracked matters only in a full store; below the
+        // cap the limiter's own lookup is the only one.
+        let outcome = if self.store.0.len() < self.max_keys || self.store.0.contains_key(&key) {
             self.limiter.check_key(&key)
         } else {
             self.overflow.check_key(&(key % OVERFLOW_BUCKETS))
@@ -128,10 +133,26 @@ impl<C: Clock + Clone> Policy<C> {
     /// Drops keys whose bucket is full again (indistinguishable from a new
     /// key) and gives the memory back.
     pub fn prune(&self) {
+        let before = self.limiter.len();
         for limiter in [&self.limiter, &self.overflow] {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }
+        let dropped = before.saturating_sub(self.limiter.len());
+        self.keys_short_lived
+            .store(before > 0 && dropped * 2 >= before, Ordering::Relaxed);
+    }
+
+    /// Whether prune tick `tick` should walk this store: a small one
+    /// always; one of [`LARGE_STORE_KEYS`] or more every
+    /// [`LARGE_STORE_PRUNE_EVERY`] ticks (its keys are mostly live, long
+    /// quota windows, and each walk costs), unless its last prune dropped
+    /// most of its keys (a high quota and many distinct identifiers: the
+    /// store would otherwise grow ten ticks' worth of dead keys).
+    pub fn prune_due(&self, tick: u64) -> bool {
+        self.len() < LARGE_STORE_KEYS
+            || self.keys_short_lived.load(Ordering::Relaxed)
+            || tick % LARGE_STORE_PRUNE_EVERY == 0
     }
 
     /// Tracked keys, overflow buckets included.
@@ -193,13 +214,11 @@ impl LocalLimits {
     }
 
     /// Prunes idle keys and exports the store sizes; called every
-    /// [`PRUNE_INTERVAL`]. A store of [`LARGE_STORE_KEYS`] or more is pruned
-    /// only every [`LARGE_STORE_PRUNE_EVERY`] ticks: its keys are mostly
-    /// live (long quota windows), and each prune walks the whole store.
+    /// [`PRUNE_INTERVAL`], each store when [`Policy::prune_due`].
     pub fn prune(&self) {
         let tick = self.prune_ticks.fetch_add(1, Ordering::Relaxed);
         for policy in &self.policies {
-            if policy.len() < LARGE_STORE_KEYS || tick % LARGE_STORE_PRUNE_EVERY == 0 {
+            if policy.prune_due(tick) {
                 policy.prune();
             }
             crate::metrics::record_limiter_keys(policy.name(), policy.len());
@@ -292,6 +311,32 @@ mod tests {
         clock.advance(Duration::from_millis(1100));
         policy.prune();
         assert_eq!(policy.len(), 0);
+    }
+
+    #[test]
+    fn a_large_store_of_short_lived_keys_is_pruned_every_tick() {
+        let clock = governor::clock::FakeRelativeClock::default();
+        let long = Policy::with_clock("long", quota(5, 3600), 1_000_000, clock.clone());
+        let short = Policy::with_clock("short", quota(1000, 1), 1_000_000, clock.clone());
+        let keys = LARGE_STORE_KEYS as u64;
+        for key in 0..keys {
+            assert!(long.check(key).is_ok() && short.check(key).is_ok());
+        }
+        // Both large; nothing known of their keys yet: every 10th tick.
+        assert!(long.prune_due(0) && short.prune_due(0));
+        assert!(!long.prune_due(1) && !short.prune_due(1));
+        clock.advance(Duration::from_millis(1100));
+        long.prune();
+        short.prune();
+        // The short-lived store was emptied; refill it and it is still due
+        // on every tick, while the long one (all keys live) waits.
+        assert_eq!(short.len(), 0);
+        assert_eq!(long.len(), LARGE_STORE_KEYS);
+        for key in 0..keys {
+            assert!(short.check(key).is_ok());
+        }
+        assert!(short.prune_due(1), "dead keys are dropped at once");
+        assert!(!long.prune_due(1), "live keys are not walked every tick");
     }
 
     #[test]
