@@ -60,6 +60,11 @@ pub fn run(cli: Cli) -> ExitCode {
 
 fn load(cli: &Cli, overrides: Vec<(String, String)>) -> Result<Settings, SettingsError> {
     Settings::load(&Sources {
+        defaults: if cli.demo {
+            crate::demo::defaults::settings_defaults()
+        } else {
+            Vec::new()
+        },
         file: cli.config.clone(),
         env: None,
         overrides,
@@ -123,7 +128,9 @@ async fn serve(cli: Cli) -> ExitCode {
         );
         match listener.serve(&gateway) {
             Ok(app) => {
-                tenant.print_banner(&gateway, app.url(), application.metrics_port());
+                let limits =
+                    crate::demo::defaults::limits_summary(&application.state().settings.rate_limit);
+                tenant.print_banner(&gateway, app.url(), application.metrics_port(), &limits);
                 _demo_app = Some(app);
             }
             Err(error) => {

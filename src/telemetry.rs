@@ -109,12 +109,15 @@ fn date_time(unix_seconds: u64) -> String {
 }
 
 /// An unbuffered handle to standard output. `std::io::stdout()` is
-/// line-buffered (one syscall per line, under a lock); re-opening
-/// `/dev/stdout` gives a plain handle to the same file, pipe or terminal.
-/// Where that is not possible (a socket), plain stdout is used.
+/// line-buffered (one syscall per line, under a lock); a duplicate of file
+/// descriptor 1 is a plain handle to the same open file. A duplicate, not
+/// a re-opened `/dev/stdout`: that would be a second open file with its
+/// own offset, so with `> file 2>&1` the log's writes and stderr's (the
+/// demo's codes and links) would overwrite each other.
 fn stdout_handle() -> Box<dyn Write + Send> {
-    match std::fs::OpenOptions::new().append(true).open("/dev/stdout") {
-        Ok(file) => Box::new(file),
+    use std::os::fd::AsFd;
+    match std::io::stdout().as_fd().try_clone_to_owned() {
+        Ok(fd) => Box::new(std::fs::File::from(fd)),
         Err(_) => Box::new(std::io::stdout()),
     }
 }

@@ -159,14 +159,14 @@ pub fn adjust_settings(settings: &mut Settings, tenant: &DemoTenant) {
 }
 
 /// Lets the example app call the gateway from its own origin: that origin
-/// (and its `localhost` spelling) joins `server.cors_allowed_origins`, and
-/// magic links lead back to the app, which posts their `code` to
-/// `/login/callback`.
+/// joins `server.cors_allowed_origins`, and magic links lead back to the
+/// app, which posts their `code` to `/login/callback`. One origin only: the
+/// app server sends `localhost:<port>` to `127.0.0.1:<port>`, so the page
+/// that starts a magic link and the page the link opens share storage.
 pub fn admit_app(settings: &mut Settings, app: &spa::SpaListener) {
-    for origin in [app.origin(), format!("http://localhost:{}", app.port())] {
-        if !settings.server.cors_allowed_origins.contains(&origin) {
-            settings.server.cors_allowed_origins.push(origin);
-        }
+    let origin = app.origin();
+    if !settings.server.cors_allowed_origins.contains(&origin) {
+        settings.server.cors_allowed_origins.push(origin);
     }
     settings.auth0.magic_link_redirect_uri = Some(app.url());
 }
@@ -216,7 +216,6 @@ mod tests {
             vec![
                 "https://app.example.com".to_string(),
                 format!("http://127.0.0.1:{}", app.port()),
-                format!("http://localhost:{}", app.port()),
             ]
         );
         assert_eq!(

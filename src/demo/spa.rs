@@ -99,7 +99,7 @@ impl SpaListener {
     /// Starts serving the app; it calls the gateway at `gateway_origin`.
     pub fn serve(self, gateway_origin: &str) -> std::io::Result<SpaServer> {
         let url = self.url();
-        let site = web::Data::new(Site::new(gateway_origin));
+        let site = web::Data::new(Site::new(gateway_origin).served_at(&self.origin()));
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(security_headers(&site.csp))
@@ -137,6 +137,9 @@ struct Site {
     config_js: String,
     index_html: String,
     csp: String,
+    /// The one origin the app is served from (`http://127.0.0.1:<port>`);
+    /// `None` serves any `Host` (unit tests).
+    origin: Option<String>,
 }
 
 impl Site {
@@ -153,7 +156,28 @@ impl Site {
             index_html: with_meta_policy(&page, &meta_content_security_policy(gateway_origin))
                 .unwrap_or_else(|| page.into_owned()),
             csp: content_security_policy(gateway_origin),
+            origin: None,
         }
+    }
+
+    fn served_at(mut self, origin: &str) -> Self {
+        self.origin = Some(origin.to_string());
+        self
+    }
+
+    /// Where a request for another host name of this port (`localhost`)
+    /// belongs: the app runs on one origin only, the one magic links lead
+    /// back to and whose storage holds the sign-in's `state`. Opened at
+    /// `localhost`, the link (at `127.0.0.1`) would find no `state` there.
+    fn canonical_location(&self, req: &HttpRequest) -> Option<String> {
+        let origin = self.origin.as_deref()?;
+        let host = req.headers().get(header::HOST)?.to_str().ok()?;
+        let canonical_host = origin.strip_prefix("http://")?;
+        if host.eq_ignore_ascii_case(canonical_host) {
+            return None;
+        }
+        let path = req.uri().path_and_query().map_or("/", |path| path.as_str());
+        Some(format!("{origin}{path}"))
     }
 }
 
@@ -229,6 +253,11 @@ async fn serve_file(req: HttpRequest, site: web::Data<Site>) -> HttpResponse {
             .content_type(mime::TEXT_PLAIN_UTF_8)
             .body("method not allowed\n");
     }
+    if let Some(location) = site.canonical_location(&req) {
+        return HttpResponse::PermanentRedirect()
+            .insert_header((header::LOCATION, location))
+            .finish();
+    }
     let path = match req.path() {
         "/" => "/index.html",
         path => path,
@@ -297,6 +326,31 @@ mod tests {
             .get(name)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
+    }
+
+    #[actix_web::test]
+    async fn another_host_name_of_the_port_is_sent_to_the_one_origin() {
+        let site = web::Data::new(Site::new(GATEWAY).served_at("http://127.0.0.1:5000"));
+        let app = web_test::init_service(
+            App::new()
+                .app_data(site.clone())
+                .default_service(web::to(serve_file)),
+        )
+        .await;
+        let call = |host: &'static str| {
+            web_test::TestRequest::get()
+                .uri("/?code=abc&state=xyz")
+                .insert_header((header::HOST, host))
+                .to_request()
+        };
+        let moved = web_test::call_service(&app, call("localhost:5000")).await;
+        assert_eq!(moved.status(), StatusCode::PERMANENT_REDIRECT);
+        assert_eq!(
+            header_of(moved.headers(), header::LOCATION),
+            "http://127.0.0.1:5000/?code=abc&state=xyz"
+        );
+        let served = web_test::call_service(&app, call("127.0.0.1:5000")).await;
+        assert_eq!(served.status(), StatusCode::OK);
     }
 
     #[actix_web::test]

@@ -274,6 +274,10 @@ pub struct Sources {
     pub env: Option<HashMap<String, String>>,
     /// Applied last; `--demo` uses this to point at the built-in tenant.
     pub overrides: Vec<(String, String)>,
+    /// Applied first, over the built-in defaults and under everything
+    /// else; `--demo` uses this for its generous limits, which a file or
+    /// the environment still override.
+    pub defaults: Vec<(String, String)>,
 }
 
 /// Which header carries the client chain behind a trusted proxy (SPEC §3).
@@ -466,6 +470,14 @@ impl RawSettings {
             DEFAULTS_TOML,
             config::FileFormat::Toml,
         ));
+        // A layer of its own right above the built-in defaults (`config`'s
+        // `set_default` would sit below them and never show).
+        let defaults: String = sources
+            .defaults
+            .iter()
+            .map(|(key, value)| format!("{key} = {}\n", serde_json::Value::from(value.as_str())))
+            .collect();
+        builder = builder.add_source(config::File::from_str(&defaults, config::FileFormat::Toml));
         if let Some(path) = &sources.file {
             if !path.is_file() {
                 return Err(SettingsError::new(

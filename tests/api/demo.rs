@@ -33,6 +33,7 @@ impl DemoApp {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
         let settings = Settings::load(&Sources {
+            defaults: Vec::new(),
             file: None,
             env: Some(env),
             overrides: tenant.settings_overrides(),

@@ -56,6 +56,7 @@ impl DemoGateway {
         overrides.push(("server.bind".into(), "127.0.0.1:0".into()));
         overrides.push(("server.workers".into(), "1".into()));
         let mut settings = Settings::load(&Sources {
+            defaults: Vec::new(),
             file: None,
             env: Some(HashMap::new()),
             overrides,

@@ -58,6 +58,7 @@ pub fn base_env(auth0_uri: &str) -> Vec<(String, String)> {
 pub fn settings_from_env(env: &[(String, String)]) -> Result<Settings, SettingsError> {
     let map: HashMap<String, String> = env.iter().cloned().collect();
     Settings::load(&Sources {
+        defaults: Vec::new(),
         file: None,
         env: Some(map),
         overrides: vec![],

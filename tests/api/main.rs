@@ -6,6 +6,7 @@
 
 mod client_ip;
 mod demo;
+mod demo_console;
 mod demo_mfa;
 mod errors;
 mod faults;

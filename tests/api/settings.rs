@@ -28,6 +28,7 @@ fn minimal_env() -> Vec<(&'static str, &'static str)> {
 
 fn load_env(pairs: &[(&str, &str)]) -> Result<Settings, SettingsError> {
     Settings::load(&Sources {
+        defaults: Vec::new(),
         file: None,
         env: Some(env(pairs)),
         overrides: vec![],
@@ -145,6 +146,7 @@ format = "pretty"
 "#,
     );
     let settings = Settings::load(&Sources {
+        defaults: Vec::new(),
         file: Some(file.path().to_path_buf()),
         env: Some(env(&[
             ("GATEWAY__SERVER__MAX_BODY_BYTES", "2048"),
@@ -187,6 +189,7 @@ format = "pretty"
 #[test]
 fn overrides_win_over_the_environment() {
     let settings = Settings::load(&Sources {
+        defaults: Vec::new(),
         file: None,
         env: Some(env(&minimal_env())),
         overrides: vec![
@@ -442,6 +445,7 @@ fn a_mistyped_number_names_its_key() {
 fn a_missing_config_file_is_reported() {
     let dir = tempfile::tempdir().expect("dir");
     let error = Settings::load(&Sources {
+        defaults: Vec::new(),
         file: Some(dir.path().join("absent.toml")),
         env: Some(env(&minimal_env())),
         overrides: vec![],
@@ -454,6 +458,7 @@ fn a_missing_config_file_is_reported() {
 fn an_unknown_key_in_the_file_is_rejected_and_named() {
     let file = toml_file("[server]\nbnd = \"127.0.0.1:9000\"\n");
     let error = Settings::load(&Sources {
+        defaults: Vec::new(),
         file: Some(file.path().to_path_buf()),
         env: Some(env(&minimal_env())),
         overrides: vec![],
