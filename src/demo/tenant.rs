@@ -10,7 +10,8 @@ use actix_web::http::StatusCode;
 use rand::Rng;
 use serde_json::{json, Value};
 
-use super::{jwt, DemoOptions};
+use super::jwt::DemoKey;
+use super::DemoOptions;
 
 pub const DEMO_CLIENT_ID: &str = "demo-client-id";
 /// Visibly fake: the demo tenant only accepts this value.
@@ -66,17 +67,20 @@ struct PendingLink {
     expires: Instant,
 }
 
-/// Who a token belongs to and what it was asked for.
+/// Who a token belongs to, what it was asked for, and the issuer its
+/// tokens name (see [`Tenant::issuer`]).
 #[derive(Clone)]
 pub(super) struct Session {
     pub subject: String,
     pub audience: String,
     pub scope: String,
+    pub issuer: String,
 }
 
 pub struct Tenant {
     base_url: String,
     options: DemoOptions,
+    key: DemoKey,
     state: Mutex<State>,
 }
 
@@ -105,10 +109,17 @@ impl Tenant {
         Self::with_options(base_url, DemoOptions::default())
     }
 
+    /// Generates the tenant's RSA-2048 signing key (a fresh one at every
+    /// start: nothing signed by an earlier demo verifies).
     pub fn with_options(base_url: String, options: DemoOptions) -> Self {
+        // Fixed, valid parameters (2048 bits, e = 65537): generation fails
+        // only if the system's random source does, and then nothing works.
+        #[allow(clippy::expect_used)]
+        let key = DemoKey::generate().expect("generating the demo tenant's RSA-2048 key");
         Self {
             base_url,
             options,
+            key,
             state: Mutex::new(State::default()),
         }
     }
@@ -119,6 +130,68 @@ impl Tenant {
 
     pub fn base_url(&self) -> &str {
         &self.base_url
+    }
+
+    pub(super) fn key(&self) -> &DemoKey {
+        &self.key
+    }
+
+    /// The tenant's public origin: its base URL, or the same host and port
+    /// with `https` when a TLS-terminating proxy in front of it says so
+    /// (`X-Forwarded-Proto: https`). Auth0's SDKs only speak `https://` and
+    /// check `iss` against it; behind such a proxy they get the issuer they
+    /// expect, as with an Auth0 custom domain. The tenant only listens on
+    /// loopback, so only a local process can ask for that.
+    pub fn origin(&self, forwarded_https: bool) -> String {
+        match self.base_url.strip_prefix("http://") {
+            Some(rest) if forwarded_https => format!("https://{rest}"),
+            _ => self.base_url.clone(),
+        }
+    }
+
+    /// `iss` of the tenant's tokens: its origin with a trailing slash, as
+    /// Auth0 writes it (`https://tenant.auth0.com/`).
+    pub fn issuer(&self, forwarded_https: bool) -> String {
+        format!("{}/", self.origin(forwarded_https))
+    }
+
+    /// `/.well-known/jwks.json`.
+    pub fn jwks(&self) -> Value {
+        self.key.jwks()
+    }
+
+    /// `/.well-known/openid-configuration`: what the tenant serves, in
+    /// the shape of Auth0's document.
+    pub fn openid_configuration(&self, forwarded_https: bool) -> Value {
+        let origin = self.origin(forwarded_https);
+        json!({
+            "issuer": format!("{origin}/"),
+            "authorization_endpoint": format!("{origin}/authorize"),
+            "token_endpoint": format!("{origin}/oauth/token"),
+            "jwks_uri": format!("{origin}/.well-known/jwks.json"),
+            "revocation_endpoint": format!("{origin}/oauth/revoke"),
+            "mfa_challenge_endpoint": format!("{origin}/mfa/challenge"),
+            "scopes_supported": ["openid", "profile", "email", "phone", "offline_access"],
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "grant_types_supported": [
+                "authorization_code",
+                "refresh_token",
+                crate::auth0::GRANT_PASSWORDLESS_OTP,
+                crate::auth0::GRANT_MFA_OTP,
+                crate::auth0::GRANT_MFA_OOB,
+                crate::auth0::GRANT_MFA_RECOVERY_CODE,
+            ],
+            "claims_supported": [
+                "aud", "iss", "iat", "exp", "sub", "name",
+                "email", "email_verified", "phone_number", "phone_number_verified",
+            ],
+            "request_uri_parameter_supported": false,
+            "request_parameter_supported": false,
+        })
     }
 
     pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -145,15 +218,12 @@ impl Tenant {
     pub fn passwordless_start(&self, request: StartRequest<'_>) -> TenantResult {
         let (identifier, channel) = match (request.connection, request.email, request.phone_number)
         {
-            ("email", Some(email), None) => (email.to_string(), "email"),
-            ("sms", None, Some(phone)) => (phone.to_string(), "sms"),
-            ("email" | "sms", _, _) => {
-                return Err(TenantError::new(
-                    StatusCode::BAD_REQUEST,
-                    "bad.request",
-                    "Missing email or phone_number for the connection.",
-                ))
-            }
+            ("email", Some(email), None) => (check_email(email)?.to_string(), "email"),
+            ("sms", None, Some(phone)) => (check_phone_number(phone)?.to_string(), "sms"),
+            ("email", None, _) => return Err(missing_property("bad.email", "email")),
+            ("sms", _, None) => return Err(missing_property("bad.phone_number", "phone_number")),
+            ("email", _, Some(_)) => return Err(not_allowed("phone_number")),
+            ("sms", Some(_), _) => return Err(not_allowed("email")),
             _ => {
                 return Err(TenantError::new(
                     StatusCode::BAD_REQUEST,
@@ -244,7 +314,7 @@ impl Tenant {
         self.lock().codes.get(identifier).map(|c| c.code.clone())
     }
 
-    /// The passwordless OTP grant.
+    /// The passwordless OTP grant; `issuer` from [`Tenant::issuer`].
     pub fn passwordless_otp(
         &self,
         username: &str,
@@ -252,6 +322,7 @@ impl Tenant {
         realm: &str,
         audience: Option<&str>,
         scope: &str,
+        issuer: &str,
     ) -> TenantResult {
         let wrong = if realm == "sms" {
             "Wrong phone number or verification code."
@@ -295,6 +366,7 @@ impl Tenant {
             subject: subject_for(username),
             audience: audience.unwrap_or_default().to_string(),
             scope: scope.to_string(),
+            issuer: issuer.to_string(),
         };
         if super::mfa::requires_mfa(username) {
             return Err(self.mfa_required(&mut state, session));
@@ -303,7 +375,7 @@ impl Tenant {
     }
 
     /// The `authorization_code` grant that completes a magic link.
-    pub fn authorization_code(&self, code: &str, redirect_uri: &str) -> TenantResult {
+    pub fn authorization_code(&self, code: &str, redirect_uri: &str, issuer: &str) -> TenantResult {
         let invalid = || {
             TenantError::new(
                 StatusCode::FORBIDDEN,
@@ -320,6 +392,7 @@ impl Tenant {
             subject: subject_for(&link.identifier),
             audience: String::new(),
             scope: "openid profile email offline_access".to_string(),
+            issuer: issuer.to_string(),
         };
         if super::mfa::requires_mfa(&link.identifier) {
             return Err(self.mfa_required(&mut state, session));
@@ -328,7 +401,9 @@ impl Tenant {
     }
 
     /// The `refresh_token` grant (no rotation: the refresh token stays valid).
-    pub fn refresh(&self, refresh_token: &str, scope: Option<&str>) -> TenantResult {
+    /// An absent or empty `scope` (auth0-python sends `scope: ""`) keeps the
+    /// original grant's, `id_token` included when it had `openid`.
+    pub fn refresh(&self, refresh_token: &str, scope: Option<&str>, issuer: &str) -> TenantResult {
         let mut state = self.lock();
         let Some(mut session) = state.refresh_tokens.get(refresh_token).cloned() else {
             return Err(TenantError::new(
@@ -337,9 +412,10 @@ impl Tenant {
                 "Unknown or invalid refresh token.",
             ));
         };
-        if let Some(scope) = scope {
+        if let Some(scope) = scope.filter(|s| !s.trim().is_empty()) {
             session.scope = scope.to_string();
         }
+        session.issuer = issuer.to_string();
         Ok(self.issue_tokens(&mut state, &session, false))
     }
 
@@ -355,13 +431,13 @@ impl Tenant {
         with_refresh: bool,
     ) -> Value {
         let now = unix_now();
-        let issuer = format!("{}/", self.base_url);
+        let issuer = &session.issuer;
         let audience = if session.audience.is_empty() {
             format!("{}/userinfo", self.base_url)
         } else {
             session.audience.clone()
         };
-        let access_token = jwt::sign(&json!({
+        let access_token = self.key.sign(&json!({
             "iss": issuer, "sub": session.subject, "aud": audience, "azp": DEMO_CLIENT_ID,
             "iat": now, "exp": now + TOKEN_LIFETIME_SECS, "scope": session.scope,
         }));
@@ -389,7 +465,7 @@ impl Tenant {
                 claims["phone_number"] = json!(identifier);
                 claims["phone_number_verified"] = json!(true);
             }
-            answer["id_token"] = json!(jwt::sign(&claims));
+            answer["id_token"] = json!(self.key.sign(&claims));
         }
         if with_refresh && scopes.contains(&"offline_access") {
             let refresh_token = random_token(40);
@@ -402,6 +478,72 @@ impl Tenant {
             answer["refresh_token"] = json!(refresh_token);
         }
         answer
+    }
+}
+
+/// Auth0's `bad.*` answer for a missing `/passwordless/start` property.
+fn missing_property(error: &'static str, property: &str) -> TenantError {
+    TenantError::new(
+        StatusCode::BAD_REQUEST,
+        error,
+        format!("Missing required property: {property}"),
+    )
+}
+
+fn not_allowed(property: &str) -> TenantError {
+    TenantError::new(
+        StatusCode::BAD_REQUEST,
+        "bad.request",
+        format!("the following properties are not allowed: {property}"),
+    )
+}
+
+/// An address Auth0's `email` format accepts: `local@domain`, a dotted
+/// domain of letters, digits and hyphens, at most 254 characters.
+fn check_email(email: &str) -> Result<&str, TenantError> {
+    let valid = email.len() <= 254
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            let local_ok = !local.is_empty()
+                && local.len() <= 64
+                && !local.starts_with('.')
+                && !local.ends_with('.')
+                && !local.contains("..")
+                && local
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
+            let labels: Vec<&str> = domain.split('.').collect();
+            let domain_ok = labels.len() >= 2
+                && labels.iter().all(|label| {
+                    !label.is_empty()
+                        && label.len() <= 63
+                        && !label.starts_with('-')
+                        && !label.ends_with('-')
+                        && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                });
+            local_ok && domain_ok
+        });
+    if valid {
+        Ok(email)
+    } else {
+        Err(TenantError::new(
+            StatusCode::BAD_REQUEST,
+            "bad.email",
+            format!("error in email - email format validation failed: {email}"),
+        ))
+    }
+}
+
+/// Auth0's own pattern for `/passwordless/start`: `^\+[0-9]{1,15}$`.
+fn check_phone_number(phone: &str) -> Result<&str, TenantError> {
+    let digits = phone.strip_prefix('+').unwrap_or("");
+    if (1..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(phone)
+    } else {
+        Err(TenantError::new(
+            StatusCode::BAD_REQUEST,
+            "bad.phone_number",
+            "String does not match pattern: ^\\+[0-9]{1,15}$",
+        ))
     }
 }
 
@@ -443,6 +585,8 @@ pub fn unix_now() -> u64 {
 mod tests {
     use super::*;
 
+    const ISS: &str = "http://127.0.0.1:1/";
+
     fn start(tenant: &Tenant, email: &str) {
         let result = tenant.passwordless_start(StartRequest {
             connection: "email",
@@ -472,23 +616,117 @@ mod tests {
         start(&tenant, "jane@example.com");
         let code = code_for(&tenant, "jane@example.com");
         let scope = "openid offline_access";
-        let ok = tenant.passwordless_otp("jane@example.com", &code, "email", None, scope);
+        let ok = tenant.passwordless_otp("jane@example.com", &code, "email", None, scope, ISS);
         assert!(ok.as_ref().is_ok_and(|v| v["refresh_token"].is_string()));
-        let again = tenant.passwordless_otp("jane@example.com", &code, "email", None, scope);
+        let again = tenant.passwordless_otp("jane@example.com", &code, "email", None, scope, ISS);
         assert_eq!(again.err().map(|e| e.error), Some("invalid_grant"));
 
         start(&tenant, "jane@example.com");
         for _ in 0..2 {
             let wrong =
-                tenant.passwordless_otp("jane@example.com", "000000x", "email", None, scope);
+                tenant.passwordless_otp("jane@example.com", "000000x", "email", None, scope, ISS);
             assert_eq!(
                 wrong.err().map(|e| e.description),
                 Some("Wrong email or verification code.".into())
             );
         }
-        let last = tenant.passwordless_otp("jane@example.com", "000000x", "email", None, scope);
+        let last =
+            tenant.passwordless_otp("jane@example.com", "000000x", "email", None, scope, ISS);
         assert!(last
             .err()
             .is_some_and(|e| e.description.contains("maximum number of attempts")));
+    }
+
+    fn start_request<'a>(
+        connection: &'a str,
+        email: Option<&'a str>,
+        phone_number: Option<&'a str>,
+    ) -> StartRequest<'a> {
+        StartRequest {
+            connection,
+            email,
+            phone_number,
+            send: "code",
+            redirect_uri: None,
+            state: None,
+            language: None,
+            end_user_ip: None,
+        }
+    }
+
+    #[test]
+    fn passwordless_start_answers_auth0s_bad_input_codes() {
+        let tenant = Tenant::new("http://127.0.0.1:1".into());
+        let cases = [
+            ("email", Some("not-an-email"), None, "bad.email"),
+            ("email", Some("jane@localhost"), None, "bad.email"),
+            ("email", Some("jane doe@example.com"), None, "bad.email"),
+            ("email", Some("@example.com"), None, "bad.email"),
+            ("email", None, None, "bad.email"),
+            ("sms", None, Some("not-a-phone"), "bad.phone_number"),
+            ("sms", None, Some("14155550100"), "bad.phone_number"),
+            ("sms", None, Some("+1234567890123456"), "bad.phone_number"),
+            ("sms", None, None, "bad.phone_number"),
+            (
+                "email",
+                Some("jane@example.com"),
+                Some("+14155550100"),
+                "bad.request",
+            ),
+            ("push", Some("jane@example.com"), None, "bad.connection"),
+        ];
+        for (connection, email, phone, error) in cases {
+            let answer = tenant.passwordless_start(start_request(connection, email, phone));
+            let got = answer.err().map(|e| (e.status.as_u16(), e.error));
+            assert_eq!(got, Some((400, error)), "{connection} {email:?} {phone:?}");
+        }
+        for (connection, email, phone) in [
+            ("email", Some("mfa+alice@mail.example.co.uk"), None),
+            ("sms", None, Some("+14155550100")),
+        ] {
+            let answer = tenant.passwordless_start(start_request(connection, email, phone));
+            assert!(answer.is_ok(), "{email:?} {phone:?}");
+        }
+        assert!(tenant.pending_code("+14155550100").is_some());
+    }
+
+    #[test]
+    fn a_refresh_with_an_empty_scope_keeps_the_original_scope_and_its_id_token() {
+        let tenant = Tenant::new("http://127.0.0.1:1".into());
+        start(&tenant, "jane@example.com");
+        let code = code_for(&tenant, "jane@example.com");
+        let login = tenant
+            .passwordless_otp(
+                "jane@example.com",
+                &code,
+                "email",
+                None,
+                "openid offline_access",
+                ISS,
+            )
+            .expect("tokens");
+        let refresh_token = login["refresh_token"].as_str().expect("a refresh token");
+        for scope in [None, Some(""), Some("  ")] {
+            let refreshed = tenant.refresh(refresh_token, scope, ISS).expect("tokens");
+            assert_eq!(refreshed["scope"], "openid offline_access", "{scope:?}");
+            assert!(refreshed["id_token"].is_string(), "{scope:?}");
+        }
+        let narrowed = tenant
+            .refresh(refresh_token, Some("offline_access"), ISS)
+            .expect("tokens");
+        assert!(narrowed.get("id_token").is_none());
+    }
+
+    #[test]
+    fn the_issuer_is_the_base_url_with_a_slash_or_its_https_twin_behind_tls() {
+        let tenant = Tenant::new("http://127.0.0.1:1".into());
+        assert_eq!(tenant.issuer(false), "http://127.0.0.1:1/");
+        assert_eq!(tenant.issuer(true), "https://127.0.0.1:1/");
+        let discovery = tenant.openid_configuration(false);
+        assert_eq!(discovery["issuer"], "http://127.0.0.1:1/");
+        assert_eq!(
+            discovery["jwks_uri"],
+            "http://127.0.0.1:1/.well-known/jwks.json"
+        );
     }
 }

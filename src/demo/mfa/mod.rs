@@ -27,7 +27,6 @@ use actix_web::http::StatusCode;
 use serde_json::json;
 use totp_rs::TOTP;
 
-use super::jwt;
 use super::tenant::{prune, random_token, Session, State, Tenant, TenantError};
 
 const MFA_TOKEN_LIFETIME: Duration = Duration::from_secs(600);
@@ -156,7 +155,8 @@ impl Tenant {
             return Ok(found.session.subject.clone());
         }
         let mfa_audience = format!("{}/mfa/", self.base_url());
-        jwt::verify(bearer)
+        self.key()
+            .verify(bearer)
             .filter(|claims| claims["aud"] == json!(mfa_audience))
             .and_then(|claims| claims["sub"].as_str().map(str::to_string))
             .ok_or_else(|| {
