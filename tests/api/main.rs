@@ -8,6 +8,7 @@ mod client_ip;
 mod demo;
 mod demo_console;
 mod demo_mfa;
+mod demo_tenant;
 mod errors;
 mod faults;
 mod hardening;
