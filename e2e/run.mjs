@@ -23,7 +23,8 @@
 
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { createWriteStream, mkdirSync, mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -36,14 +37,22 @@ const BIN = path.resolve(process.env.LOGIN_GATEWAY_BIN || path.join(ROOT, 'targe
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const OUT = path.resolve(process.env.E2E_OUT || path.join(ROOT, 'target/e2e'));
 const README_SHOT = process.env.E2E_README_SCREENSHOT ? path.resolve(process.env.E2E_README_SCREENSHOT) : null;
+/** If set, each step's screen is also saved there at desktop and phone
+ *  width (`<n>-<name>-{desktop,phone}.png`): the README's gallery, docs/screens. */
+const DOCS_SHOTS = process.env.E2E_DOCS_SCREENSHOTS ? path.resolve(process.env.E2E_DOCS_SCREENSHOTS) : null;
+const DESKTOP = { width: 860, height: 900 };
+const PHONE = { width: 375, height: 667 };
+/** axe-core, injected into the page through DevTools (not a <script>: the
+ *  page's CSP rightly refuses those). */
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
-const OVERALL_TIMEOUT_MS = 120_000;
+const OVERALL_TIMEOUT_MS = 240_000;
 const STEP_TIMEOUT_MS = 30_000;
 const UI_TIMEOUT_MS = 10_000;
 /** The per-identifier start limits the gateway runs with here. The demo's
  *  `mfa+…@example.com` users share one identifier key (`+tag` removed,
  *  SPEC §4), so it must cover their starts too. */
-const START_LIMIT = 6;
+const START_LIMIT = 8;
 
 // ---------------------------------------------------------------------------
 // RFC 6238 TOTP (HMAC-SHA1, 30 s, 6 digits), as an authenticator app does it
@@ -258,6 +267,67 @@ async function main() {
   const noPageProblems = () =>
     check(pageProblems.length === 0, `the page reported: ${pageProblems.join(' | ')}`);
 
+  /** axe-core on the page as it is now: no serious or critical violation
+   *  (WCAG 2.1 A/AA rules and axe's best practices). */
+  const a11yChecked = [];
+  async function a11y(name, target = page) {
+    if (!(await target.evaluate(() => Boolean(window.axe)))) await target.evaluate(AXE_SOURCE);
+    const found = await target.evaluate(async () => {
+      const result = await window.axe.run(document, {
+        runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
+      });
+      return result.violations
+        .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+        .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+    });
+    check(found.length === 0, `accessibility on "${name}": ${found.join(' | ')}`);
+    a11yChecked.push(name);
+  }
+
+  /** The screen at desktop and phone width, for docs/ (E2E_DOCS_SCREENSHOTS). */
+  let docsShots = 0;
+  async function docsShot(name, target = page) {
+    if (!DOCS_SHOTS) return;
+    mkdirSync(DOCS_SHOTS, { recursive: true });
+    docsShots += 1;
+    const base = path.join(DOCS_SHOTS, `${String(docsShots).padStart(2, '0')}-${name}`);
+    const before = target.viewportSize();
+    await target.screenshot({ path: `${base}-desktop.png`, fullPage: true });
+    await target.setViewportSize(PHONE);
+    await target.screenshot({ path: `${base}-phone.png`, fullPage: true });
+    await target.setViewportSize(before);
+  }
+
+  /** Requests the page sends to `pathname` on the gateway, from now on. */
+  function watchCalls(pathname, target = page) {
+    const seen = [];
+    const onRequest = (request) => {
+      const url = new URL(request.url());
+      if (url.origin === gatewayOrigin && url.pathname === pathname && request.method() === 'POST') {
+        seen.push(request.postData() || '');
+      }
+    };
+    target.on('request', onRequest);
+    return { seen, stop: () => target.off('request', onRequest) };
+  }
+
+  /** The JSON body of the next gateway answer on `pathname`. */
+  function nextAnswer(pathname, target = page) {
+    return target
+      .waitForResponse((response) => new URL(response.url()).pathname === pathname && response.request().method() === 'POST')
+      .then((response) => response.json());
+  }
+
+  /** A Node-side call to the gateway, as another client would make it. */
+  async function callGateway(pathname, body) {
+    const response = await fetch(`${gatewayOrigin}${pathname}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    return { status: response.status, body: await response.json().catch(() => null) };
+  }
+
   /** Start → code from the console → verify. */
   async function loginWithCode(email) {
     await tid('channel-email').check();
@@ -329,6 +399,8 @@ async function main() {
       await page.goto(appUrl);
       await page.waitForSelector('body[data-ready="true"]');
       check((await text('gateway-url')) === gatewayOrigin, `the app calls ${await text('gateway-url')}`);
+      await a11y('start');
+      await docsShot('start');
       noPageProblems();
     });
 
@@ -439,6 +511,8 @@ async function main() {
       check((await text('error-status')) === 'HTTP 403', `status ${await text('error-status')}`);
       check(/Wrong email or verification code/.test(await text('error-description')), 'description');
       check((await text('error-request-id')).length > 4, 'the request_id is shown');
+      await a11y('wrong code');
+      await docsShot('wrong-code');
       await shot('01-wrong-code');
       await tid('code').fill(code);
       await tid('verify-submit').click();
@@ -446,6 +520,8 @@ async function main() {
       check(idClaims.email === 'jane@example.com', `claims: ${JSON.stringify(idClaims)}`);
       check(idClaims.sub === 'email|jane@example.com', `sub ${idClaims.sub}`);
       check(await tid('error').isHidden(), 'the old error is cleared');
+      await a11y('signed in');
+      await docsShot('signed-in');
       await shot('02-signed-in');
       await tid('refresh').click();
       await page.waitForFunction(() => /Refreshed/.test(document.getElementById('token-status').textContent));
@@ -463,6 +539,8 @@ async function main() {
       const mark = gatewayConsole.mark();
       await tid('start-submit').click();
       await visible('step-link');
+      await a11y('link sent');
+      await docsShot('link-sent');
       const [, link] = await gatewayConsole.wait(
         /\[demo tenant\] magic link to jane@example\.com: (\S+)/,
         { from: mark },
@@ -515,6 +593,8 @@ async function main() {
         mkdirSync(path.dirname(README_SHOT), { recursive: true });
         await page.screenshot({ path: README_SHOT, fullPage: false });
       }
+      await a11y('enroll an authenticator app');
+      await docsShot('enroll-otp');
       await shot('04-enroll-otp');
       await tid('otp-submit').click();
       const idClaims = await claims();
@@ -531,6 +611,8 @@ async function main() {
       await visible('challenge-recovery-code');
       await tid('challenge-otp').click();
       await visible('otp-form');
+      await a11y('challenge');
+      await docsShot('challenge-otp');
       await shot('05-challenge-otp');
       await tid('otp').fill(totp(secret));
       await tid('otp-submit').click();
@@ -552,6 +634,8 @@ async function main() {
       await visible('rotated-recovery');
       const rotated = await text('rotated-recovery-code');
       check(rotated.length >= 8 && rotated !== recoveryCode, `rotated code ${rotated}`);
+      await a11y('recovery code used');
+      await docsShot('recovery-code');
       await shot('06-recovery-code');
       noPageProblems();
       await signOut();
@@ -569,6 +653,166 @@ async function main() {
       check((await claims()).email === 'mfa+push@example.com', 'push user signed in');
       noPageProblems();
       await signOut();
+    });
+
+    await step('(1, 2) revoke sends one request and stays off; sign-out revokes the refresh token', async () => {
+      const firstAnswer = nextAnswer('/login/verify');
+      await loginWithCode('tokens@example.com');
+      const first = await firstAnswer;
+      await claims();
+      check(typeof first.refresh_token === 'string', 'the demo issued a refresh token');
+      const revokes = watchCalls('/token/revoke');
+      await tid('revoke').click();
+      await page.waitForFunction(() => /revoked/.test(document.getElementById('token-status').textContent));
+      check(await tid('revoke').isDisabled(), 'Revoke is enabled again after revoking');
+      check(await tid('refresh').isDisabled(), 'Refresh is enabled without a refresh token');
+      await tid('revoke').dispatchEvent('click');
+      await page.waitForTimeout(300);
+      revokes.stop();
+      check(revokes.seen.length === 1, `${revokes.seen.length} revoke requests`);
+      check(await tid('error').isHidden(), 'a second Revoke showed an error');
+      const revoked = await callGateway('/token/refresh', { refresh_token: first.refresh_token });
+      check(revoked.body && revoked.body.error === 'invalid_grant', `a revoked token refreshed: ${revoked.status}`);
+      await signOut();
+
+      const secondAnswer = nextAnswer('/login/verify');
+      await loginWithCode('tokens@example.com');
+      const second = await secondAnswer;
+      await claims();
+      const usable = await callGateway('/token/refresh', { refresh_token: second.refresh_token });
+      check(usable.status === 200, `the fresh refresh token answered ${usable.status}`);
+      const signOutRevokes = watchCalls('/token/revoke');
+      await signOut();
+      signOutRevokes.stop();
+      check(signOutRevokes.seen.length === 1, `sign-out sent ${signOutRevokes.seen.length} revoke requests`);
+      check(JSON.parse(signOutRevokes.seen[0]).refresh_token === second.refresh_token, 'sign-out revoked another token');
+      const after = await callGateway('/token/refresh', { refresh_token: second.refresh_token });
+      check(after.body && after.body.error === 'invalid_grant', `after sign-out the token got ${after.status}`);
+      noPageProblems();
+    });
+
+    await step('(3) choosing another factor stops a pending push poll; the next login challenges that factor', async () => {
+      await loginWithCode('mfa+switch@example.com');
+      await visible('mfa-enroll');
+      const polls = watchCalls('/mfa/verify');
+      await tid('enroll-push').click();
+      await visible('push-status');
+      // The user changes their mind before the device approves.
+      await tid('enroll-otp').click();
+      await visible('otp-enrollment');
+      const switched = await text('otp-secret');
+      // Past the first poll (3 s) and the demo device's approval (4 s).
+      await page.waitForTimeout(4_500);
+      check(polls.seen.length === 0, `the abandoned push still polled: ${polls.seen.length}`);
+      check(await tid('step-done').isHidden(), 'the abandoned push signed the user in');
+      await tid('otp').fill(totp(switched));
+      await tid('otp-submit').click();
+      check((await claims()).email === 'mfa+switch@example.com', 'signed in through the app factor');
+      polls.stop();
+      check(polls.seen.every((body) => !JSON.parse(body).oob_code), 'a push poll went out');
+      await signOut();
+      await loginWithCode('mfa+switch@example.com');
+      await visible('mfa-challenge');
+      await visible('challenge-otp');
+      noPageProblems();
+      await page.goto(appUrl);
+      await page.waitForSelector('body[data-ready="true"]');
+    });
+
+    await step('(4) after the maximum number of attempts the app goes back to start', async () => {
+      await tid('email').fill('attempts@example.com');
+      const mark = gatewayConsole.mark();
+      await tid('start-submit').click();
+      await visible('step-code');
+      const [, code] = await gatewayConsole.wait(
+        /\[demo tenant\] email to attempts@example\.com: your one-time code is (\d{6})/,
+        { from: mark },
+      );
+      const wrong = code === '000000' ? '111111' : '000000';
+      for (let attempt = 1; attempt <= 3; attempt += 1) {
+        await tid('code').fill(wrong);
+        const answered = page.waitForResponse((r) => new URL(r.url()).pathname === '/login/verify');
+        await tid('verify-submit').click();
+        await answered;
+        await visible('error');
+      }
+      await visible('step-start');
+      check(await tid('step-code').isHidden(), 'still on the code step');
+      check(/maximum number of attempts/i.test(await text('error-description')), await text('error-description'));
+      await a11y('code used up');
+      noPageProblems();
+    });
+
+    await step('(5) the demo lets one address start 25 sign-ins', async () => {
+      for (let n = 1; n <= 25; n += 1) {
+        const started = await callGateway('/login/start', { email: `explorer${n}@example.com` });
+        check(started.status === 200, `start ${n} answered ${started.status} ${JSON.stringify(started.body)}`);
+      }
+    });
+
+    await step('(7) opened at localhost, the app moves to its one origin; its magic link signs in once', async () => {
+      const app = new URL(appUrl);
+      const tab = await context.newPage();
+      await tab.goto(`http://localhost:${app.port}/`);
+      await tab.waitForSelector('body[data-ready="true"]');
+      check(new URL(tab.url()).origin === app.origin, `the app stayed at ${tab.url()}`);
+      await tab.getByTestId('send-link').check();
+      await tab.getByTestId('email').fill('localhost@example.com');
+      const mark = gatewayConsole.mark();
+      await tab.getByTestId('start-submit').click();
+      await tab.getByTestId('step-link').waitFor({ state: 'visible' });
+      const linkText = await tab.getByTestId('step-link').textContent();
+      check(/this tab or a new one/.test(linkText) && !/session storage/.test(linkText), `link step says: ${linkText}`);
+      const [, link] = await gatewayConsole.wait(/\[demo tenant\] magic link to localhost@example\.com: (\S+)/, {
+        from: mark,
+      });
+      const linkTab = await context.newPage();
+      await linkTab.goto(link);
+      await linkTab.getByTestId('step-done').waitFor({ state: 'visible' });
+      const idClaims = JSON.parse(await linkTab.getByTestId('id-claims').textContent());
+      check(idClaims.email === 'localhost@example.com', `claims: ${JSON.stringify(idClaims)}`);
+      // The same link again: used up, and the page says so.
+      const reused = await context.newPage();
+      await reused.goto(link);
+      await reused.getByTestId('error').waitFor({ state: 'visible' });
+      const said = await reused.getByTestId('error-description').textContent();
+      check(/already used/.test(said), `a reused link says: ${said}`);
+      for (const opened of [tab, linkTab, reused]) await opened.close();
+    });
+
+    await step('(10) on a 375×667 phone a wrong code shows the error in view, focused, the field marked', async () => {
+      await page.setViewportSize(PHONE);
+      try {
+        await page.goto(appUrl);
+        await page.waitForSelector('body[data-ready="true"]');
+        await tid('email').fill('phone-user@example.com');
+        const mark = gatewayConsole.mark();
+        await tid('start-submit').click();
+        await visible('step-code');
+        const [, code] = await gatewayConsole.wait(
+          /\[demo tenant\] email to phone-user@example\.com: your one-time code is (\d{6})/,
+          { from: mark },
+        );
+        await tid('code').fill(code === '000000' ? '111111' : '000000');
+        await tid('verify-submit').click();
+        await visible('error');
+        const box = await tid('error').boundingBox();
+        check(box && box.y >= 0 && box.y < PHONE.height - 40, `the error is at y=${box && box.y}, outside the viewport`);
+        const focused = await page.evaluate(() => document.activeElement && document.activeElement.id);
+        check(focused === 'error', `focus is on #${focused}`);
+        check((await tid('code').getAttribute('aria-invalid')) === 'true', 'the field is not marked invalid');
+        await a11y('wrong code on a phone');
+        await tid('code').fill(code);
+        await tid('verify-submit').click();
+        await claims();
+        const card = await tid('step-done').boundingBox();
+        check(card && card.y >= -1 && card.y < 120, `the signed-in card starts at y=${card && card.y}`);
+        check((await tid('code').getAttribute('aria-invalid')) === null, 'the field stays marked invalid');
+        noPageProblems();
+        await signOut();
+      } finally {
+        await page.setViewportSize(DESKTOP);
+      }
     });
 
     await step('(e) rate limit: the 429 and a live Retry-After countdown are shown', async () => {
@@ -595,6 +839,8 @@ async function main() {
       const later = await seconds();
       check(later < first, `the countdown does not move: ${first} → ${later}`);
       check(await tid('step-code').isHidden(), 'no code step after a 429');
+      await a11y('rate limited');
+      await docsShot('rate-limited');
       await shot('07-rate-limited');
       noPageProblems();
     });
@@ -619,6 +865,8 @@ async function main() {
       check((await text('error-code')) === 'too_many_requests', `error ${await text('error-code')}`);
       check(/paused for a while to stop abuse/.test(await text('error-hint')), `hint ${await text('error-hint')}`);
       await visible('retry-countdown');
+      await a11y('SMS paused');
+      await docsShot('sms-paused');
       await shot('08-sms-paused');
       noPageProblems();
     });
@@ -634,6 +882,7 @@ async function main() {
 
   const passed = results.filter((r) => r.ok).length;
   const failed = results.length - passed;
+  process.stdout.write(`axe-core found no serious or critical violation on: ${a11yChecked.join(', ')}\n`);
   process.stdout.write(`screenshots and the gateway log: ${OUT}\n`);
   process.stdout.write(`e2e: ${passed} passed, ${failed} failed\n`);
   return failed === 0 && passed > 0 ? 0 : 1;

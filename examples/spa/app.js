@@ -21,7 +21,8 @@ import { renderQr } from './qr.js';
 // cookie. Anything in web storage can be read by any script that runs on
 // this origin, so one XSS bug would hand out long-lived refresh tokens.
 // In memory they die with the page (a reload signs the user out, which is
-// the price). Apps that need sessions to survive reloads should go one step
+// the price; the refresh token it held is not revoked by a reload and stays
+// valid until Auth0 expires it, whereas "sign out" revokes it first). Apps that need sessions to survive reloads should go one step
 // further along the backend-for-frontend (BFF) pattern: let a server of
 // their own keep the refresh token and give the browser only an HttpOnly,
 // SameSite session cookie.
@@ -36,6 +37,8 @@ let pending = null; // {email} or {phone_number}: who /login/start was for
 // link completes a sign-in this browser started (against login CSRF); an
 // attacker can neither read nor set it.
 const LINK_STATE_KEY = 'login-gateway-example.magic-link';
+/** The state of the last link used here, to tell "already used" apart. */
+const LINK_USED_KEY = 'login-gateway-example.magic-link-used';
 /** How long a started magic-link sign-in may take, in ms. */
 const LINK_STATE_TTL_MS = 10 * 60 * 1000;
 
@@ -88,7 +91,13 @@ function restart() {
   show('step-start');
 }
 
+/** Bumped whenever the user leaves the factor being proven: a push poll
+ *  still running for an older one stops at its next turn instead of
+ *  signing the user in behind their back. */
+let factorAttempt = 0;
+
 function resetMfaPanels() {
+  factorAttempt += 1;
   for (const id of [
     'mfa-enroll',
     'mfa-challenge',
@@ -109,7 +118,8 @@ function resetMfaPanels() {
 
 let countdownTimer = null;
 
-function showError(error) {
+/** `origin`: the button whose action failed; the error goes next to its form. */
+function showError(error, origin = null) {
   if (!(error instanceof GatewayError)) {
     console.error(error);
     error = new GatewayError({
@@ -126,7 +136,49 @@ function showError(error) {
   $('error-hint').hidden = !hint;
   stopCountdown();
   if (error.status === 429 && error.retryAfter !== null) startCountdown(error.retryAfter);
+  const form = origin && !origin.closest('[hidden]') ? origin.form || origin.closest('form') : null;
+  placeError(form);
   $('error').hidden = false;
+  // Where the user is looking: next to the form of the current step (on a
+  // phone the top of the page is far away), the field marked invalid, and
+  // focus on the message so a screen reader reads it; Tab goes on to the field.
+  const field = (form && firstField(form)) || currentField();
+  if (field) {
+    field.setAttribute('aria-invalid', 'true');
+    field.setAttribute('aria-describedby', 'error-description');
+  }
+  $('error').focus({ preventScroll: true });
+  $('error').scrollIntoView({ block: 'nearest' });
+}
+
+/** The visible step's card, or none (the page is between steps). */
+function currentStep() {
+  return STEPS.map($).find((section) => !section.hidden) || null;
+}
+
+/** Puts the error box just before `form` (or the current step's first
+ *  visible form), so Tab from the message lands on the field it is about. */
+function placeError(form) {
+  const error = $('error');
+  const step = currentStep();
+  if (!step) return;
+  const target = form || [...step.querySelectorAll('form')].find((f) => !f.closest('[hidden]'));
+  if (target) target.before(error);
+  else step.append(error);
+}
+
+const isShown = (element) => !element.closest('[hidden]') && element.offsetParent !== null;
+
+/** The first visible text field of `form`. */
+function firstField(form) {
+  return [...form.querySelectorAll('input:not([type="radio"])')].find(isShown) || null;
+}
+
+/** The input an error without a form is about: the current step's first. */
+function currentField() {
+  const step = currentStep();
+  const form = step && [...step.querySelectorAll('form')].find(isShown);
+  return form ? firstField(form) : null;
 }
 
 /** What a person can do about the errors that are not their typing. */
@@ -146,6 +198,10 @@ function friendlyHint(error) {
 function clearError() {
   stopCountdown();
   $('error').hidden = true;
+  for (const field of document.querySelectorAll('[aria-invalid]')) {
+    field.removeAttribute('aria-invalid');
+    field.removeAttribute('aria-describedby');
+  }
 }
 
 /** A live "try again in" from Retry-After (seconds). */
@@ -159,7 +215,11 @@ function startCountdown(seconds) {
       left > 0
         ? `Rate limited: try again in ${formatDuration(left)} (Retry-After: ${seconds} s)`
         : 'You can try again now.';
-    if (left === 0) stopCountdown();
+    // Stays on screen, saying so; only the ticking stops.
+    if (left === 0) {
+      clearInterval(countdownTimer);
+      countdownTimer = null;
+    }
   };
   element.hidden = false;
   tick();
@@ -185,7 +245,7 @@ async function action(button, work) {
   try {
     await work();
   } catch (error) {
-    showError(error);
+    showError(error, button);
   } finally {
     if (button) button.disabled = false;
   }
@@ -261,7 +321,26 @@ function randomState() {
 async function verify(event) {
   event.preventDefault();
   const code = event.currentTarget.elements.code.value.trim();
-  await action(event.submitter, () => login(() => gateway.verify({ ...pending, code })));
+  await action(event.submitter, async () => {
+    try {
+      await login(() => gateway.verify({ ...pending, code }));
+    } catch (error) {
+      // After too many wrong codes Auth0 drops the code: even the right one
+      // fails now, so staying on this step would only frustrate. Back to
+      // the start, with the error shown there.
+      if (codeUsedUp(error)) restart();
+      throw error;
+    }
+  });
+}
+
+/** Auth0's answer once a code has had its maximum number of attempts. */
+function codeUsedUp(error) {
+  return (
+    error instanceof GatewayError &&
+    (error.code === 'too_many_attempts' ||
+      (error.code === 'invalid_grant' && /maximum number of attempts/i.test(error.description)))
+  );
 }
 
 /** The state of a magic-link sign-in started here, if it has not expired. */
@@ -286,20 +365,18 @@ async function completeMagicLink(params) {
   window.history.replaceState(null, '', clean);
   if (!expected || state !== expected) {
     // The stored state stays: a forged link must not cancel the real one.
-    showError(
-      new GatewayError({
-        status: 0,
-        body: {
-          error: 'state_mismatch',
-          error_description: expected
-            ? 'This link does not belong to the sign-in started in this browser. Start again.'
-            : 'No sign-in was started in this browser in the last 10 minutes, so the link is not used.',
-        },
-      }),
-    );
+    let description = 'This link does not belong to the sign-in started in this browser. Start again.';
+    if (!expected) {
+      description =
+        state && state === localStorage.getItem(LINK_USED_KEY)
+          ? 'This link was already used: a link signs in once. Start again to get a new one.'
+          : 'This link was not started in this browser, or more than 10 minutes ago. Start again.';
+    }
+    showError(new GatewayError({ status: 0, body: { error: 'state_mismatch', error_description: description } }));
     return;
   }
   localStorage.removeItem(LINK_STATE_KEY);
+  localStorage.setItem(LINK_USED_KEY, state);
   await action(null, () => login(() => gateway.callback({ code, state })));
 }
 
@@ -379,6 +456,7 @@ function renderAuthenticators(list) {
 }
 
 async function challenge(authenticator, kind) {
+  factorAttempt += 1;
   for (const id of ['otp-form', 'oob-form', 'push-status', 'recovery-form']) $(id).hidden = true;
   if (kind === 'recovery-code') {
     // Nothing to send: the user types a code they saved.
@@ -461,7 +539,8 @@ async function verifyRecoveryCode(event) {
 async function pollPush(oobCode) {
   const status = $('push-status');
   const mfaToken = mfa.mfa_token;
-  const stillWanted = () => mfa && mfa.mfa_token === mfaToken;
+  const attempt = factorAttempt;
+  const stillWanted = () => mfa && mfa.mfa_token === mfaToken && factorAttempt === attempt;
   const giveUpAt = Date.now() + PUSH_GIVE_UP_MS;
   let interval = PUSH_POLL_MS;
   let polls = 0;
@@ -522,6 +601,10 @@ function signedIn(answer) {
   $('rotated-recovery-code').textContent = rotated || '';
   renderTokens();
   show('step-done');
+  // The card starts where the previous step's did: bring its top (and
+  // focus, for keyboards and screen readers) into view.
+  $('signed-in-heading').focus({ preventScroll: true });
+  $('step-done').scrollIntoView({ block: 'start' });
 }
 
 function renderTokens() {
@@ -551,19 +634,40 @@ function decodeJwtPayload(jwt) {
 }
 
 async function refresh(event) {
+  if (!tokens || !tokens.refresh_token) return;
   await action(event.currentTarget, async () => {
     const answer = await gateway.refresh(tokens.refresh_token);
     signedIn(answer);
     $('token-status').textContent = `Refreshed at ${new Date().toLocaleTimeString()}.`;
   });
+  // action() re-enables its button; what is possible now decides.
+  if (tokens) renderTokens();
 }
 
 async function revoke(event) {
+  if (!tokens || !tokens.refresh_token) return;
   await action(event.currentTarget, async () => {
     await gateway.revoke(tokens.refresh_token);
     tokens.refresh_token = null;
-    renderTokens();
     $('token-status').textContent = 'Refresh token revoked: it can no longer be used.';
+  });
+  if (tokens) renderTokens();
+}
+
+/**
+ * Signing out revokes the refresh token at Auth0 first (through the
+ * gateway), so a copy of it is worthless; the access token cannot be
+ * revoked and lapses at its expiry. If the revocation fails the user is
+ * signed out here all the same, and the error says so.
+ */
+async function signOut(event) {
+  const refreshToken = tokens && tokens.refresh_token;
+  await action(event.currentTarget, async () => {
+    try {
+      if (refreshToken) await gateway.revoke(refreshToken);
+    } finally {
+      restart();
+    }
   });
 }
 
@@ -593,6 +697,7 @@ function main() {
   });
   byTestId('refresh').addEventListener('click', refresh);
   byTestId('revoke').addEventListener('click', revoke);
+  byTestId('sign-out').addEventListener('click', signOut);
   $('error-dismiss').addEventListener('click', clearError);
   for (const button of document.querySelectorAll('[data-action="restart"]')) {
     button.addEventListener('click', restart);
