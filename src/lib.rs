@@ -2,6 +2,7 @@
 //! MFA. `main.rs` only parses the command line; everything else lives here
 //! so tests start exactly what production starts.
 
+pub mod api_proxy;
 pub mod auth0;
 pub mod body;
 pub mod cli;
@@ -15,9 +16,11 @@ pub mod middleware;
 pub mod openapi;
 pub mod rate_limit;
 pub mod redis_store;
+pub mod refresh_flight;
 pub mod request_id;
 pub mod routes;
 pub mod secret;
+pub mod session;
 pub mod settings;
 pub mod sms;
 pub mod startup;

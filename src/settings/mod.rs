@@ -17,8 +17,10 @@ use ipnet::IpNet;
 use secrecy::SecretString;
 use serde::Deserialize;
 
+mod session;
 mod validate;
 
+pub use session::{SessionApi, SessionKey, SessionSettings};
 pub use validate::normalise_domain;
 use validate::{validate_auth0, validate_rate_limit, validate_server, validate_sms};
 
@@ -58,6 +60,7 @@ pub struct RawSettings {
     pub auth0: RawAuth0,
     pub rate_limit: RawRateLimit,
     pub sms: RawSms,
+    pub session: session::RawSession,
     pub log: RawLog,
 }
 
@@ -261,6 +264,18 @@ min_sends = 50
 min_conversion = 0.2
 pause_secs = 900
 
+[session]
+enabled = false
+keys = []
+cookie_name = "__Host-lgw"
+max_age_secs = 86400
+idle_secs = 3600
+refresh_reuse_secs = 10
+public_origin = ""
+api_timeout_ms = 10000
+
+[session.apis]
+
 [log]
 format = "json"
 "#;
@@ -352,6 +367,7 @@ pub struct Settings {
     pub auth0: Auth0Settings,
     pub rate_limit: RateLimitSettings,
     pub sms: SmsSettings,
+    pub session: SessionSettings,
     pub log: LogSettings,
 }
 
@@ -457,6 +473,7 @@ impl Settings {
             auth0: validate_auth0(raw.auth0)?,
             rate_limit: validate_rate_limit(raw.rate_limit)?,
             sms: validate_sms(raw.sms)?,
+            session: session::validate_session(raw.session)?,
             log: LogSettings {
                 format: raw.log.format,
             },

@@ -87,7 +87,7 @@ fn parse_cidr(text: &str) -> Result<IpNet, String> {
 }
 
 /// An origin is scheme://host[:port], exactly as browsers send it.
-fn parse_origin(text: &str) -> Result<String, String> {
+pub(super) fn parse_origin(text: &str) -> Result<String, String> {
     let url = Url::parse(text).map_err(|_| "an entry is not an origin".to_string())?;
     let origin = url.origin().ascii_serialization();
     if origin == "null" || text.trim_end_matches('/') != origin {
@@ -180,6 +180,11 @@ fn parse_redirect_uri(uri: &str) -> Result<String, String> {
     }
 }
 
+/// An `http://` URL is allowed only to this machine.
+pub(super) fn is_loopback_url_host(url: &Url) -> bool {
+    url.host().is_some_and(|host| is_loopback_host(&host))
+}
+
 fn is_loopback_host(host: &url::Host<&str>) -> bool {
     match host {
         url::Host::Domain(name) => name.eq_ignore_ascii_case("localhost"),
@@ -221,7 +226,7 @@ fn secret_setting(
     }
 }
 
-fn read_secret_file(key: &str, path: &Path) -> Result<SecretString, SettingsError> {
+pub(super) fn read_secret_file(key: &str, path: &Path) -> Result<SecretString, SettingsError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| SettingsError::new(key, format!("cannot read the file ({})", e.kind())))?;
     // Secret files written by `echo` or Kubernetes often end in a newline.

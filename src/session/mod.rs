@@ -1,0 +1,405 @@
+//! Cookie sessions (SPEC §10): the gateway as the browser app's
+//! backend-for-frontend. Auth0's tokens are sealed into `HttpOnly` cookies
+//! ([`seal`]) instead of being handed to JavaScript; the gateway stays
+//! stateless. This module reads and writes those cookies and decides the
+//! CSRF rule; the routes (`routes::session`, the login-completing calls,
+//! `/mfa/*`) use it.
+
+pub mod seal;
+
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::HttpRequest;
+use serde::{Deserialize, Serialize};
+
+use crate::settings::SessionSettings;
+use seal::{OpenError, Sealer};
+
+/// The opt-in header, and the CSRF proof on every cookie-bearing call.
+pub const OPT_IN_HEADER: &str = "x-lgw-session";
+/// The mfa_token's cookie lives at most this long (SPEC §10).
+pub const MFA_COOKIE_SECS: u64 = 600;
+/// The last-use time is resealed at most this often.
+const TOUCH_EVERY_SECS: u64 = 60;
+
+/// What the session cookie holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionData {
+    /// Auth0's refresh token (`None` without `offline_access`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    pub access_token: String,
+    /// When the access token expires (unix seconds).
+    pub access_expires_at: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// The id_token's profile claims (`user` in answers).
+    pub user: serde_json::Map<String, serde_json::Value>,
+    /// The absolute end: login + `session.max_age_secs`.
+    pub expires_at: u64,
+    /// The last use, for `session.idle_secs`.
+    pub used_at: u64,
+    /// Access tokens for `/api` targets with their own audience.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub api_tokens: BTreeMap<String, ApiToken>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApiToken {
+    pub access_token: String,
+    pub expires_at: u64,
+}
+
+/// What a request's cookies say.
+pub enum Found<T> {
+    /// No such cookie.
+    None,
+    /// It opened.
+    Open(T),
+    /// It is there but does not open (tampered, unknown key, expired):
+    /// `401 session_expired`, and the answer clears it.
+    Broken,
+}
+
+pub struct Sessions {
+    sealer: Sealer,
+    settings: SessionSettings,
+    mfa_cookie: String,
+}
+
+impl Sessions {
+    /// `None` while `session.enabled = false`.
+    pub fn new(settings: &SessionSettings) -> Option<Self> {
+        if !settings.enabled {
+            return None;
+        }
+        Some(Self {
+            sealer: Sealer::new(&settings.keys)?,
+            mfa_cookie: format!("{}-mfa", settings.cookie_name),
+            settings: settings.clone(),
+        })
+    }
+
+    pub fn settings(&self) -> &SessionSettings {
+        &self.settings
+    }
+
+    pub fn cookie_name(&self) -> &str {
+        &self.settings.cookie_name
+    }
+
+    pub fn mfa_cookie_name(&self) -> &str {
+        &self.mfa_cookie
+    }
+
+    /// Whether the request carries a session or mfa cookie (or a chunk).
+    pub fn carries_cookie(&self, req: &HttpRequest) -> bool {
+        let names = cookie_names(req);
+        [self.cookie_name(), self.mfa_cookie_name()]
+            .iter()
+            .any(|ours| names.iter().any(|name| is_ours(name, ours)))
+    }
+
+    /// The session, with idle expiry applied.
+    pub fn read(&self, req: &HttpRequest) -> Found<SessionData> {
+        let now = unix_now();
+        match self.open::<SessionData>(req, self.cookie_name(), now) {
+            Found::Open(data)
+                if data.used_at + self.settings.idle.as_secs() <= now || data.expires_at <= now =>
+            {
+                Found::Broken
+            }
+            found => found,
+        }
+    }
+
+    /// The sealed mfa_token.
+    pub fn read_mfa_token(&self, req: &HttpRequest) -> Found<String> {
+        self.open(req, &self.mfa_cookie, unix_now())
+    }
+
+    fn open<T: serde::de::DeserializeOwned>(
+        &self,
+        req: &HttpRequest,
+        name: &str,
+        now: u64,
+    ) -> Found<T> {
+        let cookies = request_cookies(req);
+        let Some(value) = seal::join(name, |wanted| {
+            cookies.iter().find(|(n, _)| *n == wanted).map(|(_, v)| *v)
+        }) else {
+            return Found::None;
+        };
+        match self.sealer.open(name, &value, now) {
+            Ok(data) => Found::Open(data),
+            Err(OpenError::Malformed | OpenError::Forged | OpenError::Expired) => Found::Broken,
+        }
+    }
+
+    /// A new session from a login's tokens.
+    pub fn start(
+        &self,
+        refresh_token: Option<String>,
+        access_token: String,
+        expires_in: u64,
+        scope: Option<String>,
+        user: serde_json::Map<String, serde_json::Value>,
+    ) -> SessionData {
+        let now = unix_now();
+        SessionData {
+            refresh_token,
+            access_token,
+            access_expires_at: now + expires_in,
+            scope,
+            user,
+            expires_at: now + self.settings.max_age.as_secs(),
+            used_at: now,
+            api_tokens: BTreeMap::new(),
+        }
+    }
+
+    /// Whether a read session should be resealed to move its last use on.
+    pub fn needs_touch(&self, data: &SessionData) -> bool {
+        data.used_at + TOUCH_EVERY_SECS <= unix_now()
+    }
+
+    /// The `Set-Cookie` values that store `data` (and clear chunks of
+    /// another length that the request still carries).
+    pub fn store(&self, req: &HttpRequest, data: &mut SessionData) -> Vec<HeaderValue> {
+        let now = unix_now();
+        data.used_at = now;
+        let max_age = data.expires_at.saturating_sub(now);
+        let name = self.cookie_name().to_string();
+        match self.sealer.seal(&name, data, data.expires_at) {
+            Some(value) => self.set(req, &name, &value, max_age),
+            None => self.clear_named(req, &name),
+        }
+    }
+
+    /// The `Set-Cookie` values that store an mfa_token for
+    /// [`MFA_COOKIE_SECS`].
+    pub fn store_mfa_token(&self, req: &HttpRequest, mfa_token: &str) -> Vec<HeaderValue> {
+        let expires_at = unix_now() + MFA_COOKIE_SECS;
+        let name = self.mfa_cookie.clone();
+        match self.sealer.seal(&name, &mfa_token, expires_at) {
+            Some(value) => self.set(req, &name, &value, MFA_COOKIE_SECS),
+            None => self.clear_named(req, &name),
+        }
+    }
+
+    /// Clears every session and mfa cookie the request carries (chunks
+    /// included), and the plain names in any case.
+    pub fn clear_all(&self, req: &HttpRequest) -> Vec<HeaderValue> {
+        let mut headers = self.clear_named(req, &self.settings.cookie_name);
+        headers.extend(self.clear_named(req, &self.mfa_cookie));
+        headers
+    }
+
+    pub fn clear_mfa(&self, req: &HttpRequest) -> Vec<HeaderValue> {
+        self.clear_named(req, &self.mfa_cookie)
+    }
+
+    fn set(&self, req: &HttpRequest, name: &str, value: &str, max_age: u64) -> Vec<HeaderValue> {
+        let Some(cookies) = seal::split(name, value) else {
+            return self.clear_named(req, name);
+        };
+        let written: Vec<&str> = cookies.iter().map(|(n, _)| n.as_str()).collect();
+        let mut headers: Vec<HeaderValue> = cookies
+            .iter()
+            .filter_map(|(n, v)| set_cookie(n, v, max_age))
+            .collect();
+        // Whatever else of this cookie the browser holds (the whole one or
+        // chunks of a longer value) must go, or `join` would mix them.
+        for stale in cookie_names(req)
+            .into_iter()
+            .filter(|n| is_ours(n, name) && !written.contains(n))
+        {
+            headers.extend(set_cookie(stale, "", 0));
+        }
+        headers
+    }
+
+    fn clear_named(&self, req: &HttpRequest, name: &str) -> Vec<HeaderValue> {
+        let mut names: Vec<String> = cookie_names(req)
+            .into_iter()
+            .filter(|n| is_ours(n, name))
+            .map(str::to_string)
+            .collect();
+        if !names.iter().any(|n| n == name) {
+            names.push(name.to_string());
+        }
+        names.iter().filter_map(|n| set_cookie(n, "", 0)).collect()
+    }
+
+    /// SPEC §10 CSRF: a call that carries a session or mfa cookie must send
+    /// `X-Lgw-Session: 1` and, when it has an `Origin`, an allowed one (or
+    /// the gateway's own). `allowed`: `server.cors_allowed_origins`.
+    pub fn csrf_ok(&self, req: &HttpRequest, allowed: &[String]) -> bool {
+        if !self.carries_cookie(req) {
+            return true;
+        }
+        if !opted_in(req) {
+            return false;
+        }
+        let Some(origin) = req.headers().get(header::ORIGIN) else {
+            return true;
+        };
+        let Ok(origin) = origin.to_str() else {
+            return false;
+        };
+        allowed.iter().any(|o| o == origin)
+            || self.settings.public_origin.as_deref() == Some(origin)
+            || own_origin(req).as_deref() == Some(origin)
+    }
+}
+
+/// `X-Lgw-Session: 1`, exactly.
+pub fn opted_in(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(OPT_IN_HEADER)
+        .is_some_and(|value| value.as_bytes() == b"1")
+}
+
+/// The gateway's own origin as the request names it (`Host`), for an app
+/// served from the gateway itself.
+fn own_origin(req: &HttpRequest) -> Option<String> {
+    let info = req.connection_info();
+    Some(format!("{}://{}", info.scheme(), info.host()))
+}
+
+/// `name` itself or one of its chunks `name.N`.
+fn is_ours(candidate: &str, name: &str) -> bool {
+    candidate == name
+        || candidate
+            .strip_prefix(name)
+            .and_then(|rest| rest.strip_prefix('.'))
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn request_cookies(req: &HttpRequest) -> Vec<(&str, &str)> {
+    req.headers()
+        .get_all(header::COOKIE)
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|line| line.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .collect()
+}
+
+fn cookie_names(req: &HttpRequest) -> Vec<&str> {
+    request_cookies(req).into_iter().map(|(n, _)| n).collect()
+}
+
+/// `HttpOnly; Secure; SameSite=Strict; Path=/`, no `Domain` (what the
+/// `__Host-` prefix demands); `Max-Age=0` clears.
+fn set_cookie(name: &str, value: &str, max_age: u64) -> Option<HeaderValue> {
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Max-Age={max_age}; Path=/; Secure; HttpOnly; SameSite=Strict"
+    ))
+    .ok()
+}
+
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The id_token's profile claims for `user`, after the checks SPEC §10
+/// asks of a token that came straight from Auth0 over TLS (OIDC Core
+/// 3.1.3.7: no signature check): `iss` is the tenant URL with a trailing
+/// `/`, `aud` the client id, `exp` in the future (60 s leeway). `Err` on a
+/// mismatch (`502 upstream_error`).
+pub fn user_claims(
+    id_token: Option<&str>,
+    issuer: &str,
+    client_id: &str,
+) -> Result<serde_json::Map<String, serde_json::Value>, &'static str> {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let Some(id_token) = id_token else {
+        return Ok(serde_json::Map::new());
+    };
+    let payload = id_token
+        .split('.')
+        .nth(1)
+        .and_then(|part| URL_SAFE_NO_PAD.decode(part.trim_end_matches('=')).ok())
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .ok_or("the id_token is not a readable JWT")?;
+    if payload["iss"].as_str() != Some(issuer) {
+        return Err("the id_token's iss is not the tenant");
+    }
+    let audience_ok = match &payload["aud"] {
+        serde_json::Value::String(aud) => aud == client_id,
+        serde_json::Value::Array(auds) => auds.iter().any(|a| a.as_str() == Some(client_id)),
+        _ => false,
+    };
+    if !audience_ok {
+        return Err("the id_token's aud is not this client");
+    }
+    let exp = payload["exp"].as_u64().ok_or("the id_token has no exp")?;
+    if exp + 60 <= unix_now() {
+        return Err("the id_token has expired");
+    }
+    let mut user = serde_json::Map::new();
+    for claim in [
+        "sub",
+        "email",
+        "email_verified",
+        "phone_number",
+        "name",
+        "picture",
+    ] {
+        if let Some(value) = payload.get(claim) {
+            if !value.is_null() {
+                user.insert(claim.to_string(), value.clone());
+            }
+        }
+    }
+    Ok(user)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunk_names_are_recognised_and_nothing_else() {
+        assert!(is_ours("__Host-lgw", "__Host-lgw"));
+        assert!(is_ours("__Host-lgw.0", "__Host-lgw"));
+        assert!(is_ours("__Host-lgw.12", "__Host-lgw"));
+        assert!(!is_ours("__Host-lgw-mfa", "__Host-lgw"));
+        assert!(!is_ours("__Host-lgw.", "__Host-lgw"));
+        assert!(!is_ours("__Host-lgw.x", "__Host-lgw"));
+    }
+
+    #[test]
+    fn the_id_token_must_come_from_the_tenant_for_this_client() {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use base64::Engine;
+        let token = |claims: serde_json::Value| {
+            format!(
+                "e30.{}.sig",
+                URL_SAFE_NO_PAD.encode(claims.to_string().as_bytes())
+            )
+        };
+        let exp = unix_now() + 3600;
+        let good = token(serde_json::json!({
+            "iss": "https://t.example/", "aud": "cid", "exp": exp,
+            "sub": "email|1", "email": "j@example.com", "nonce": "x"
+        }));
+        let user = user_claims(Some(&good), "https://t.example/", "cid").expect("valid");
+        assert_eq!(user["sub"], "email|1");
+        assert_eq!(user["email"], "j@example.com");
+        assert!(!user.contains_key("nonce"), "only the profile claims");
+        for bad in [
+            serde_json::json!({"iss": "https://evil.example/", "aud": "cid", "exp": exp}),
+            serde_json::json!({"iss": "https://t.example/", "aud": "other", "exp": exp}),
+            serde_json::json!({"iss": "https://t.example/", "aud": "cid", "exp": 1}),
+        ] {
+            assert!(user_claims(Some(&token(bad)), "https://t.example/", "cid").is_err());
+        }
+        assert_eq!(user_claims(None, "i", "c").map(|u| u.len()), Ok(0));
+    }
+}
