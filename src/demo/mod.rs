@@ -12,6 +12,7 @@
 //! (`examples/spa`, see [`spa`]) from a second loopback port, and lets it
 //! call the gateway across origins.
 
+pub mod api;
 pub mod defaults;
 pub mod jwt;
 pub mod mfa;

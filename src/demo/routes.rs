@@ -62,6 +62,11 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         Method::GET,
         web::get().to(openid_configuration),
     ))
+    .service(only(
+        super::api::PROFILE_PATH,
+        Method::GET,
+        web::get().to(super::api::profile),
+    ))
     .default_service(web::to(|| async {
         boom(StatusCode::NOT_FOUND, "Not Found")
     }));

@@ -4,6 +4,7 @@
 //! injection, the log audit and the OpenAPI contract.
 #![allow(clippy::unwrap_used)]
 
+mod api_proxy;
 mod client_ip;
 mod demo;
 mod demo_console;
