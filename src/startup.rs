@@ -17,6 +17,7 @@ use crate::error::{path_error_handler, query_error_handler};
 use crate::middleware::FrontDoor;
 use crate::rate_limit::{Limits, PRUNE_INTERVAL};
 use crate::redis_store::RedisStore;
+use crate::refresh_flight::{RefreshFlights, DEFAULT_REUSE};
 use crate::routes;
 use crate::settings::Settings;
 use crate::sms::SmsGuard;
@@ -74,6 +75,7 @@ impl Application {
         let state = web::Data::new(AppState {
             limits: Limits::new(&settings.rate_limit, store.clone()),
             sms: SmsGuard::new(&settings.sms, settings.rate_limit.max_keys, store.clone()),
+            refresh_flights: RefreshFlights::new(DEFAULT_REUSE), // session.refresh_reuse_secs (SPEC §10)
             store,
             auth0,
             ready: AtomicBool::new(true),
@@ -234,6 +236,7 @@ fn spawn_housekeeping(state: web::Data<AppState>) -> tokio::task::JoinHandle<()>
         loop {
             tick.tick().await;
             state.limits.prune();
+            state.refresh_flights.prune();
             if let Some(store) = &state.store {
                 store.ensure_connected().await;
             }

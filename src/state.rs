@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::auth0::Auth0Client;
 use crate::rate_limit::Limits;
 use crate::redis_store::RedisStore;
+use crate::refresh_flight::RefreshFlights;
 use crate::settings::Settings;
 use crate::sms::SmsGuard;
 
@@ -20,6 +21,8 @@ pub struct AppState {
     pub store: Option<Arc<RedisStore>>,
     /// Allowed countries and the SMS fraud guard (SPEC §8).
     pub sms: SmsGuard,
+    /// Concurrent refreshes of one refresh token share one Auth0 call (SPEC §10).
+    pub refresh_flights: RefreshFlights,
     /// False from the first shutdown signal on: `/readyz` answers 503.
     pub ready: AtomicBool,
     /// Renders `/metrics`; `None` if another recorder owns the process.

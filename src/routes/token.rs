@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use super::login::allowed_scope;
 use super::{caller, no_store_json, paths, scoped_resource};
-use crate::auth0::TokenGrant;
+use crate::auth0::{Caller, TokenGrant};
 use crate::body::JsonBody;
 use crate::client_ip::ClientIp;
 use crate::domain::visible_ascii;
@@ -71,13 +71,28 @@ async fn refresh(
         Some(requested) => Some(allowed_scope(&state.settings.auth0, Some(requested))?),
         None => None,
     };
-    let grant = TokenGrant::RefreshToken {
-        refresh_token: refresh_token.expose(),
-        scope: scope.as_deref(),
-    };
+    // Tabs racing on one refresh token share one Auth0 call and its answer
+    // (SPEC §10): with rotation on, a second call presenting the rotated
+    // token would make Auth0 revoke the whole token family.
+    let key = state
+        .refresh_flights
+        .key(refresh_token.expose(), scope.as_deref(), None);
+    let Caller { ip, language } = caller(ip, None, &req);
+    let language = language.map(str::to_owned);
+    let upstream = state.clone();
     let tokens = state
-        .auth0
-        .token_grant(caller(ip, None, &req), &grant)
+        .refresh_flights
+        .refresh(key, move || async move {
+            let grant = TokenGrant::RefreshToken {
+                refresh_token: refresh_token.expose(),
+                scope: scope.as_deref(),
+            };
+            let caller = Caller {
+                ip,
+                language: language.as_deref(),
+            };
+            upstream.auth0.token_grant(caller, &grant).await
+        })
         .await?;
     Ok(no_store_json(&tokens))
 }
@@ -112,10 +127,14 @@ async fn revoke(
     body: JsonBody<RevokeRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let refresh_token = parse_refresh_token(&body.refresh_token)?;
-    state
+    let revoked = state
         .auth0
         .revoke(caller(ip, None, &req), refresh_token.expose())
-        .await?;
+        .await;
+    // Whatever Auth0 answered, a reused refresh result of this token must
+    // not outlive the attempt to revoke it.
+    state.refresh_flights.forget(refresh_token.expose());
+    revoked?;
     Ok(HttpResponse::Ok().json(serde_json::json!({})))
 }
 

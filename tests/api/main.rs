@@ -24,6 +24,7 @@ mod rate_limit;
 mod real_binary;
 #[cfg(feature = "redis-tests")]
 mod redis_backend;
+mod refresh_flight;
 mod settings;
 mod sms_guard;
 mod token;
