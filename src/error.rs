@@ -39,11 +39,13 @@ pub enum ErrorCode {
     ShuttingDown,
     PhoneCountryNotAllowed,
     RateLimitUnavailable,
+    SessionExpired,
+    CsrfFailed,
 }
 
 impl ErrorCode {
     /// In the order the OpenAPI document lists them.
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 15] = [
         Self::InvalidRequest,
         Self::Unauthorized,
         Self::NotFound,
@@ -57,6 +59,8 @@ impl ErrorCode {
         Self::ShuttingDown,
         Self::PhoneCountryNotAllowed,
         Self::RateLimitUnavailable,
+        Self::SessionExpired,
+        Self::CsrfFailed,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -74,6 +78,8 @@ impl ErrorCode {
             Self::ShuttingDown => "shutting_down",
             Self::PhoneCountryNotAllowed => "phone_country_not_allowed",
             Self::RateLimitUnavailable => "rate_limit_unavailable",
+            Self::SessionExpired => "session_expired",
+            Self::CsrfFailed => "csrf_failed",
         }
     }
 
@@ -92,6 +98,8 @@ impl ErrorCode {
             Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             Self::PhoneCountryNotAllowed => StatusCode::BAD_REQUEST,
             Self::RateLimitUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::SessionExpired => StatusCode::UNAUTHORIZED,
+            Self::CsrfFailed => StatusCode::FORBIDDEN,
         }
     }
 }
@@ -112,6 +120,13 @@ pub struct ApiError {
     /// Close the connection after this answer (a body that never finished
     /// arriving must not keep its connection).
     pub close_connection: bool,
+    /// `Set-Cookie` values (cookie mode: clearing a session that does not
+    /// open, sealing an mfa_token). Boxed: rare, and `ApiError` travels in
+    /// every `Result`.
+    pub cookies: Option<Box<Vec<HeaderValue>>>,
+    /// Cookie mode: the `mfa_required` body leaves the mfa_token out (it is
+    /// sealed into a cookie instead).
+    pub mfa_token_sealed: bool,
 }
 
 /// The JSON body of every non-2xx answer.
@@ -149,6 +164,8 @@ impl ApiError {
             rate_limit: None,
             allow: None,
             close_connection: false,
+            cookies: None,
+            mfa_token_sealed: false,
         }
     }
 
@@ -224,6 +241,29 @@ impl ApiError {
         Self::new(
             ErrorCode::UpstreamTimeout,
             "the identity provider did not answer in time",
+        )
+    }
+
+    /// `401 session_expired`; `clear`: the `Set-Cookie` values that clear
+    /// the cookies that did not open.
+    pub fn session_expired(clear: Vec<HeaderValue>) -> Self {
+        let mut error = Self::new(
+            ErrorCode::SessionExpired,
+            "no session, or it has expired: sign in again",
+        );
+        error.set_cookies(clear);
+        error
+    }
+
+    /// `Set-Cookie` values to send with this answer.
+    pub fn set_cookies(&mut self, cookies: Vec<HeaderValue>) {
+        self.cookies = (!cookies.is_empty()).then(|| Box::new(cookies));
+    }
+
+    pub fn csrf_failed() -> Self {
+        Self::new(
+            ErrorCode::CsrfFailed,
+            "a call with the session cookie needs the X-Lgw-Session: 1 header and an allowed Origin",
         )
     }
 
@@ -346,7 +386,11 @@ impl ResponseError for ApiError {
             error: &self.code,
             error_description: &self.description,
             request_id: request_id.as_deref().unwrap_or(""),
-            mfa_token: self.mfa.as_ref().map(|m| &m.mfa_token),
+            mfa_token: self
+                .mfa
+                .as_ref()
+                .filter(|_| !self.mfa_token_sealed)
+                .map(|m| &m.mfa_token),
             mfa_requirements: self.mfa.as_ref().map(|m| &m.mfa_requirements),
         };
         let mut response = HttpResponse::build(self.status);
@@ -366,6 +410,9 @@ impl ResponseError for ApiError {
             // The mfa_token is a credential (RFC 6749 §5.1).
             response.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
             response.insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")));
+        }
+        for cookie in self.cookies.iter().flat_map(|c| c.iter()) {
+            response.append_header((header::SET_COOKIE, cookie.clone()));
         }
         if self.close_connection {
             response.force_close();

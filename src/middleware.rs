@@ -95,11 +95,14 @@ where
         let header_id = HeaderValue::from_str(&request_id).ok();
         let method = req.method().clone();
         let cors_origin = self.cors.allowed_origin(req.headers());
+        let credentials = self.cors.credentials();
         let preflight = cors_origin.is_some() && Cors::is_preflight(req.method(), req.headers());
         let encoded_body = has_content_encoding(req.headers());
         Box::pin(async move {
             let mut response = match (&cors_origin, preflight) {
-                (Some(origin), true) => req.into_response(Cors::preflight(origin.clone())),
+                (Some(origin), true) => {
+                    req.into_response(Cors::preflight(origin.clone(), credentials))
+                }
                 // Refused before anything reads the body: the gateway never
                 // inflates what a client sends (a 16 KB gzip body can be
                 // 16 MiB inflated).
@@ -134,7 +137,7 @@ where
                 headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             }
             if let (Some(origin), false) = (cors_origin, preflight) {
-                Cors::decorate(headers, origin);
+                Cors::decorate(headers, origin, credentials);
             }
             let elapsed = started.elapsed();
             crate::metrics::record_request(route, status.as_u16(), elapsed);

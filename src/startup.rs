@@ -76,6 +76,7 @@ impl Application {
             limits: Limits::new(&settings.rate_limit, store.clone()),
             sms: SmsGuard::new(&settings.sms, settings.rate_limit.max_keys, store.clone()),
             refresh_flights: RefreshFlights::new(DEFAULT_REUSE), // session.refresh_reuse_secs (SPEC §10)
+            sessions: crate::session::Sessions::new(&settings.session),
             store,
             auth0,
             ready: AtomicBool::new(true),
@@ -172,7 +173,10 @@ fn run(state: web::Data<AppState>, listener: TcpListener) -> Result<Server, Star
         trusted_proxies: server_settings.trusted_proxies.clone(),
         header: server_settings.client_ip_header,
     };
-    let cors = Cors::new(&server_settings.cors_allowed_origins);
+    let cors = Cors::new(
+        &server_settings.cors_allowed_origins,
+        state.sessions.is_some(),
+    );
     let workers = server_settings.workers;
     let request_timeout = server_settings.client_request_timeout;
     let shutdown_timeout = server_settings.shutdown_timeout.as_secs();

@@ -9,6 +9,7 @@ use crate::auth0::Auth0Client;
 use crate::rate_limit::Limits;
 use crate::redis_store::RedisStore;
 use crate::refresh_flight::RefreshFlights;
+use crate::session::Sessions;
 use crate::settings::Settings;
 use crate::sms::SmsGuard;
 
@@ -23,6 +24,8 @@ pub struct AppState {
     pub sms: SmsGuard,
     /// Concurrent refreshes of one refresh token share one Auth0 call (SPEC §10).
     pub refresh_flights: RefreshFlights,
+    /// Cookie sessions (SPEC §10); `None` while `session.enabled = false`.
+    pub sessions: Option<Sessions>,
     /// False from the first shutdown signal on: `/readyz` answers 503.
     pub ready: AtomicBool,
     /// Renders `/metrics`; `None` if another recorder owns the process.

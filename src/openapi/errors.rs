@@ -149,8 +149,18 @@ fn error_response(status: u16, mfa_required: bool) -> Option<(&'static str, Resp
         401 => (
             "No usable bearer: `unauthorized` when `Authorization: Bearer <token>` is \
              missing or malformed, or Auth0's `invalid_token` when it does not accept the \
-             token.",
+             token. Cookie mode: `session_expired` when there is no session, or its cookie \
+             does not open (tampered, a rotated-out key, expired: the answer clears it) or \
+             Auth0 refused its refresh token.",
             vec![
+                (
+                    "session_expired",
+                    "Cookie mode: no session, or it ended",
+                    error_example(
+                        "session_expired",
+                        "no session, or it has expired: sign in again",
+                    ),
+                ),
                 (
                     "unauthorized",
                     "Missing bearer",
@@ -192,8 +202,18 @@ fn error_response(status: u16, mfa_required: bool) -> Option<(&'static str, Resp
         ),
         403 => (
             "Auth0 refused: an expired or already used `mfa_token` (`expired_token`), a \
-             rejected request (`access_denied`), or a token without the needed scope.",
+             rejected request (`access_denied`), or a token without the needed scope. \
+             Cookie mode: `csrf_failed` when a call carries the session cookie without \
+             `X-Lgw-Session: 1` or from an origin that is not allowed (Auth0 is not called).",
             vec![
+                (
+                    "csrf_failed",
+                    "Cookie mode: the CSRF proof is missing",
+                    error_example(
+                        "csrf_failed",
+                        "a call with the session cookie needs the X-Lgw-Session: 1 header and an allowed Origin",
+                    ),
+                ),
                 (
                     "expired_token",
                     "The mfa_token expired or was used",

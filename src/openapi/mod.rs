@@ -19,7 +19,7 @@ use std::sync::OnceLock;
 use serde_json::{json, Value};
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::info::{InfoBuilder, LicenseBuilder};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::RefOr;
 use utoipa::{Modify, OpenApi};
 
@@ -111,6 +111,18 @@ pub const ERROR_RESPONSES: &[(&str, &str, &[u16])] = &[
         "post",
         &[400, 408, 413, 415, 429, 502, 503, 504],
     ),
+    ("/session", "get", &[401, 404, 429, 503]),
+    (
+        "/session/refresh",
+        "post",
+        &[401, 403, 404, 429, 502, 503, 504],
+    ),
+    ("/session/logout", "post", &[403, 404, 429, 503]),
+    (
+        "/session/token",
+        "get",
+        &[401, 403, 404, 429, 502, 503, 504],
+    ),
     ("/readyz", "get", &[503]),
 ];
 
@@ -154,6 +166,10 @@ pub const UNDOCUMENTED_ROUTES: &[(&str, &str)] = &[
         crate::routes::mfa::verify,
         crate::routes::token::refresh,
         crate::routes::token::revoke,
+        crate::routes::session::get_session,
+        crate::routes::session::refresh_session,
+        crate::routes::session::logout,
+        crate::routes::session::session_token,
         crate::routes::ops::healthz,
         crate::routes::ops::readyz,
         crate::routes::docs::openapi_json,
@@ -170,6 +186,7 @@ pub const UNDOCUMENTED_ROUTES: &[(&str, &str)] = &[
         (name = "login", description = "Passwordless login: send a one-time code or magic link, exchange it for tokens."),
         (name = "mfa", description = "Second factor after `403 mfa_required`: enroll, challenge, verify. Every call takes `Authorization: Bearer <mfa_token>`."),
         (name = "token", description = "Refresh and revoke tokens issued through the gateway (they need the client secret)."),
+        (name = "session", description = "Cookie sessions (`session.enabled`, SPEC §10): send `X-Lgw-Session: 1` with `/login/verify`, `/login/callback` or `/mfa/verify` and the gateway keeps the tokens in a sealed `HttpOnly` cookie instead of answering them; these routes read and end that session. `404` while sessions are off."),
         (name = "operations", description = "Health, readiness and this document. Prometheus metrics are served on a separate listener (`server.metrics_bind`), never on this port."),
     ),
     servers((
@@ -189,6 +206,7 @@ pub fn document() -> &'static Value {
     static DOCUMENT: OnceLock<Value> = OnceLock::new();
     DOCUMENT.get_or_init(|| {
         let mut value = serde_json::to_value(ApiDoc::openapi()).unwrap_or(Value::Null);
+        document_cookie_mode(&mut value);
         mark_required_headers(&mut value);
         sort_keys(value)
     })
@@ -235,6 +253,26 @@ impl Modify for Metadata {
                     ))
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "session_cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "__Host-lgw",
+                "Cookie mode (SPEC §10): the sealed session cookie (`session.cookie_name`, \
+                 default `__Host-lgw`; `__Host-lgw.0`, `.1`, … when chunked). Set by the \
+                 login-completing calls sent with `X-Lgw-Session: 1`; `HttpOnly`, so the \
+                 browser sends it and scripts cannot read it. Every call that carries it \
+                 (except `GET /session`) must send `X-Lgw-Session: 1`.",
+            ))),
+        );
+        components.add_security_scheme(
+            "session_mfa_cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "__Host-lgw-mfa",
+                "Cookie mode (SPEC §10): the sealed mfa_token (at most 600 s), set by a \
+                 `403 mfa_required` answered with `X-Lgw-Session: 1`; `/mfa/*` use it when \
+                 no `Authorization` header is sent.",
+            ))),
         );
     }
 }
@@ -371,6 +409,82 @@ fn mark_required_headers(document: &mut Value) {
                 _ => "4xx",
             };
             mark(status, response);
+        }
+    }
+}
+
+/// The operations that complete a login and so answer a `SessionInfo` and
+/// the session cookie instead of tokens when sent `X-Lgw-Session: 1`.
+pub const LOGIN_COMPLETING_OPERATIONS: &[(&str, &str)] = &[
+    ("/login/verify", "post"),
+    ("/login/callback", "post"),
+    ("/mfa/verify", "post"),
+];
+
+/// Cookie mode (SPEC §10) where utoipa's attributes cannot say it: the
+/// login-completing calls take the optional `X-Lgw-Session` header and
+/// answer `oneOf` tokens / `SessionInfo`; `/mfa/*` accept the bearer or the
+/// sealed mfa cookie.
+fn document_cookie_mode(document: &mut Value) {
+    for (route, method) in LOGIN_COMPLETING_OPERATIONS {
+        let pointer = format!("/paths/{}/{method}", route.replace('/', "~1"));
+        let Some(operation) = document.pointer_mut(&pointer) else {
+            continue;
+        };
+        let header = json!({
+            "name": "X-Lgw-Session",
+            "in": "header",
+            "required": false,
+            "description": "`1`: cookie mode (SPEC §10, with `session.enabled`). The 200 is then a \
+                `SessionInfo` and a `Set-Cookie` of the sealed session instead of tokens, and a \
+                `403 mfa_required` leaves the `mfa_token` out of its body and seals it into the \
+                `__Host-lgw-mfa` cookie. Ignored while sessions are off.",
+            "schema": {"type": "string", "enum": ["1"]},
+        });
+        if let Some(parameters) = operation
+            .get_mut("parameters")
+            .and_then(Value::as_array_mut)
+        {
+            parameters.push(header);
+        } else if let Some(map) = operation.as_object_mut() {
+            map.insert("parameters".into(), json!([header]));
+        }
+        if let Some(ok) = operation.pointer_mut("/responses/200") {
+            if let Some(schema) = ok.pointer_mut("/content/application~1json/schema") {
+                *schema = json!({"oneOf": [
+                    {"$ref": "#/components/schemas/TokenSet"},
+                    {"$ref": "#/components/schemas/SessionInfo"},
+                ]});
+            }
+            if let Some(headers) = ok.get_mut("headers").and_then(Value::as_object_mut) {
+                headers.insert(
+                    "Set-Cookie".into(),
+                    json!({
+                        "description": "Cookie mode: the sealed session (`HttpOnly; Secure; \
+                            SameSite=Strict; Path=/`), chunked as `name.0`, `name.1`, … past 4000 bytes.",
+                        "schema": {"type": "string"},
+                    }),
+                );
+            }
+        }
+    }
+    if let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) {
+        for (route, item) in paths.iter_mut() {
+            if !route.starts_with("/mfa/") {
+                continue;
+            }
+            for operation in item
+                .as_object_mut()
+                .into_iter()
+                .flat_map(|m| m.values_mut())
+            {
+                if let Some(security) = operation.get_mut("security").and_then(Value::as_array_mut)
+                {
+                    if security.iter().any(|s| s.get("bearer").is_some()) {
+                        security.push(json!({"session_mfa_cookie": []}));
+                    }
+                }
+            }
         }
     }
 }

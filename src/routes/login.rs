@@ -4,7 +4,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{caller, is_language_tag, no_store_json, paths, scoped_resource};
+use super::{caller, is_language_tag, paths, scoped_resource};
 use crate::auth0::{AuthParams, PasswordlessStart, SendKind, TokenGrant, UpstreamError};
 use crate::body::JsonBody;
 use crate::client_ip::ClientIp;
@@ -217,8 +217,9 @@ async fn verify(
                 .await;
         }
     }
-    // `403 mfa_required` leaves through `?` like any other Auth0 answer.
-    Ok(no_store_json(&answer?))
+    // Tokens, or the session cookie (SPEC §10); `403 mfa_required` leaves
+    // like any other Auth0 answer.
+    super::session::complete_login(&state, &req, answer)
 }
 
 /// The `code` (and `state`) Auth0 put on the magic link's redirect.
@@ -267,12 +268,11 @@ async fn callback(
         code: code.expose(),
         redirect_uri,
     };
-    // `403 mfa_required` leaves through `?` like any other Auth0 answer.
-    let tokens = state
+    let answer = state
         .auth0
         .token_grant(caller(ip, None, &req), &grant)
-        .await?;
-    Ok(no_store_json(&tokens))
+        .await;
+    super::session::complete_login(&state, &req, answer)
 }
 
 fn magic_link_redirect_uri(auth0: &Auth0Settings) -> Result<&str, ApiError> {

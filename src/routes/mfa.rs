@@ -55,7 +55,27 @@ impl FromRequest for Bearer {
     type Future = std::future::Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        std::future::ready(parse_bearer(req.headers().get(header::AUTHORIZATION)))
+        let header = req.headers().get(header::AUTHORIZATION);
+        std::future::ready(match (header, sealed_mfa_token(req)) {
+            // Cookie mode (SPEC §10): no Authorization, the sealed mfa_token.
+            (None, Some(sealed)) => sealed,
+            (header, _) => parse_bearer(header),
+        })
+    }
+}
+
+/// The mfa_token sealed in the `-mfa` cookie, when sessions are on and the
+/// request carries one; a cookie that does not open is `401
+/// session_expired` (and is cleared).
+fn sealed_mfa_token(req: &HttpRequest) -> Option<Result<Bearer, ApiError>> {
+    let state = req.app_data::<web::Data<crate::state::AppState>>()?;
+    let sessions = state.sessions.as_ref()?;
+    match sessions.read_mfa_token(req) {
+        crate::session::Found::None => None,
+        crate::session::Found::Open(token) => Some(Ok(Bearer(Sensitive::new(token)))),
+        crate::session::Found::Broken => Some(Err(ApiError::session_expired(
+            sessions.clear_mfa_if_present(req),
+        ))),
     }
 }
 
@@ -440,9 +460,10 @@ async fn verify(
     {
         state.sms.record_token_verification(mfa_token).await;
     }
-    let tokens = answer?;
-    tracing::debug!("second factor verified");
-    Ok(no_store_json(&tokens))
+    if answer.is_ok() {
+        tracing::debug!("second factor verified");
+    }
+    super::session::complete_login(&state, &req, answer)
 }
 
 /// Delete an authenticator

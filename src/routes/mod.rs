@@ -5,6 +5,7 @@ pub mod login;
 pub mod mfa;
 pub mod ops;
 pub mod schemas;
+pub mod session;
 pub mod token;
 
 use actix_web::body::BoxBody;
@@ -32,6 +33,10 @@ pub mod paths {
     pub const MFA_VERIFY: &str = "/mfa/verify";
     pub const TOKEN_REFRESH: &str = "/token/refresh";
     pub const TOKEN_REVOKE: &str = "/token/revoke";
+    pub const SESSION: &str = "/session";
+    pub const SESSION_REFRESH: &str = "/session/refresh";
+    pub const SESSION_LOGOUT: &str = "/session/logout";
+    pub const SESSION_TOKEN: &str = "/session/token";
     pub const HEALTHZ: &str = "/healthz";
     pub const READYZ: &str = "/readyz";
     pub const OPENAPI_JSON: &str = "/openapi.json";
@@ -53,6 +58,10 @@ pub const ROUTES: &[&str] = &[
     paths::MFA_VERIFY,
     paths::TOKEN_REFRESH,
     paths::TOKEN_REVOKE,
+    paths::SESSION,
+    paths::SESSION_REFRESH,
+    paths::SESSION_LOGOUT,
+    paths::SESSION_TOKEN,
     paths::HEALTHZ,
     paths::READYZ,
     paths::OPENAPI_JSON,
@@ -67,10 +76,11 @@ type ConfigureScope = fn(&mut web::ServiceConfig);
 /// The scopes whose every call spends the caller's `per_ip` budget (SPEC
 /// §4). The guard runs once per scope, before any body is read, so a
 /// refused call costs no parsing (with Redis, see [`PER_IP_JOINS_ROUTE`]).
-pub const LIMITED_SCOPES: [(&str, ConfigureScope); 3] = [
+pub const LIMITED_SCOPES: [(&str, ConfigureScope); 4] = [
     (login::SCOPE, login::configure),
     (mfa::SCOPE, mfa::configure),
     (token::SCOPE, token::configure),
+    (session::SCOPE, session::configure),
 ];
 
 /// The routes that charge `per_ip` together with their own buckets when
@@ -105,6 +115,15 @@ async fn per_ip_limit(
     // it (and resolves it itself otherwise), so the guard never fails open.
     let ip = ClientIp::extract(req.request()).await?;
     if let Some(state) = req.app_data::<web::Data<AppState>>() {
+        // Cookie mode (SPEC §10): a call that carries the session cookie
+        // without the CSRF proof is refused before anything else.
+        if let Some(sessions) = state.sessions.as_ref() {
+            if csrf_applies(req.method(), req.path())
+                && !sessions.csrf_ok(req.request(), &state.settings.server.cors_allowed_origins)
+            {
+                return Ok(refuse(req, ApiError::csrf_failed()).await);
+            }
+        }
         // A path spelled another way (percent-encoded) is charged here too,
         // and again by its route: twice, never zero times.
         let left_to_route =
@@ -113,21 +132,40 @@ async fn per_ip_limit(
             return next.call(req).await;
         }
         if let Err(refusal) = state.limits.check_ip(ip.0).await {
-            // The body is dropped unread (not parsed), so the client keeps
-            // its connection, as with any other answer; a body too large or
-            // too slow to drop closes it instead.
-            let (request, payload) = req.into_parts();
-            let keep_alive = crate::body::discard(&request, payload).await;
-            let mut answer = ApiError::from(refusal).error_response();
-            if !keep_alive {
-                answer
-                    .head_mut()
-                    .set_connection_type(actix_web::http::ConnectionType::Close);
-            }
-            return Ok(ServiceResponse::new(request, answer));
+            return Ok(refuse(req, ApiError::from(refusal)).await);
         }
     }
     next.call(req).await
+}
+
+/// A refusal decided before the handler. The body is dropped unread (not
+/// parsed), so the client keeps its connection, as with any other answer;
+/// a body too large or too slow to drop closes it instead.
+async fn refuse(req: ServiceRequest, error: ApiError) -> ServiceResponse<BoxBody> {
+    let (request, payload) = req.into_parts();
+    let keep_alive = crate::body::discard(&request, payload).await;
+    let mut answer = error.error_response();
+    if !keep_alive {
+        answer
+            .head_mut()
+            .set_connection_type(actix_web::http::ConnectionType::Close);
+    }
+    ServiceResponse::new(request, answer)
+}
+
+/// Where SPEC §10's CSRF rule applies (when the call carries a session or
+/// mfa cookie): `/session/*` except `GET /session`, `/api/*`, `/mfa/*` and
+/// the login-completing calls. `/login/start` and `/token/*` ignore cookies.
+fn csrf_applies(method: &actix_web::http::Method, path: &str) -> bool {
+    let under = |scope: &str| {
+        path.strip_prefix(scope)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    };
+    (under(session::SCOPE) && !(path == paths::SESSION && method == actix_web::http::Method::GET))
+        || under("/api")
+        || under(mfa::SCOPE)
+        || path == paths::LOGIN_VERIFY
+        || path == paths::LOGIN_CALLBACK
 }
 
 /// A resource named by its full template, answering 405 (with `Allow`) for

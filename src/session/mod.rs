@@ -197,8 +197,21 @@ impl Sessions {
         headers
     }
 
-    pub fn clear_mfa(&self, req: &HttpRequest) -> Vec<HeaderValue> {
-        self.clear_named(req, &self.mfa_cookie)
+    /// Clears the session cookie (and its chunks) only.
+    pub fn clear_session(&self, req: &HttpRequest) -> Vec<HeaderValue> {
+        self.clear_named(req, &self.settings.cookie_name)
+    }
+
+    /// Clears the mfa_token's cookie when the request carries it.
+    pub fn clear_mfa_if_present(&self, req: &HttpRequest) -> Vec<HeaderValue> {
+        if cookie_names(req)
+            .iter()
+            .any(|n| is_ours(n, &self.mfa_cookie))
+        {
+            self.clear_named(req, &self.mfa_cookie)
+        } else {
+            Vec::new()
+        }
     }
 
     fn set(&self, req: &HttpRequest, name: &str, value: &str, max_age: u64) -> Vec<HeaderValue> {

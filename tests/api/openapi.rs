@@ -201,9 +201,16 @@ async fn every_route_name_resolves_in_actix() {
 /// guard alive as long as the gateway is used.
 async fn spawn_gateway() -> (TestApp, RefusedPort) {
     let refused = RefusedPort::bind();
+    // Cookie sessions on, so the /session routes are served (SPEC §10);
+    // an obviously fake key of 32 zero bytes.
     let app = spawn_app_with(&[
         ("GATEWAY__AUTH0__DOMAIN", &refused.url()),
         ("GATEWAY__AUTH0__MAGIC_LINK_REDIRECT_URI", REDIRECT_URI),
+        ("GATEWAY__SESSION__ENABLED", "true"),
+        (
+            "GATEWAY__SESSION__KEYS",
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        ),
     ])
     .await;
     (app, refused)
@@ -431,7 +438,7 @@ fn error_body_names_every_code() {
 /// the error responses every operation must carry.
 #[test]
 fn every_operation_is_fully_described() {
-    let tags = ["login", "mfa", "token", "operations"];
+    let tags = ["login", "mfa", "token", "session", "operations"];
     let mut operation_ids = BTreeSet::new();
     let error_table: BTreeMap<(&str, &str), &[u16]> = ERROR_RESPONSES
         .iter()
@@ -456,13 +463,22 @@ fn every_operation_is_fully_described() {
             let has_body = operation.get("requestBody").is_some();
             let mfa = path.starts_with("/mfa/");
             assert_eq!(tag == "mfa", mfa, "{label}: tag");
+            let session = path.starts_with("/session");
             if mfa {
+                // The bearer, or in cookie mode the sealed mfa_token.
                 assert_eq!(
                     operation["security"],
-                    serde_json::json!([{"bearer": []}]),
+                    serde_json::json!([{"bearer": []}, {"session_mfa_cookie": []}]),
                     "{label}: security"
                 );
                 assert!(responses.contains_key("401"), "{label}: 401");
+            } else if session {
+                assert_eq!(
+                    operation["security"],
+                    serde_json::json!([{"session_cookie": []}]),
+                    "{label}: security"
+                );
+                assert_eq!(tag, "session", "{label}: tag");
             } else {
                 assert_eq!(
                     operation["security"],

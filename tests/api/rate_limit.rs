@@ -153,10 +153,13 @@ async fn per_ip_applies_to_every_upstream_route() {
         .expect(2)
         .mount(&app.auth0)
         .await;
-    let body = json!({"refresh_token": "fake-refresh-token"});
-    for _ in 0..2 {
+    // Two refresh tokens: one token's refreshes would share one Auth0 call
+    // (single-flight, SPEC §10), and this counts calls.
+    for n in 1..=2 {
+        let body = json!({"refresh_token": format!("fake-refresh-token-{n}")});
         assert_eq!(app.post_json("/token/refresh", &body).await.status(), 200);
     }
+    let body = json!({"refresh_token": "fake-refresh-token-3"});
     let third = app.post_json("/token/refresh", &body).await;
     assert_limited(&app, third, "per_ip", 2, 60).await;
     // Operations routes are not limited.

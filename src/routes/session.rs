@@ -1,0 +1,385 @@
+//! Cookie-session routes (SPEC §10): `GET /session`, `POST
+//! /session/refresh`, `POST /session/logout`, `GET /session/token`, and
+//! [`complete_login`], which the login-completing calls (`/login/verify`,
+//! `/login/callback`, `/mfa/verify`) answer through. While
+//! `session.enabled = false` the routes are `404` and `X-Lgw-Session` is
+//! ignored.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{caller, no_store_json, paths, scoped_resource};
+use crate::auth0::{TokenGrant, TokenSet, UpstreamError};
+use crate::client_ip::ClientIp;
+use crate::error::ApiError;
+use crate::session::{opted_in, unix_now, user_claims, Found, SessionData, Sessions};
+use crate::state::AppState;
+
+pub const SCOPE: &str = "/session";
+
+/// An access token this close to its expiry is refreshed first.
+const REFRESH_MARGIN_SECS: u64 = 60;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(scoped_resource(SCOPE, paths::SESSION, "GET").route(web::get().to(get_session)))
+        .service(
+            scoped_resource(SCOPE, paths::SESSION_REFRESH, "POST")
+                .route(web::post().to(refresh_session)),
+        )
+        .service(
+            scoped_resource(SCOPE, paths::SESSION_LOGOUT, "POST").route(web::post().to(logout)),
+        )
+        .service(
+            scoped_resource(SCOPE, paths::SESSION_TOKEN, "GET").route(web::get().to(session_token)),
+        );
+}
+
+/// The profile claims of the session's id_token (those present).
+#[derive(ToSchema)]
+#[schema(as = SessionUser, examples(json!({"sub": "email|64d2b0c1e9f3a1b2c3d4e5f6", "email": "jane@example.com", "email_verified": true})))]
+#[allow(dead_code)] // the document's view of `SessionAnswer::user`
+pub struct SessionUserSchema {
+    #[schema(nullable = false)]
+    sub: Option<String>,
+    #[schema(nullable = false)]
+    email: Option<String>,
+    #[schema(nullable = false)]
+    email_verified: Option<bool>,
+    #[schema(nullable = false)]
+    phone_number: Option<String>,
+    #[schema(nullable = false)]
+    name: Option<String>,
+    #[schema(nullable = false)]
+    picture: Option<String>,
+}
+
+/// A cookie-mode answer: who is signed in and until when; no token.
+#[derive(ToSchema)]
+#[schema(as = SessionInfo, examples(json!({"user": {"sub": "email|64d2b0c1e9f3a1b2c3d4e5f6", "email": "jane@example.com"}, "expires_at": 1767225600})))]
+#[allow(dead_code)] // the document's view of `SessionAnswer`
+pub struct SessionInfoSchema {
+    user: SessionUserSchema,
+    /// The session's absolute end (unix seconds): login + `session.max_age_secs`.
+    expires_at: u64,
+    /// After a recovery-code login: the new recovery code, shown once.
+    #[schema(nullable = false)]
+    recovery_code: Option<String>,
+}
+
+/// `GET /session/token`: the session's access token.
+#[derive(ToSchema)]
+#[schema(as = SessionToken, examples(json!({"access_token": "eyJhbGciOiJSUzI1NiIs…", "expires_in": 86340})))]
+#[allow(dead_code)] // the document's view of `TokenAnswer`
+pub struct SessionTokenSchema {
+    access_token: String,
+    /// Seconds until it expires.
+    expires_in: u64,
+}
+
+/// Who is signed in, and until when.
+#[derive(Serialize)]
+pub struct SessionAnswer<'a> {
+    pub user: &'a serde_json::Map<String, serde_json::Value>,
+    pub expires_at: u64,
+    /// After a recovery-code login: the new code (shown once).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery_code: Option<&'a str>,
+}
+
+fn sessions(state: &AppState) -> Result<&Sessions, ApiError> {
+    state.sessions.as_ref().ok_or_else(ApiError::not_found)
+}
+
+/// The request's session, or `401 session_expired` (clearing a cookie that
+/// does not open).
+fn current(sessions: &Sessions, req: &HttpRequest) -> Result<SessionData, ApiError> {
+    match sessions.read(req) {
+        Found::Open(data) => Ok(data),
+        Found::None => Err(ApiError::session_expired(Vec::new())),
+        Found::Broken => Err(ApiError::session_expired(sessions.clear_session(req))),
+    }
+}
+
+fn with_cookies(mut answer: HttpResponse, cookies: Vec<HeaderValue>) -> HttpResponse {
+    for cookie in cookies {
+        answer.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    answer
+}
+
+fn session_answer(data: &SessionData) -> HttpResponse {
+    no_store_json(&SessionAnswer {
+        user: &data.user,
+        expires_at: data.expires_at,
+        recovery_code: None,
+    })
+}
+
+/// Read the session
+///
+/// Cookie mode (SPEC §10): the signed-in user and the session's absolute
+/// end, from the sealed `__Host-lgw` cookie; `401 session_expired` without
+/// one (or with one that does not open, which the answer clears). Needs no
+/// `X-Lgw-Session` header (it changes nothing).
+#[utoipa::path(
+    get,
+    path = paths::SESSION,
+    tag = "session",
+    operation_id = "sessionGet",
+    security(("session_cookie" = [])),
+    responses(
+        (status = 200, description = "Signed in.", body = SessionInfoSchema),
+    ),
+)]
+async fn get_session(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let sessions = sessions(&state)?;
+    let mut data = current(sessions, &req)?;
+    let answer = session_answer(&data);
+    // The last use moves on (idle expiry), resealed at most once a minute.
+    if sessions.needs_touch(&data) {
+        let cookies = sessions.store(&req, &mut data);
+        return Ok(with_cookies(answer, cookies));
+    }
+    Ok(answer)
+}
+
+/// Refresh the session
+///
+/// New tokens from the sealed refresh token (concurrent refreshes share one
+/// Auth0 call); the cookie is resealed. Auth0's `invalid_grant` ends the
+/// session: `401 session_expired`, cookies cleared.
+#[utoipa::path(
+    post,
+    path = paths::SESSION_REFRESH,
+    tag = "session",
+    operation_id = "sessionRefresh",
+    security(("session_cookie" = [])),
+    params(("X-Lgw-Session" = String, Header, description = "Exactly `1`: the CSRF proof (SPEC §10).", example = "1")),
+    responses(
+        (status = 200, description = "Refreshed and resealed.", body = SessionInfoSchema),
+    ),
+)]
+async fn refresh_session(
+    state: web::Data<AppState>,
+    ip: ClientIp,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let sessions = sessions(&state)?;
+    let mut data = current(sessions, &req)?;
+    refresh(&state, sessions, &req, ip, &mut data).await?;
+    let cookies = sessions.store(&req, &mut data);
+    Ok(with_cookies(session_answer(&data), cookies))
+}
+
+/// The current access token, refreshed first when it is about to expire.
+#[derive(Serialize)]
+struct TokenAnswer<'a> {
+    access_token: &'a str,
+    expires_in: u64,
+}
+
+/// Get the access token
+///
+/// For apps that must call APIs themselves: the session's access token,
+/// refreshed first when it expires within 60 s.
+#[utoipa::path(
+    get,
+    path = paths::SESSION_TOKEN,
+    tag = "session",
+    operation_id = "sessionToken",
+    security(("session_cookie" = [])),
+    params(("X-Lgw-Session" = String, Header, description = "Exactly `1`: the CSRF proof (SPEC §10).", example = "1")),
+    responses(
+        (status = 200, description = "The access token.", body = SessionTokenSchema, headers(
+            ("Cache-Control" = String, description = "`no-store`: the body holds a token."),
+        )),
+    ),
+)]
+async fn session_token(
+    state: web::Data<AppState>,
+    ip: ClientIp,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let sessions = sessions(&state)?;
+    let mut data = current(sessions, &req)?;
+    let refreshed = ensure_fresh(&state, sessions, &req, ip, &mut data).await?;
+    let answer = no_store_json(&TokenAnswer {
+        access_token: &data.access_token,
+        expires_in: data.access_expires_at.saturating_sub(unix_now()),
+    });
+    if refreshed || sessions.needs_touch(&data) {
+        let cookies = sessions.store(&req, &mut data);
+        return Ok(with_cookies(answer, cookies));
+    }
+    Ok(answer)
+}
+
+/// Refreshes `data` when its access token is within
+/// [`REFRESH_MARGIN_SECS`] of expiry; whether it did.
+pub async fn ensure_fresh(
+    state: &AppState,
+    sessions: &Sessions,
+    req: &HttpRequest,
+    ip: ClientIp,
+    data: &mut SessionData,
+) -> Result<bool, ApiError> {
+    if data.access_expires_at > unix_now() + REFRESH_MARGIN_SECS {
+        return Ok(false);
+    }
+    refresh(state, sessions, req, ip, data).await?;
+    Ok(true)
+}
+
+/// One refresh at Auth0 with the sealed refresh token. The session ends
+/// (`401 session_expired`, cookies cleared) when there is none or Auth0
+/// answers `invalid_grant`: Auth0 does not say how long a refresh token
+/// lives, so its first refusal is the end.
+async fn refresh(
+    state: &AppState,
+    sessions: &Sessions,
+    req: &HttpRequest,
+    ip: ClientIp,
+    data: &mut SessionData,
+) -> Result<(), ApiError> {
+    let Some(refresh_token) = data.refresh_token.clone() else {
+        return Err(ApiError::session_expired(sessions.clear_all(req)));
+    };
+    let grant = TokenGrant::RefreshToken {
+        refresh_token: &refresh_token,
+        scope: None,
+    };
+    let tokens = match state.auth0.token_grant(caller(ip, None, req), &grant).await {
+        Ok(tokens) => tokens,
+        Err(UpstreamError::Rejected { code, .. }) if code == "invalid_grant" => {
+            return Err(ApiError::session_expired(sessions.clear_all(req)));
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let auth0 = &state.settings.auth0;
+    if let Some(id_token) = tokens.id_token.as_ref() {
+        data.user = user_claims(Some(id_token.expose()), &issuer(state), &auth0.client_id)
+            .map_err(id_token_mismatch)?;
+    }
+    data.access_token = tokens.access_token.expose().to_string();
+    data.access_expires_at = unix_now() + tokens.expires_in;
+    if let Some(rotated) = tokens.refresh_token {
+        data.refresh_token = Some(rotated.expose().to_string());
+    }
+    if tokens.scope.is_some() {
+        data.scope = tokens.scope;
+    }
+    Ok(())
+}
+
+/// Sign out
+///
+/// Revokes the sealed refresh token at Auth0 and clears every session
+/// cookie; always `204` (a failed revoke is logged and counted in
+/// `gateway_session_logout_revoke_failures_total`, not shown).
+#[utoipa::path(
+    post,
+    path = paths::SESSION_LOGOUT,
+    tag = "session",
+    operation_id = "sessionLogout",
+    security(("session_cookie" = [])),
+    params(("X-Lgw-Session" = String, Header, description = "Exactly `1`: the CSRF proof (SPEC §10).", example = "1")),
+    responses(
+        (status = 204, description = "Signed out: the cookies are cleared."),
+    ),
+)]
+async fn logout(
+    state: web::Data<AppState>,
+    ip: ClientIp,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let sessions = sessions(&state)?;
+    if let Found::Open(data) = sessions.read(&req) {
+        if let Some(refresh_token) = data.refresh_token.as_deref() {
+            if let Err(error) = state
+                .auth0
+                .revoke(caller(ip, None, &req), refresh_token)
+                .await
+            {
+                metrics::counter!("gateway_session_logout_revoke_failures_total").increment(1);
+                tracing::warn!(
+                    event = "session_logout_revoke_failed",
+                    error = %ApiError::from(error),
+                    "the session's refresh token could not be revoked at logout"
+                );
+            }
+        }
+    }
+    Ok(with_cookies(
+        HttpResponse::NoContent().finish(),
+        sessions.clear_all(&req),
+    ))
+}
+
+/// The tenant's issuer as its id_tokens name it: the domain URL with `/`.
+fn issuer(state: &AppState) -> String {
+    format!("{}/", state.settings.auth0.base_url.trim_end_matches('/'))
+}
+
+fn id_token_mismatch(reason: &'static str) -> ApiError {
+    tracing::warn!(
+        event = "id_token_mismatch",
+        reason,
+        "Auth0's id_token does not match the tenant or client"
+    );
+    ApiError::upstream_error()
+}
+
+/// How a login-completing call answers. Without `X-Lgw-Session: 1` (or
+/// with sessions off): the tokens, as before. With it: the session cookie
+/// and `{"user", "expires_at"}`; a `403 mfa_required` keeps its body but
+/// the mfa_token goes into the short-lived `-mfa` cookie instead.
+pub fn complete_login(
+    state: &AppState,
+    req: &HttpRequest,
+    answer: Result<TokenSet, UpstreamError>,
+) -> Result<HttpResponse, ApiError> {
+    let Some(sessions) = state.sessions.as_ref().filter(|_| opted_in(req)) else {
+        return Ok(no_store_json(&answer?));
+    };
+    let tokens = match answer {
+        Ok(tokens) => tokens,
+        Err(UpstreamError::MfaRequired(details)) => {
+            let cookies = sessions.store_mfa_token(req, details.mfa_token.expose());
+            let mut error = ApiError::mfa_required(details);
+            error.mfa_token_sealed = true;
+            error.set_cookies(cookies);
+            return Err(error);
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let user = user_claims(
+        tokens.id_token.as_ref().map(|t| t.expose()),
+        &issuer(state),
+        &state.settings.auth0.client_id,
+    )
+    .map_err(id_token_mismatch)?;
+    let mut data = sessions.start(
+        tokens
+            .refresh_token
+            .as_ref()
+            .map(|t| t.expose().to_string()),
+        tokens.access_token.expose().to_string(),
+        tokens.expires_in,
+        tokens.scope.clone(),
+        user,
+    );
+    let mut cookies = sessions.store(req, &mut data);
+    // The second factor is passed: the mfa_token's cookie has done its job.
+    cookies.extend(sessions.clear_mfa_if_present(req));
+    let answer = no_store_json(&SessionAnswer {
+        user: &data.user,
+        expires_at: data.expires_at,
+        recovery_code: tokens.recovery_code.as_ref().map(|c| c.expose()),
+    });
+    Ok(with_cookies(answer, cookies))
+}

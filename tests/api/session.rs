@@ -1,0 +1,588 @@
+//! Cookie sessions (SPEC §10) over the wire: the sealed `__Host-` cookies,
+//! their attributes, tampering, key rotation, chunking, CSRF, the session
+//! routes and MFA in cookie mode, against wiremock playing Auth0 (every
+//! upstream request matched field by field).
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use reqwest::header::HeaderMap;
+use serde_json::{json, Value};
+use wiremock::matchers::{body_json, method, path};
+use wiremock::{Mock, ResponseTemplate};
+
+use crate::helpers::*;
+
+/// Obviously fake keys: 32 bytes of 1s and of 2s.
+const KEY_1: &str = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+const KEY_2: &str = "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=";
+const COOKIE: &str = "__Host-lgw";
+const MFA_COOKIE: &str = "__Host-lgw-mfa";
+const APP_ORIGIN: &str = "https://app.example.com";
+
+async fn session_app(keys: &str) -> TestApp {
+    spawn_app_with(&[
+        ("GATEWAY__SESSION__ENABLED", "true"),
+        ("GATEWAY__SESSION__KEYS", keys),
+        ("GATEWAY__SERVER__CORS_ALLOWED_ORIGINS", APP_ORIGIN),
+    ])
+    .await
+}
+
+/// An id_token as Auth0 issues it for this client (signature not checked
+/// by the gateway, SPEC §10), with `extra` claims.
+fn id_token(app: &TestApp, extra: Value) -> String {
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+        + 3600;
+    let mut claims = json!({
+        "iss": format!("{}/", app.auth0.uri()),
+        "aud": CLIENT_ID,
+        "exp": exp,
+        "sub": "email|jane",
+        "email": "jane@example.com",
+        "email_verified": true,
+        "nonce": "not-for-the-app",
+    });
+    if let (Some(map), Value::Object(extra)) = (claims.as_object_mut(), extra) {
+        map.extend(extra);
+    }
+    format!(
+        "eyJhbGciOiJSUzI1NiJ9.{}.fake-signature",
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    )
+}
+
+fn tokens(app: &TestApp, extra_claims: Value, expires_in: u64) -> Value {
+    json!({
+        "access_token": ACCESS_TOKEN,
+        "id_token": id_token(app, extra_claims),
+        "refresh_token": REFRESH_TOKEN,
+        "scope": DEFAULT_SCOPE,
+        "expires_in": expires_in,
+        "token_type": "Bearer",
+    })
+}
+
+async fn mount_login(app: &TestApp, answer: Value) {
+    upstream(
+        "POST",
+        "/oauth/token",
+        otp_grant("jane@example.com", "123456", "email"),
+        "127.0.0.1",
+    )
+    .respond_with(ResponseTemplate::new(200).set_body_json(answer))
+    .mount(&app.auth0)
+    .await;
+}
+
+async fn cookie_login(app: &TestApp) -> reqwest::Response {
+    app.post_json_with(
+        "/login/verify",
+        &json!({"email": "jane@example.com", "code": "123456"}),
+        &[("x-lgw-session", "1")],
+    )
+    .await
+}
+
+/// `name=value` pairs of the answer's `Set-Cookie` headers, and the whole
+/// header lines.
+fn set_cookies(headers: &HeaderMap) -> Vec<(String, String, String)> {
+    headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|line| {
+            let (pair, _) = line.split_once(';').unwrap_or((line, ""));
+            let (name, value) = pair.split_once('=')?;
+            Some((name.to_string(), value.to_string(), line.to_string()))
+        })
+        .collect()
+}
+
+/// The `Cookie` header a browser would send back (cookies with a value).
+fn cookie_header(headers: &HeaderMap) -> String {
+    set_cookies(headers)
+        .into_iter()
+        .filter(|(_, value, _)| !value.is_empty())
+        .map(|(name, value, _)| format!("{name}={value}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+async fn logged_in(app: &TestApp) -> String {
+    mount_login(app, tokens(app, json!({}), 86400)).await;
+    let answer = cookie_login(app).await;
+    assert_eq!(answer.status(), 200);
+    cookie_header(answer.headers())
+}
+
+async fn call(
+    app: &TestApp,
+    http_method: reqwest::Method,
+    route: &str,
+    cookie: &str,
+    extra: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut request = app
+        .client
+        .request(http_method, app.url(route))
+        .header("cookie", cookie);
+    for (name, value) in extra {
+        request = request.header(*name, *value);
+    }
+    request.send().await.expect("the gateway answers")
+}
+
+const OPTED_IN: &[(&str, &str)] = &[("x-lgw-session", "1")];
+
+#[tokio::test]
+async fn a_cookie_login_answers_the_user_and_sets_a_sealed_host_cookie() {
+    let app = session_app(KEY_1).await;
+    mount_login(&app, tokens(&app, json!({}), 86400)).await;
+    let answer = cookie_login(&app).await;
+    let headers = answer.headers().clone();
+    assert_no_store(&headers);
+    let body: Value = answer.json().await.expect("json");
+    assert_eq!(
+        body["user"],
+        json!({"sub": "email|jane", "email": "jane@example.com", "email_verified": true})
+    );
+    let expires_at = body["expires_at"].as_u64().expect("expires_at");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    assert!((now + 86_300..=now + 86_500).contains(&expires_at));
+    assert!(body.get("access_token").is_none() && body.get("refresh_token").is_none());
+    let cookies = set_cookies(&headers);
+    assert_eq!(cookies.len(), 1, "{cookies:?}");
+    let (name, value, line) = &cookies[0];
+    assert_eq!(name, COOKIE);
+    assert!(
+        line.ends_with("; Path=/; Secure; HttpOnly; SameSite=Strict"),
+        "{line}"
+    );
+    assert!(line.contains("; Max-Age=86"), "{line}");
+    assert!(!line.to_lowercase().contains("domain="), "{line}");
+    for secret in [ACCESS_TOKEN, REFRESH_TOKEN, "jane"] {
+        assert!(!value.contains(secret), "the cookie shows {secret}");
+    }
+    // Without the header the same call answers the tokens, as before.
+    let tokens_answer = app
+        .post_json(
+            "/login/verify",
+            &json!({"email": "jane@example.com", "code": "123456"}),
+        )
+        .await;
+    assert!(set_cookies(tokens_answer.headers()).is_empty());
+    let body: Value = tokens_answer.json().await.expect("json");
+    assert_eq!(body["access_token"], ACCESS_TOKEN);
+}
+
+#[tokio::test]
+async fn get_session_reads_the_cookie_and_a_tampered_one_is_401_and_cleared() {
+    let app = session_app(KEY_1).await;
+    let cookie = logged_in(&app).await;
+    let session = call(&app, reqwest::Method::GET, "/session", &cookie, &[]).await;
+    assert_eq!(session.status(), 200);
+    let body: Value = session.json().await.expect("json");
+    assert_eq!(body["user"]["email"], "jane@example.com");
+
+    let none = app.get("/session").await;
+    let (headers, _) = assert_error(&app, none, 401, "session_expired").await;
+    assert!(set_cookies(&headers).is_empty(), "nothing to clear");
+
+    let (name, value) = cookie.split_once('=').expect("name=value");
+    let mut bytes = URL_SAFE_NO_PAD.decode(value).expect("base64url");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    let tampered = format!("{name}={}", URL_SAFE_NO_PAD.encode(bytes));
+    let refused = call(&app, reqwest::Method::GET, "/session", &tampered, &[]).await;
+    let (headers, _) = assert_error(&app, refused, 401, "session_expired").await;
+    let cleared = set_cookies(&headers);
+    assert!(
+        cleared
+            .iter()
+            .any(|(n, v, line)| n == COOKIE && v.is_empty() && line.contains("Max-Age=0")),
+        "{cleared:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_cookie_sealed_under_a_listed_old_key_opens_and_one_rotated_out_does_not() {
+    let old = session_app(KEY_1).await;
+    let cookie = logged_in(&old).await;
+    // Rotation step 1: the new key first, the old one still listed.
+    let rotating = session_app(&format!("{KEY_2},{KEY_1}")).await;
+    let session = call(&rotating, reqwest::Method::GET, "/session", &cookie, &[]).await;
+    assert_eq!(session.status(), 200);
+    // Step 2, after max_age: the old key dropped.
+    let rotated = session_app(KEY_2).await;
+    let refused = call(&rotated, reqwest::Method::GET, "/session", &cookie, &[]).await;
+    let (headers, _) = assert_error(&rotated, refused, 401, "session_expired").await;
+    assert!(set_cookies(&headers)
+        .iter()
+        .any(|(n, v, _)| n == COOKIE && v.is_empty()));
+}
+
+#[tokio::test]
+async fn a_session_too_large_for_one_cookie_is_chunked_and_joined_back() {
+    let app = session_app(KEY_1).await;
+    let long_name = "J".repeat(6000);
+    mount_login(&app, tokens(&app, json!({"name": long_name}), 86400)).await;
+    let answer = cookie_login(&app).await;
+    assert_eq!(answer.status(), 200);
+    let cookies = set_cookies(answer.headers());
+    let names: Vec<&str> = cookies.iter().map(|(n, _, _)| n.as_str()).collect();
+    let expected: Vec<String> = (0..names.len()).map(|i| format!("{COOKIE}.{i}")).collect();
+    assert!(names.len() >= 2 && names == expected, "{names:?}");
+    assert!(cookies.iter().all(|(_, v, _)| v.len() <= 4000));
+    let cookie = cookie_header(answer.headers());
+    let session = call(&app, reqwest::Method::GET, "/session", &cookie, &[]).await;
+    assert_eq!(session.status(), 200);
+    let body: Value = session.json().await.expect("json");
+    assert_eq!(body["user"]["name"].as_str().map(str::len), Some(6000));
+}
+
+#[tokio::test]
+async fn csrf_refusals_never_reach_auth0() {
+    let app = session_app(KEY_1).await;
+    let cookie = logged_in(&app).await;
+    let calls_before = app.upstream_requests().await.len();
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .named("no refresh after a CSRF refusal")
+        .mount(&app.auth0)
+        .await;
+    for (route, headers) in [
+        ("/session/refresh", vec![]),
+        ("/session/refresh", vec![("x-lgw-session", "true")]),
+        (
+            "/session/refresh",
+            vec![("x-lgw-session", "1"), ("origin", "https://evil.example")],
+        ),
+        ("/session/logout", vec![]),
+        ("/mfa/verify", vec![]),
+        ("/login/verify", vec![]),
+    ] {
+        let refused = call(&app, reqwest::Method::POST, route, &cookie, &headers).await;
+        assert_error(&app, refused, 403, "csrf_failed").await;
+    }
+    let token = call(&app, reqwest::Method::GET, "/session/token", &cookie, &[]).await;
+    assert_error(&app, token, 403, "csrf_failed").await;
+    assert_eq!(app.upstream_requests().await.len(), calls_before);
+    // The allowed origin, and no Origin at all, pass (GET /session/token
+    // answers from the cookie, no Auth0 call while the token is fresh).
+    for headers in [
+        vec![("x-lgw-session", "1"), ("origin", APP_ORIGIN)],
+        vec![("x-lgw-session", "1")],
+    ] {
+        let ok = call(
+            &app,
+            reqwest::Method::GET,
+            "/session/token",
+            &cookie,
+            &headers,
+        )
+        .await;
+        assert_eq!(ok.status(), 200);
+        let body: Value = ok.json().await.expect("json");
+        assert_eq!(body["access_token"], ACCESS_TOKEN);
+    }
+}
+
+#[tokio::test]
+async fn cors_allows_credentials_for_allowed_origins_only() {
+    let app = session_app(KEY_1).await;
+    let preflight = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/session/refresh"))
+        .header("origin", APP_ORIGIN)
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "x-lgw-session")
+        .send()
+        .await
+        .expect("answers");
+    let headers = preflight.headers();
+    assert_eq!(
+        header_str(headers, "access-control-allow-origin"),
+        Some(APP_ORIGIN)
+    );
+    assert_eq!(
+        header_str(headers, "access-control-allow-credentials"),
+        Some("true")
+    );
+    assert!(header_str(headers, "access-control-allow-headers")
+        .is_some_and(|h| h.contains("X-Lgw-Session")));
+    let foreign = app
+        .client
+        .get(app.url("/session"))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .expect("answers");
+    assert!(foreign
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
+    assert!(foreign
+        .headers()
+        .get("access-control-allow-credentials")
+        .is_none());
+}
+
+#[tokio::test]
+async fn refresh_and_token_use_the_sealed_refresh_token_and_reseal() {
+    let app = session_app(KEY_1).await;
+    // The access token expires within the 60 s margin: /session/token
+    // refreshes first.
+    mount_login(&app, tokens(&app, json!({}), 30)).await;
+    let login = cookie_login(&app).await;
+    let cookie = cookie_header(login.headers());
+    upstream(
+        "POST",
+        "/oauth/token",
+        json!({
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "grant_type": "refresh_token",
+            "refresh_token": REFRESH_TOKEN,
+        }),
+        "127.0.0.1",
+    )
+    .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+        "access_token": "fake-access-token-refreshed",
+        "expires_in": 86400,
+        "token_type": "Bearer",
+    })))
+    .expect(2)
+    .mount(&app.auth0)
+    .await;
+    let token = call(
+        &app,
+        reqwest::Method::GET,
+        "/session/token",
+        &cookie,
+        OPTED_IN,
+    )
+    .await;
+    assert_eq!(token.status(), 200);
+    let resealed = cookie_header(token.headers());
+    assert!(!resealed.is_empty(), "the refreshed session is resealed");
+    let body: Value = token.json().await.expect("json");
+    assert_eq!(body["access_token"], "fake-access-token-refreshed");
+    assert!(body["expires_in"].as_u64().is_some_and(|s| s > 86_000));
+    // Fresh now: the resealed cookie answers without Auth0.
+    let again = call(
+        &app,
+        reqwest::Method::GET,
+        "/session/token",
+        &resealed,
+        OPTED_IN,
+    )
+    .await;
+    let body: Value = again.json().await.expect("json");
+    assert_eq!(body["access_token"], "fake-access-token-refreshed");
+    // POST /session/refresh always refreshes.
+    let refreshed = call(
+        &app,
+        reqwest::Method::POST,
+        "/session/refresh",
+        &resealed,
+        OPTED_IN,
+    )
+    .await;
+    assert_eq!(refreshed.status(), 200);
+    let body: Value = refreshed.json().await.expect("json");
+    assert_eq!(body["user"]["email"], "jane@example.com");
+}
+
+#[tokio::test]
+async fn an_invalid_grant_on_refresh_ends_the_session() {
+    let app = session_app(KEY_1).await;
+    let cookie = logged_in(&app).await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .and(body_json(json!({
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "grant_type": "refresh_token",
+            "refresh_token": REFRESH_TOKEN,
+        })))
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({
+            "error": "invalid_grant",
+            "error_description": "Unknown or invalid refresh token."
+        })))
+        .mount(&app.auth0)
+        .await;
+    let ended = call(
+        &app,
+        reqwest::Method::POST,
+        "/session/refresh",
+        &cookie,
+        OPTED_IN,
+    )
+    .await;
+    let (headers, _) = assert_error(&app, ended, 401, "session_expired").await;
+    assert!(set_cookies(&headers)
+        .iter()
+        .any(|(n, v, _)| n == COOKIE && v.is_empty()));
+}
+
+#[tokio::test]
+async fn logout_revokes_at_auth0_and_clears_every_cookie() {
+    let app = session_app(KEY_1).await;
+    let cookie = logged_in(&app).await;
+    upstream(
+        "POST",
+        "/oauth/revoke",
+        json!({
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "token": REFRESH_TOKEN,
+        }),
+        "127.0.0.1",
+    )
+    .respond_with(ResponseTemplate::new(200))
+    .expect(1)
+    .mount(&app.auth0)
+    .await;
+    let cookie = format!("{cookie}; {MFA_COOKIE}=stale");
+    let out = call(
+        &app,
+        reqwest::Method::POST,
+        "/session/logout",
+        &cookie,
+        OPTED_IN,
+    )
+    .await;
+    assert_eq!(out.status(), 204);
+    let cleared = set_cookies(out.headers());
+    for name in [COOKIE, MFA_COOKIE] {
+        assert!(
+            cleared
+                .iter()
+                .any(|(n, v, line)| n == name && v.is_empty() && line.contains("Max-Age=0")),
+            "{name} not cleared: {cleared:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn in_cookie_mode_the_mfa_token_is_sealed_and_mfa_verify_reads_it() {
+    let app = session_app(KEY_1).await;
+    upstream(
+        "POST",
+        "/oauth/token",
+        otp_grant("jane@example.com", "123456", "email"),
+        "127.0.0.1",
+    )
+    .respond_with(ResponseTemplate::new(403).set_body_json(mfa_required_answer()))
+    .mount(&app.auth0)
+    .await;
+    let challenged = cookie_login(&app).await;
+    let headers = challenged.headers().clone();
+    let body: Value = challenged.json().await.expect("json");
+    assert_eq!(body["error"], "mfa_required");
+    assert!(
+        body.get("mfa_token").is_none(),
+        "the browser never holds it: {body}"
+    );
+    assert_eq!(
+        body["mfa_requirements"],
+        json!({"challenge": [{"type": "otp"}]})
+    );
+    let cookies = set_cookies(&headers);
+    let (_, value, line) = cookies
+        .iter()
+        .find(|(n, _, _)| n == MFA_COOKIE)
+        .expect("the mfa cookie");
+    assert!(
+        line.contains("Max-Age=600") && line.contains("HttpOnly"),
+        "{line}"
+    );
+    assert!(!value.contains(MFA_TOKEN));
+    let mfa_cookie = cookie_header(&headers);
+
+    // /mfa/verify without Authorization: the sealed mfa_token goes to Auth0.
+    upstream(
+        "POST",
+        "/oauth/token",
+        json!({
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "grant_type": "http://auth0.com/oauth/grant-type/mfa-otp",
+            "mfa_token": MFA_TOKEN,
+            "otp": "654321",
+        }),
+        "127.0.0.1",
+    )
+    .respond_with(ResponseTemplate::new(200).set_body_json(tokens(&app, json!({}), 86400)))
+    .expect(1)
+    .mount(&app.auth0)
+    .await;
+    let verified = app
+        .client
+        .post(app.url("/mfa/verify"))
+        .header("cookie", &mfa_cookie)
+        .header("x-lgw-session", "1")
+        .json(&json!({"otp": "654321"}))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(verified.status(), 200);
+    let cookies = set_cookies(verified.headers());
+    assert!(cookies.iter().any(|(n, v, _)| n == COOKIE && !v.is_empty()));
+    assert!(
+        cookies
+            .iter()
+            .any(|(n, v, _)| n == MFA_COOKIE && v.is_empty()),
+        "{cookies:?}"
+    );
+    let body: Value = verified.json().await.expect("json");
+    assert_eq!(body["user"]["sub"], "email|jane");
+
+    // A forged mfa cookie: 401, cleared, Auth0 not asked.
+    let forged = app
+        .client
+        .post(app.url("/mfa/verify"))
+        .header("cookie", format!("{MFA_COOKIE}=AAAA"))
+        .header("x-lgw-session", "1")
+        .json(&json!({"otp": "654321"}))
+        .send()
+        .await
+        .expect("answers");
+    assert_error(&app, forged, 401, "session_expired").await;
+}
+
+#[tokio::test]
+async fn an_id_token_from_another_tenant_or_client_is_an_upstream_error() {
+    let app = session_app(KEY_1).await;
+    mount_login(&app, tokens(&app, json!({"aud": "another-client"}), 86400)).await;
+    let answer = cookie_login(&app).await;
+    let (headers, _) = assert_error(&app, answer, 502, "upstream_error").await;
+    assert!(set_cookies(&headers).is_empty());
+}
+
+#[tokio::test]
+async fn with_sessions_off_the_header_is_ignored_and_the_routes_do_not_exist() {
+    let app = spawn_app().await;
+    upstream(
+        "POST",
+        "/oauth/token",
+        otp_grant("jane@example.com", "123456", "email"),
+        "127.0.0.1",
+    )
+    .respond_with(ResponseTemplate::new(200).set_body_json(token_answer()))
+    .mount(&app.auth0)
+    .await;
+    let answer = cookie_login(&app).await;
+    assert_eq!(answer.status(), 200);
+    assert!(set_cookies(answer.headers()).is_empty());
+    let body: Value = answer.json().await.expect("json");
+    assert_eq!(body["access_token"], ACCESS_TOKEN);
+    let missing = app.get("/session").await;
+    assert_error(&app, missing, 404, "not_found").await;
+}
