@@ -78,6 +78,31 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     }
 }
 
+/// A request body of any type, read under [`BodyLimits`] and not parsed:
+/// what `/api/{name}/…` passes on to an API (SPEC §10).
+pub struct RawBody(pub actix_web::web::Bytes);
+
+impl FromRequest for RawBody {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limits = req.app_data::<BodyLimits>().copied().unwrap_or_default();
+        let declared_length = declared_length(req);
+        let payload = payload.take();
+        Box::pin(async move {
+            if declared_length.is_some_and(|length| length > limits.max_bytes) {
+                return Err(ApiError::payload_too_large(limits.max_bytes));
+            }
+            let bytes =
+                tokio::time::timeout(limits.timeout, read_capped(payload, limits.max_bytes))
+                    .await
+                    .map_err(|_| ApiError::request_timeout())??;
+            Ok(RawBody(bytes.into()))
+        })
+    }
+}
+
 /// The `Content-Length` the client announced, if it is a number.
 fn declared_length(req: &HttpRequest) -> Option<usize> {
     req.headers()

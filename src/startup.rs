@@ -17,7 +17,7 @@ use crate::error::{path_error_handler, query_error_handler};
 use crate::middleware::FrontDoor;
 use crate::rate_limit::{Limits, PRUNE_INTERVAL};
 use crate::redis_store::RedisStore;
-use crate::refresh_flight::{RefreshFlights, DEFAULT_REUSE};
+use crate::refresh_flight::RefreshFlights;
 use crate::routes;
 use crate::settings::Settings;
 use crate::sms::SmsGuard;
@@ -36,6 +36,8 @@ pub enum StartupError {
     Server(std::io::Error),
     #[error("cannot set up the shared rate-limit store: {0}")]
     RateLimitStore(String),
+    #[error("invalid configuration: {0}")]
+    ApiProxy(String),
 }
 
 pub struct Application {
@@ -72,10 +74,15 @@ impl Application {
             )),
             None => None,
         };
+        let api_proxy = match settings.session.enabled {
+            true => Some(api_proxy(&settings)?),
+            false => None,
+        };
         let state = web::Data::new(AppState {
+            api_proxy,
             limits: Limits::new(&settings.rate_limit, store.clone()),
             sms: SmsGuard::new(&settings.sms, settings.rate_limit.max_keys, store.clone()),
-            refresh_flights: RefreshFlights::new(DEFAULT_REUSE), // session.refresh_reuse_secs (SPEC §10)
+            refresh_flights: RefreshFlights::new(settings.session.refresh_reuse),
             sessions: crate::session::Sessions::new(&settings.session),
             store,
             auth0,
@@ -161,6 +168,29 @@ impl Application {
         tracing::info!(event = "stopped", "gateway stopped");
         result
     }
+}
+
+/// `session.apis` as the `/api` proxy sees them (SPEC §10).
+fn api_proxy(settings: &Settings) -> Result<crate::api_proxy::ApiProxy, StartupError> {
+    use crate::api_proxy::{ApiProxy, ApiTarget, ProxyLimits};
+    let apis = settings
+        .session
+        .apis
+        .iter()
+        .map(|(name, api)| {
+            let target = ApiTarget {
+                url: api.url.clone(),
+                audience: api.audience.clone(),
+            };
+            (name.clone(), target)
+        })
+        .collect();
+    let limits = ProxyLimits {
+        timeout: settings.session.api_timeout,
+        max_request_bytes: settings.server.max_body_bytes,
+        max_response_bytes: settings.auth0.max_response_bytes,
+    };
+    ApiProxy::new(apis, limits).map_err(|error| StartupError::ApiProxy(error.to_string()))
 }
 
 fn run(state: web::Data<AppState>, listener: TcpListener) -> Result<Server, StartupError> {

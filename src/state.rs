@@ -5,6 +5,7 @@
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+use crate::api_proxy::ApiProxy;
 use crate::auth0::Auth0Client;
 use crate::rate_limit::Limits;
 use crate::redis_store::RedisStore;
@@ -26,6 +27,8 @@ pub struct AppState {
     pub refresh_flights: RefreshFlights,
     /// Cookie sessions (SPEC §10); `None` while `session.enabled = false`.
     pub sessions: Option<Sessions>,
+    /// `/api/{name}/…` (`session.apis`); `None` while sessions are off.
+    pub api_proxy: Option<ApiProxy>,
     /// False from the first shutdown signal on: `/readyz` answers 503.
     pub ready: AtomicBool,
     /// Renders `/metrics`; `None` if another recorder owns the process.

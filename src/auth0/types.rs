@@ -187,6 +187,10 @@ pub enum TokenGrant<'a> {
         refresh_token: &'a str,
         #[serde(skip_serializing_if = "Option::is_none")]
         scope: Option<&'a str>,
+        /// An API's audience (Auth0 multi-resource refresh tokens), for
+        /// cookie mode's `/api` targets.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        audience: Option<&'a str>,
     },
     #[serde(rename = "http://auth0.com/oauth/grant-type/mfa-otp")]
     MfaOtp { mfa_token: &'a str, otp: &'a str },

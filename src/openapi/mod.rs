@@ -118,6 +118,11 @@ pub const ERROR_RESPONSES: &[(&str, &str, &[u16])] = &[
         &[401, 403, 404, 429, 502, 503, 504],
     ),
     ("/session/logout", "post", &[403, 404, 429, 503]),
+    ("/api/{name}/{rest}", "get", API_PROXY_ERRORS),
+    ("/api/{name}/{rest}", "post", API_PROXY_ERRORS),
+    ("/api/{name}/{rest}", "put", API_PROXY_ERRORS),
+    ("/api/{name}/{rest}", "patch", API_PROXY_ERRORS),
+    ("/api/{name}/{rest}", "delete", API_PROXY_ERRORS),
     (
         "/session/token",
         "get",
@@ -125,6 +130,10 @@ pub const ERROR_RESPONSES: &[(&str, &str, &[u16])] = &[
     ),
     ("/readyz", "get", &[503]),
 ];
+
+/// The gateway's own answers on `/api/{name}/{rest}` (the API's own pass
+/// through as they are).
+const API_PROXY_ERRORS: &[u16] = &[400, 401, 403, 404, 408, 413, 429, 502, 503, 504];
 
 /// The operations that end in an Auth0 token grant, so their 403 may be
 /// `mfa_required` (documented as `oneOf` `MfaRequired` / `ErrorBody`).
@@ -170,6 +179,7 @@ pub const UNDOCUMENTED_ROUTES: &[(&str, &str)] = &[
         crate::routes::session::refresh_session,
         crate::routes::session::logout,
         crate::routes::session::session_token,
+        crate::routes::api::proxy,
         crate::routes::ops::healthz,
         crate::routes::ops::readyz,
         crate::routes::docs::openapi_json,
@@ -465,6 +475,22 @@ fn document_cookie_mode(document: &mut Value) {
                         "schema": {"type": "string"},
                     }),
                 );
+            }
+        }
+    }
+    // One handler serves every method of `/api/{name}/{rest}`; each
+    // operation gets its own id (`apiProxyGet`, …).
+    if let Some(item) = document
+        .pointer_mut("/paths/~1api~1{name}~1{rest}")
+        .and_then(Value::as_object_mut)
+    {
+        for (method, operation) in item.iter_mut() {
+            let mut id = String::from("apiProxy");
+            let mut letters = method.chars();
+            id.extend(letters.next().map(|c| c.to_ascii_uppercase()));
+            id.push_str(letters.as_str());
+            if let Some(map) = operation.as_object_mut() {
+                map.insert("operationId".into(), json!(id));
             }
         }
     }

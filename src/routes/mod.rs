@@ -1,5 +1,6 @@
 //! HTTP handlers, one module per area, each with its own `configure`.
 
+pub mod api;
 pub mod docs;
 pub mod login;
 pub mod mfa;
@@ -37,6 +38,8 @@ pub mod paths {
     pub const SESSION_REFRESH: &str = "/session/refresh";
     pub const SESSION_LOGOUT: &str = "/session/logout";
     pub const SESSION_TOKEN: &str = "/session/token";
+    /// `{rest}` takes the rest of the path, slashes included.
+    pub const API: &str = "/api/{name}/{rest}";
     pub const HEALTHZ: &str = "/healthz";
     pub const READYZ: &str = "/readyz";
     pub const OPENAPI_JSON: &str = "/openapi.json";
@@ -62,6 +65,7 @@ pub const ROUTES: &[&str] = &[
     paths::SESSION_REFRESH,
     paths::SESSION_LOGOUT,
     paths::SESSION_TOKEN,
+    paths::API,
     paths::HEALTHZ,
     paths::READYZ,
     paths::OPENAPI_JSON,
@@ -76,11 +80,12 @@ type ConfigureScope = fn(&mut web::ServiceConfig);
 /// The scopes whose every call spends the caller's `per_ip` budget (SPEC
 /// §4). The guard runs once per scope, before any body is read, so a
 /// refused call costs no parsing (with Redis, see [`PER_IP_JOINS_ROUTE`]).
-pub const LIMITED_SCOPES: [(&str, ConfigureScope); 4] = [
+pub const LIMITED_SCOPES: [(&str, ConfigureScope); 5] = [
     (login::SCOPE, login::configure),
     (mfa::SCOPE, mfa::configure),
     (token::SCOPE, token::configure),
     (session::SCOPE, session::configure),
+    (api::SCOPE, api::configure),
 ];
 
 /// The routes that charge `per_ip` together with their own buckets when
@@ -162,7 +167,7 @@ fn csrf_applies(method: &actix_web::http::Method, path: &str) -> bool {
             .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
     };
     (under(session::SCOPE) && !(path == paths::SESSION && method == actix_web::http::Method::GET))
-        || under("/api")
+        || under(api::SCOPE)
         || under(mfa::SCOPE)
         || path == paths::LOGIN_VERIFY
         || path == paths::LOGIN_CALLBACK
@@ -180,7 +185,12 @@ pub fn scoped_resource(
     path: &'static str,
     allow: &'static str,
 ) -> actix_web::Resource {
-    let relative = path.strip_prefix(scope).unwrap_or(path);
+    // `{rest}` takes the rest of the path, slashes included
+    // (`/api/{name}/{rest}`).
+    let relative = path
+        .strip_prefix(scope)
+        .unwrap_or(path)
+        .replace("{rest}", "{rest:.*}");
     web::resource(relative)
         .name(path)
         .default_service(web::to(move || async move {

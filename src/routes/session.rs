@@ -11,7 +11,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{caller, no_store_json, paths, scoped_resource};
-use crate::auth0::{TokenGrant, TokenSet, UpstreamError};
+use crate::auth0::{Caller, TokenGrant, TokenSet, UpstreamError};
 use crate::client_ip::ClientIp;
 use crate::error::ApiError;
 use crate::session::{opted_in, unix_now, user_claims, Found, SessionData, Sessions};
@@ -88,13 +88,13 @@ pub struct SessionAnswer<'a> {
     pub recovery_code: Option<&'a str>,
 }
 
-fn sessions(state: &AppState) -> Result<&Sessions, ApiError> {
+pub fn sessions(state: &AppState) -> Result<&Sessions, ApiError> {
     state.sessions.as_ref().ok_or_else(ApiError::not_found)
 }
 
 /// The request's session, or `401 session_expired` (clearing a cookie that
 /// does not open).
-fn current(sessions: &Sessions, req: &HttpRequest) -> Result<SessionData, ApiError> {
+pub fn current(sessions: &Sessions, req: &HttpRequest) -> Result<SessionData, ApiError> {
     match sessions.read(req) {
         Found::Open(data) => Ok(data),
         Found::None => Err(ApiError::session_expired(Vec::new())),
@@ -222,7 +222,7 @@ async fn session_token(
 /// Refreshes `data` when its access token is within
 /// [`REFRESH_MARGIN_SECS`] of expiry; whether it did.
 pub async fn ensure_fresh(
-    state: &AppState,
+    state: &web::Data<AppState>,
     sessions: &Sessions,
     req: &HttpRequest,
     ip: ClientIp,
@@ -235,31 +235,20 @@ pub async fn ensure_fresh(
     Ok(true)
 }
 
-/// One refresh at Auth0 with the sealed refresh token. The session ends
-/// (`401 session_expired`, cookies cleared) when there is none or Auth0
-/// answers `invalid_grant`: Auth0 does not say how long a refresh token
-/// lives, so its first refusal is the end.
+/// One refresh at Auth0 with the sealed refresh token, shared with every
+/// concurrent refresh of the same token (two tabs, `/session/token` and
+/// `/api` racing: SPEC §10 single-flight). The session ends (`401
+/// session_expired`, cookies cleared) when there is no refresh token or
+/// Auth0 answers `invalid_grant`: Auth0 does not say how long a refresh
+/// token lives, so its first refusal is the end.
 async fn refresh(
-    state: &AppState,
+    state: &web::Data<AppState>,
     sessions: &Sessions,
     req: &HttpRequest,
     ip: ClientIp,
     data: &mut SessionData,
 ) -> Result<(), ApiError> {
-    let Some(refresh_token) = data.refresh_token.clone() else {
-        return Err(ApiError::session_expired(sessions.clear_all(req)));
-    };
-    let grant = TokenGrant::RefreshToken {
-        refresh_token: &refresh_token,
-        scope: None,
-    };
-    let tokens = match state.auth0.token_grant(caller(ip, None, req), &grant).await {
-        Ok(tokens) => tokens,
-        Err(UpstreamError::Rejected { code, .. }) if code == "invalid_grant" => {
-            return Err(ApiError::session_expired(sessions.clear_all(req)));
-        }
-        Err(error) => return Err(error.into()),
-    };
+    let tokens = refresh_grant(state, sessions, req, ip, data, None).await?;
     let auth0 = &state.settings.auth0;
     if let Some(id_token) = tokens.id_token.as_ref() {
         data.user = user_claims(Some(id_token.expose()), &issuer(state), &auth0.client_id)
@@ -274,6 +263,96 @@ async fn refresh(
         data.scope = tokens.scope;
     }
     Ok(())
+}
+
+/// The access token for an `/api` call and the `Set-Cookie` values that
+/// reseal the session when it changed: the session's own token (refreshed
+/// within 60 s of expiry), or, for an API with an `audience`, one from a
+/// refresh for that audience, kept in the cookie until it nears expiry.
+pub async fn api_token(
+    state: &web::Data<AppState>,
+    sessions: &Sessions,
+    req: &HttpRequest,
+    ip: ClientIp,
+    audience: Option<&str>,
+) -> Result<(String, Vec<HeaderValue>), ApiError> {
+    let mut data = current(sessions, req)?;
+    let (token, changed) = match audience {
+        None => {
+            let refreshed = ensure_fresh(state, sessions, req, ip, &mut data).await?;
+            (data.access_token.clone(), refreshed)
+        }
+        Some(audience) => {
+            let now = unix_now();
+            match data.api_tokens.get(audience) {
+                Some(kept) if kept.expires_at > now + REFRESH_MARGIN_SECS => {
+                    (kept.access_token.clone(), false)
+                }
+                _ => {
+                    let tokens =
+                        refresh_grant(state, sessions, req, ip, &data, Some(audience)).await?;
+                    let token = tokens.access_token.expose().to_string();
+                    if let Some(rotated) = tokens.refresh_token {
+                        data.refresh_token = Some(rotated.expose().to_string());
+                    }
+                    data.api_tokens.insert(
+                        audience.to_string(),
+                        crate::session::ApiToken {
+                            access_token: token.clone(),
+                            expires_at: now + tokens.expires_in,
+                        },
+                    );
+                    (token, true)
+                }
+            }
+        }
+    };
+    let cookies = if changed || sessions.needs_touch(&data) {
+        sessions.store(req, &mut data)
+    } else {
+        Vec::new()
+    };
+    Ok((token, cookies))
+}
+
+/// Auth0's answer to a refresh of the session's token, for its own
+/// audience or an API's, through the single-flight.
+async fn refresh_grant(
+    state: &web::Data<AppState>,
+    sessions: &Sessions,
+    req: &HttpRequest,
+    ip: ClientIp,
+    data: &SessionData,
+    audience: Option<&str>,
+) -> Result<TokenSet, ApiError> {
+    let Some(refresh_token) = data.refresh_token.clone() else {
+        return Err(ApiError::session_expired(sessions.clear_all(req)));
+    };
+    let key = state.refresh_flights.key(&refresh_token, None, audience);
+    let upstream = state.clone();
+    let audience = audience.map(str::to_owned);
+    let answer = state
+        .refresh_flights
+        .refresh(key, move || async move {
+            let grant = TokenGrant::RefreshToken {
+                refresh_token: &refresh_token,
+                scope: None,
+                audience: audience.as_deref(),
+            };
+            let caller = Caller {
+                ip: ip.0,
+                language: None,
+            };
+            upstream.auth0.token_grant(caller, &grant).await
+        })
+        .await;
+    match answer {
+        Ok(tokens) => Ok(tokens),
+        Err(UpstreamError::Rejected { code, .. }) if code == "invalid_grant" => {
+            Err(ApiError::session_expired(sessions.clear_all(req)))
+        }
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// Sign out
@@ -300,6 +379,7 @@ async fn logout(
     let sessions = sessions(&state)?;
     if let Found::Open(data) = sessions.read(&req) {
         if let Some(refresh_token) = data.refresh_token.as_deref() {
+            state.refresh_flights.forget(refresh_token);
             if let Err(error) = state
                 .auth0
                 .revoke(caller(ip, None, &req), refresh_token)

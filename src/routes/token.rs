@@ -86,6 +86,7 @@ async fn refresh(
             let grant = TokenGrant::RefreshToken {
                 refresh_token: refresh_token.expose(),
                 scope: scope.as_deref(),
+                audience: None,
             };
             let caller = Caller {
                 ip,

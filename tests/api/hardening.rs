@@ -583,7 +583,8 @@ fn debug_output_never_shows_codes_tokens_or_identifiers() {
             "{:?}",
             TokenGrant::RefreshToken {
                 refresh_token: TOKEN,
-                scope: None
+                scope: None,
+                audience: None,
             }
         ),
         format!(

@@ -357,7 +357,9 @@ async fn refresh_and_token_use_the_sealed_refresh_token_and_reseal() {
         "expires_in": 86400,
         "token_type": "Bearer",
     })))
-    .expect(2)
+    // One call: the POST /session/refresh below comes within the reuse
+    // window (`session.refresh_reuse_secs`) and gets the same result.
+    .expect(1)
     .mount(&app.auth0)
     .await;
     let token = call(
@@ -585,4 +587,214 @@ async fn with_sessions_off_the_header_is_ignored_and_the_routes_do_not_exist() {
     assert_eq!(body["access_token"], ACCESS_TOKEN);
     let missing = app.get("/session").await;
     assert_error(&app, missing, 404, "not_found").await;
+}
+
+/// A session gateway whose `session.apis` has `orders` (the session's own
+/// token) and `billing` (its own audience) on `api`.
+async fn app_with_apis(api: &wiremock::MockServer) -> TestApp {
+    let orders = format!("{}/orders-api", api.uri());
+    let billing = format!("{}/billing-api", api.uri());
+    spawn_app_with(&[
+        ("GATEWAY__SESSION__ENABLED", "true"),
+        ("GATEWAY__SESSION__KEYS", KEY_1),
+        ("GATEWAY__SERVER__CORS_ALLOWED_ORIGINS", APP_ORIGIN),
+        ("GATEWAY__SESSION__APIS__ORDERS__URL", &orders),
+        ("GATEWAY__SESSION__APIS__BILLING__URL", &billing),
+        (
+            "GATEWAY__SESSION__APIS__BILLING__AUDIENCE",
+            "https://billing.example.com/",
+        ),
+    ])
+    .await
+}
+
+#[tokio::test]
+async fn the_api_proxy_attaches_the_bearer_strips_cookies_and_passes_the_answer_back() {
+    let api = wiremock::MockServer::start().await;
+    let app = app_with_apis(&api).await;
+    let cookie = logged_in(&app).await;
+    Mock::given(method("POST"))
+        .and(path("/orders-api/v1/orders"))
+        .and(wiremock::matchers::query_param("page", "2"))
+        .and(wiremock::matchers::header(
+            "authorization",
+            format!("Bearer {ACCESS_TOKEN}").as_str(),
+        ))
+        .and(wiremock::matchers::header(
+            "content-type",
+            "application/json",
+        ))
+        .and(body_json(json!({"item": "book"})))
+        .and(|request: &wiremock::Request| {
+            !request.headers.contains_key("cookie")
+                && !request.headers.contains_key("x-lgw-session")
+        })
+        .respond_with(
+            ResponseTemplate::new(201)
+                .insert_header("set-cookie", "api-session=leak; Path=/")
+                .insert_header("x-order-id", "42")
+                .set_body_json(json!({"order": 42})),
+        )
+        .expect(1)
+        .mount(&api)
+        .await;
+    let answer = app
+        .client
+        .post(app.url("/api/orders/v1/orders?page=2"))
+        .header("cookie", &cookie)
+        .header("x-lgw-session", "1")
+        .json(&json!({"item": "book"}))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(answer.status(), 201);
+    assert_eq!(header_str(answer.headers(), "x-order-id"), Some("42"));
+    assert!(
+        set_cookies(answer.headers())
+            .iter()
+            .all(|(n, _, _)| n != "api-session"),
+        "the API's cookie must not reach the browser"
+    );
+    let body: Value = answer.json().await.expect("json");
+    assert_eq!(body, json!({"order": 42}));
+
+    // An API's error passes through as it is.
+    Mock::given(method("GET"))
+        .and(path("/orders-api/missing"))
+        .respond_with(ResponseTemplate::new(404).set_body_string("no such order"))
+        .mount(&api)
+        .await;
+    let missing = call(
+        &app,
+        reqwest::Method::GET,
+        "/api/orders/missing",
+        &cookie,
+        OPTED_IN,
+    )
+    .await;
+    assert_eq!(missing.status(), 404);
+    assert_eq!(missing.text().await.expect("text"), "no such order");
+
+    // No CSRF proof, or no session: the API is not called.
+    let refused = call(
+        &app,
+        reqwest::Method::GET,
+        "/api/orders/v1/orders",
+        &cookie,
+        &[],
+    )
+    .await;
+    assert_error(&app, refused, 403, "csrf_failed").await;
+    let anonymous = app.get("/api/orders/v1/orders").await;
+    assert_error(&app, anonymous, 401, "session_expired").await;
+    let unknown = call(&app, reqwest::Method::GET, "/api/nope/x", &cookie, OPTED_IN).await;
+    assert_error(&app, unknown, 404, "not_found").await;
+}
+
+#[tokio::test]
+async fn an_api_with_its_own_audience_gets_a_token_for_it_kept_in_the_cookie() {
+    let api = wiremock::MockServer::start().await;
+    let app = app_with_apis(&api).await;
+    let cookie = logged_in(&app).await;
+    upstream(
+        "POST",
+        "/oauth/token",
+        json!({
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "grant_type": "refresh_token",
+            "refresh_token": REFRESH_TOKEN,
+            "audience": "https://billing.example.com/",
+        }),
+        "127.0.0.1",
+    )
+    .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+        "access_token": "fake-billing-token",
+        "expires_in": 3600,
+        "token_type": "Bearer",
+    })))
+    .expect(1)
+    .mount(&app.auth0)
+    .await;
+    Mock::given(method("GET"))
+        .and(path("/billing-api/invoices"))
+        .and(wiremock::matchers::header(
+            "authorization",
+            "Bearer fake-billing-token",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .expect(2)
+        .mount(&api)
+        .await;
+    let first = call(
+        &app,
+        reqwest::Method::GET,
+        "/api/billing/invoices",
+        &cookie,
+        OPTED_IN,
+    )
+    .await;
+    assert_eq!(first.status(), 200);
+    let resealed = cookie_header(first.headers());
+    assert!(
+        !resealed.is_empty(),
+        "the audience's token is kept in the cookie"
+    );
+    // The kept token serves the next call without Auth0 (expect(1) above).
+    let second = call(
+        &app,
+        reqwest::Method::GET,
+        "/api/billing/invoices",
+        &resealed,
+        OPTED_IN,
+    )
+    .await;
+    assert_eq!(second.status(), 200);
+}
+
+#[tokio::test]
+async fn twenty_concurrent_session_refreshes_make_one_auth0_call() {
+    let app = session_app(KEY_1).await;
+    let cookie = logged_in(&app).await;
+    upstream(
+        "POST",
+        "/oauth/token",
+        json!({
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "grant_type": "refresh_token",
+            "refresh_token": REFRESH_TOKEN,
+        }),
+        "127.0.0.1",
+    )
+    .respond_with(
+        ResponseTemplate::new(200)
+            .set_delay(std::time::Duration::from_millis(300))
+            .set_body_json(json!({
+                "access_token": "fake-access-token-once",
+                "refresh_token": "fake-refresh-token-rotated",
+                "expires_in": 86400,
+                "token_type": "Bearer",
+            })),
+    )
+    .expect(1)
+    .mount(&app.auth0)
+    .await;
+    let calls = (0..20).map(|_| async {
+        let answer = call(
+            &app,
+            reqwest::Method::POST,
+            "/session/refresh",
+            &cookie,
+            OPTED_IN,
+        )
+        .await;
+        assert_eq!(answer.status(), 200);
+        answer.json::<Value>().await.expect("json")
+    });
+    let answers = futures_util::future::join_all(calls).await;
+    assert!(
+        answers.windows(2).all(|pair| pair[0] == pair[1]),
+        "{answers:?}"
+    );
 }

@@ -1,0 +1,93 @@
+//! `/api/{name}/{rest}` (SPEC §10): a cookie-mode app calls its own APIs
+//! through the gateway, which attaches the session's access token
+//! (refreshed when needed, or one for the API's own audience) and never
+//! passes the browser's cookies on. [`crate::api_proxy`] does the
+//! forwarding; this route finds the token.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::paths;
+use super::session::{api_token, current, sessions};
+use crate::api_proxy::ProxyRequest;
+use crate::body::RawBody;
+use crate::client_ip::ClientIp;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub const SCOPE: &str = "/api";
+
+/// Every method an API may take.
+const METHODS: &str = "GET, POST, PUT, PATCH, DELETE";
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    let resource = super::scoped_resource(SCOPE, paths::API, METHODS);
+    cfg.service(
+        resource
+            .route(web::get().to(proxy))
+            .route(web::post().to(proxy))
+            .route(web::put().to(proxy))
+            .route(web::patch().to(proxy))
+            .route(web::delete().to(proxy)),
+    );
+}
+
+/// Call an API through the session
+///
+/// Forwards the call to `session.apis.{name}.url` + `/{rest}` with its
+/// query string, body and `Content-Type`/`Accept`/`Accept-Language`, plus
+/// `Authorization: Bearer <the session's access token>` (refreshed when
+/// needed; for an API with its own `audience`, a token for that audience).
+/// The browser's cookies never reach the API. The API's answer comes back
+/// as it is (status, body, headers without `Set-Cookie` and hop-by-hop
+/// ones), errors included: the one exception to the JSON error rule.
+#[utoipa::path(
+    method(get, post, put, patch, delete),
+    path = paths::API,
+    tag = "session",
+    operation_id = "apiProxy",
+    security(("session_cookie" = [])),
+    params(
+        ("name" = String, Path, description = "A key of `session.apis`.", example = "orders"),
+        ("rest" = String, Path, description = "The rest of the path, slashes included; `..` segments are refused.", example = "v1/orders"),
+        ("X-Lgw-Session" = String, Header, description = "Exactly `1`: the CSRF proof (SPEC §10).", example = "1"),
+    ),
+    responses(
+        (status = 200, description = "The API's answer, passed through: its status, body and `Content-Type` (any status, not only 200)."),
+    ),
+)]
+async fn proxy(
+    state: web::Data<AppState>,
+    ip: ClientIp,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: RawBody,
+) -> Result<HttpResponse, ApiError> {
+    let sessions = sessions(&state)?;
+    // No session: 401 before anything says which API names exist.
+    current(sessions, &req)?;
+    let proxy = state.api_proxy.as_ref().ok_or_else(ApiError::not_found)?;
+    let (name, rest) = path.into_inner();
+    let target = proxy.target(&name).ok_or_else(ApiError::not_found)?;
+    let audience = target.audience.clone();
+    let (token, cookies) = api_token(&state, sessions, &req, ip, audience.as_deref()).await?;
+    let answer = proxy
+        .forward(
+            ProxyRequest {
+                name: &name,
+                rest: &rest,
+                query: (!req.query_string().is_empty()).then(|| req.query_string()),
+                method: req.method().clone(),
+                headers: req.headers(),
+                body: body.0,
+            },
+            &token,
+        )
+        .await?;
+    let mut response = answer.into_response();
+    for cookie in cookies {
+        response
+            .headers_mut()
+            .append(actix_web::http::header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
