@@ -157,6 +157,29 @@ pub fn adjust_settings(settings: &mut Settings, tenant: &DemoTenant) {
             settings.auth0.allowed_scopes.push(scope.to_string());
         }
     }
+    enable_sessions(settings, tenant);
+}
+
+/// Cookie sessions (SPEC §10) in the demo: on, under a key made at start
+/// (so sessions end with the process; a listed `session.keys` is kept
+/// after it), with the tenant's small protected API as `demo`, so the
+/// example app can try cookie mode and call `/api/demo/profile`.
+fn enable_sessions(settings: &mut Settings, tenant: &DemoTenant) {
+    use rand::RngCore;
+    let mut key = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut key);
+    let session = &mut settings.session;
+    session.enabled = true;
+    session.keys.insert(0, crate::settings::SessionKey(key));
+    if let Ok(url) = url::Url::parse(&format!("{}/demo-api", tenant.base_url)) {
+        session
+            .apis
+            .entry("demo".to_string())
+            .or_insert(crate::settings::SessionApi {
+                url,
+                audience: None,
+            });
+    }
 }
 
 /// Lets the example app call the gateway from its own origin: that origin
