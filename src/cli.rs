@@ -165,7 +165,8 @@ fn summary(settings: &Settings) -> String {
     format!(
         "configuration OK\n  server.bind = {}\n  server.workers = {}\n  server.trusted_proxies = {:?}\n  \
          auth0.domain = {}\n  auth0.client_id = {}\n  auth0.client_secret = [set, not shown]\n  \
-         auth0.magic_link_redirect_uri = {}\n  rate_limit.enabled = {}\n  rate_limit.backend = {}",
+         auth0.magic_link_redirect_uri = {}\n  rate_limit.enabled = {}\n  rate_limit.backend = {}\n  \
+         session.enabled = {}",
         settings.server.bind,
         settings.server.workers,
         settings
@@ -183,6 +184,26 @@ fn summary(settings: &Settings) -> String {
             .unwrap_or("(not set: magic links off)"),
         rl.enabled,
         backend_summary(rl.redis.as_ref()),
+        session_summary(&settings.session),
+    )
+}
+
+/// `false`, or `true (2 keys, apis: orders)`: never a key.
+fn session_summary(session: &crate::settings::SessionSettings) -> String {
+    if !session.enabled {
+        return "false".to_string();
+    }
+    let apis: Vec<&str> = session.apis.keys().map(String::as_str).collect();
+    format!(
+        "true ({} key{}, cookie {}, apis: {})",
+        session.keys.len(),
+        if session.keys.len() == 1 { "" } else { "s" },
+        session.cookie_name,
+        if apis.is_empty() {
+            "none".to_string()
+        } else {
+            apis.join(", ")
+        }
     )
 }
 

@@ -411,6 +411,11 @@ fn check_config_names_the_redis_backend_never_its_url() {
         .env("GATEWAY__RATE_LIMIT__REDIS__URL_FILE", &url)
         .env("GATEWAY__RATE_LIMIT__REDIS__KEY_HASH_SECRET_FILE", &key)
         .env("GATEWAY__RATE_LIMIT__REDIS__ON_ERROR", "closed")
+        .env("GATEWAY__SESSION__ENABLED", "true")
+        .env(
+            "GATEWAY__SESSION__KEYS",
+            "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
+        )
         .arg("--check-config")
         .output()
         .expect("the binary runs");
@@ -423,6 +428,14 @@ fn check_config_names_the_redis_backend_never_its_url() {
     );
     assert!(!stdout.contains(password) && !stdout.contains("redis.internal"));
     assert!(!stdout.contains("key-hash-secret-not-real"), "{stdout}");
+    assert!(
+        stdout.contains("session.enabled = true (1 key, cookie __Host-lgw, apis: none)"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("AQEBAQEB"),
+        "a session key shown: {stdout}"
+    );
 }
 
 #[tokio::test]

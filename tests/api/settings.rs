@@ -660,3 +660,128 @@ fn bad_redis_settings_are_rejected_without_echoing_secrets() {
         "rate_limit.backend",
     );
 }
+
+/// Obviously fake session keys: 32 bytes of 1s and of 2s.
+const FAKE_SESSION_KEY_1: &str = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+const FAKE_SESSION_KEY_2: &str = "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=";
+
+#[test]
+fn session_settings_default_off_and_need_keys_when_on() {
+    let settings = load_env(&minimal_env()).expect("valid");
+    assert!(!settings.session.enabled);
+    assert_eq!(settings.session.cookie_name, "__Host-lgw");
+    assert_eq!(settings.session.max_age.as_secs(), 86_400);
+    assert_eq!(settings.session.idle.as_secs(), 3_600);
+    assert_eq!(settings.session.refresh_reuse.as_secs(), 10);
+    assert_eq!(settings.session.api_timeout.as_millis(), 10_000);
+    rejected(
+        load_env(&with_minimal(&[("GATEWAY__SESSION__ENABLED", "true")])),
+        "session.keys",
+    );
+    let two = format!("{FAKE_SESSION_KEY_2},{FAKE_SESSION_KEY_1}");
+    let settings = load_env(&with_minimal(&[
+        ("GATEWAY__SESSION__ENABLED", "true"),
+        ("GATEWAY__SESSION__KEYS", Box::leak(two.into_boxed_str())),
+    ]))
+    .expect("two keys");
+    assert_eq!(settings.session.keys.len(), 2);
+    assert_eq!(settings.session.keys[0].0, [2u8; 32], "the first seals");
+    assert!(
+        !format!("{:?}", settings.session).contains(FAKE_SESSION_KEY_1),
+        "keys never show in Debug"
+    );
+}
+
+#[test]
+fn a_session_key_that_is_not_32_bytes_of_base64_is_named_by_position_never_shown() {
+    let short = "c2hvcnQta2V5LW5vdC0zMi1ieXRlcw==";
+    let keys = format!("{FAKE_SESSION_KEY_1},{short}");
+    let error = rejected(
+        load_env(&with_minimal(&[
+            ("GATEWAY__SESSION__ENABLED", "true"),
+            ("GATEWAY__SESSION__KEYS", Box::leak(keys.into_boxed_str())),
+        ])),
+        "session.keys",
+    );
+    assert!(error.message.contains("key 2"), "{error}");
+    assert!(!error.to_string().contains(short), "{error}");
+}
+
+#[test]
+fn session_keys_file_holds_one_key_per_line_and_excludes_session_keys() {
+    let mut file = tempfile::NamedTempFile::new().expect("temp file");
+    writeln!(file, "{FAKE_SESSION_KEY_2}\n\n{FAKE_SESSION_KEY_1}").expect("write");
+    let path = file.path().to_string_lossy().into_owned();
+    let path: &'static str = Box::leak(path.into_boxed_str());
+    let settings = load_env(&with_minimal(&[
+        ("GATEWAY__SESSION__ENABLED", "true"),
+        ("GATEWAY__SESSION__KEYS_FILE", path),
+    ]))
+    .expect("keys from the file");
+    assert_eq!(settings.session.keys.len(), 2);
+    rejected(
+        load_env(&with_minimal(&[
+            ("GATEWAY__SESSION__ENABLED", "true"),
+            ("GATEWAY__SESSION__KEYS_FILE", path),
+            ("GATEWAY__SESSION__KEYS", FAKE_SESSION_KEY_1),
+        ])),
+        "session.keys",
+    );
+}
+
+#[test]
+fn session_apis_are_https_or_loopback_http() {
+    let on = [
+        ("GATEWAY__SESSION__ENABLED", "true"),
+        ("GATEWAY__SESSION__KEYS", FAKE_SESSION_KEY_1),
+    ];
+    let settings = load_env(&with_minimal(&[
+        on[0],
+        on[1],
+        (
+            "GATEWAY__SESSION__APIS__ORDERS__URL",
+            "https://orders.example.com/v1",
+        ),
+        (
+            "GATEWAY__SESSION__APIS__ORDERS__AUDIENCE",
+            "https://orders.example.com/",
+        ),
+        (
+            "GATEWAY__SESSION__APIS__LOCAL__URL",
+            "http://127.0.0.1:9000/api",
+        ),
+    ]))
+    .expect("valid APIs");
+    let orders = &settings.session.apis["orders"];
+    assert_eq!(orders.url.as_str(), "https://orders.example.com/v1");
+    assert_eq!(
+        orders.audience.as_deref(),
+        Some("https://orders.example.com/")
+    );
+    for bad in [
+        "http://orders.example.com/v1",
+        "ftp://127.0.0.1/x",
+        "https://orders.example.com/v1?x=1",
+        "not a url",
+    ] {
+        rejected(
+            load_env(&with_minimal(&[
+                on[0],
+                on[1],
+                ("GATEWAY__SESSION__APIS__ORDERS__URL", bad),
+            ])),
+            "session.apis.orders.url",
+        );
+    }
+    rejected(
+        load_env(&with_minimal(&[
+            on[0],
+            on[1],
+            (
+                "GATEWAY__SESSION__PUBLIC_ORIGIN",
+                "https://app.example.com/path",
+            ),
+        ])),
+        "session.public_origin",
+    );
+}
