@@ -798,3 +798,23 @@ async fn twenty_concurrent_session_refreshes_make_one_auth0_call() {
         "{answers:?}"
     );
 }
+
+#[tokio::test]
+async fn an_idle_session_expires() {
+    let app = spawn_app_with(&[
+        ("GATEWAY__SESSION__ENABLED", "true"),
+        ("GATEWAY__SESSION__KEYS", KEY_1),
+        ("GATEWAY__SESSION__IDLE_SECS", "1"),
+    ])
+    .await;
+    let cookie = logged_in(&app).await;
+    let fresh = call(&app, reqwest::Method::GET, "/session", &cookie, &[]).await;
+    assert_eq!(fresh.status(), 200);
+    // Whole seconds on both sides: two of them leave it idle for at least one.
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let idle = call(&app, reqwest::Method::GET, "/session", &cookie, &[]).await;
+    let (headers, _) = assert_error(&app, idle, 401, "session_expired").await;
+    assert!(set_cookies(&headers)
+        .iter()
+        .any(|(n, v, _)| n == COOKIE && v.is_empty()));
+}
