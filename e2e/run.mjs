@@ -18,8 +18,12 @@
 // first), magic link, MFA enrollment with a TOTP computed here from the
 // secret the page shows, a second login that challenges that factor, a
 // recovery-code login, push enrollment with polling, and a rate-limited
-// start whose 429 and Retry-After countdown are shown in the page. Exits 0
-// only if all pass; always stops the gateway.
+// start whose 429 and Retry-After countdown are shown in the page. Cookie
+// mode (SPEC §10): an MFA login whose tokens (and mfa_token) never reach the
+// page, the HttpOnly `__Host-` cookie held by the browser across the app's
+// and the gateway's ports, a reload that keeps the user signed in, the demo
+// API called through the gateway, and a sign-out that ends the session.
+// Exits 0 only if all pass; always stops the gateway.
 
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
@@ -51,8 +55,12 @@ const STEP_TIMEOUT_MS = 30_000;
 const UI_TIMEOUT_MS = 10_000;
 /** The per-identifier start limits the gateway runs with here. The demo's
  *  `mfa+…@example.com` users share one identifier key (`+tag` removed,
- *  SPEC §4), so it must cover their starts too. */
-const START_LIMIT = 8;
+ *  SPEC §4), so it must cover their starts too (8 of them, with cookie mode's). */
+const START_LIMIT = 10;
+/** The session cookie's name (SPEC §10's default) and the app's localStorage key
+ *  for its mode. */
+const SESSION_COOKIE = '__Host-lgw';
+const MODE_KEY = 'login-gateway-example.mode';
 
 // ---------------------------------------------------------------------------
 // RFC 6238 TOTP (HMAC-SHA1, 30 s, 6 digits), as an authenticator app does it
@@ -356,6 +364,63 @@ async function main() {
     await visible('step-start');
   }
 
+  /** Cookie mode: every gateway call the page makes from now on (method,
+   *  path, request headers, status, body), to prove what it sent and got. */
+  function watchGatewayTraffic(target = page) {
+    const calls = [];
+    const reads = [];
+    const onResponse = (response) => {
+      const request = response.request();
+      const url = new URL(response.url());
+      if (url.origin !== gatewayOrigin) return;
+      reads.push(
+        (async () => {
+          const headers = await request.allHeaders();
+          // A 204 or a redirect has no body to read.
+          const body = await response.text().catch(() => '');
+          calls.push({ method: request.method(), path: url.pathname, headers, status: response.status(), body });
+        })(),
+      );
+    };
+    target.on('response', onResponse);
+    return {
+      /** Waits for the bodies read so far. */
+      settled: async () => {
+        await Promise.all(reads);
+        return calls;
+      },
+      stop: () => target.off('response', onResponse),
+    };
+  }
+
+  /** No answer the page received holds a token; /mfa/* went without a
+   *  bearer; every cookie-bearing call but GET /session carried X-Lgw-Session: 1. */
+  async function checkNoTokensInPage(traffic) {
+    const calls = await traffic.settled();
+    check(calls.length > 0, 'no gateway call was seen');
+    const leaks = calls.filter((c) => /"(access_token|refresh_token|id_token|mfa_token)"/.test(c.body));
+    check(leaks.length === 0, `tokens reached the page: ${leaks.map((c) => `${c.method} ${c.path}: ${c.body.slice(0, 120)}`).join(' | ')}`);
+    const bearers = calls.filter((c) => c.path.startsWith('/mfa/') && c.headers.authorization);
+    check(bearers.length === 0, `/mfa/* sent Authorization: ${bearers.map((c) => c.path).join(', ')}`);
+    const unmarked = calls.filter(
+      (c) =>
+        (c.headers.cookie || '').includes(SESSION_COOKIE) &&
+        !(c.method === 'GET' && c.path === '/session') &&
+        c.headers['x-lgw-session'] !== '1',
+    );
+    check(unmarked.length === 0, `cookie calls without X-Lgw-Session: ${unmarked.map((c) => `${c.method} ${c.path}`).join(', ')}`);
+    return calls;
+  }
+
+  /** The browser's cookies for the gateway (`context.cookies`). */
+  async function gatewayCookies() {
+    return (await context.cookies(gatewayOrigin)).filter((c) => c.name.startsWith(SESSION_COOKIE));
+  }
+
+  /** The next answer on `method pathname`, as a Playwright Response. */
+  const nextResponse = (method, pathname) =>
+    page.waitForResponse((r) => new URL(r.url()).pathname === pathname && r.request().method() === method);
+
   let secret;
   let recoveryCode;
 
@@ -653,6 +718,134 @@ async function main() {
       check((await claims()).email === 'mfa+push@example.com', 'push user signed in');
       noPageProblems();
       await signOut();
+    });
+
+    let cookieTraffic;
+    let cookieUser;
+    let cookieSecret;
+    await step('cookie mode: MFA enrollment with no token in the page; Chromium holds the HttpOnly __Host- cookie', async () => {
+      await page.goto(appUrl);
+      await page.waitForSelector('body[data-ready="true"]');
+      await tid('mode-cookie').check();
+      check((await page.evaluate((key) => localStorage.getItem(key), MODE_KEY)) === 'cookie', 'the mode is not remembered');
+      cookieTraffic = watchGatewayTraffic();
+      await loginWithCode('mfa+cookie@example.com');
+      await visible('mfa-enroll');
+      check(/"enroll"/.test(await text('mfa-requirements')), 'mfa_requirements asks to enroll');
+      check(
+        (await gatewayCookies()).some((c) => c.name === `${SESSION_COOKIE}-mfa` && c.httpOnly),
+        `no HttpOnly ${SESSION_COOKIE}-mfa cookie after 403 mfa_required`,
+      );
+      await tid('enroll-otp').click();
+      await visible('otp-enrollment');
+      cookieSecret = await text('otp-secret');
+      check(/^[A-Z2-7]{16,}$/.test(cookieSecret), `secret ${cookieSecret}`);
+      await tid('otp').fill(totp(cookieSecret));
+      await tid('otp-submit').click();
+      await visible('session-view');
+      check(await tid('token-view').isHidden(), 'the token view is shown in cookie mode');
+      cookieUser = JSON.parse(await text('session-user'));
+      check(cookieUser.email === 'mfa+cookie@example.com', `user ${JSON.stringify(cookieUser)}`);
+      check((await text('signed-in-as')) === 'mfa+cookie@example.com', `signed in as ${await text('signed-in-as')}`);
+      const calls = await checkNoTokensInPage(cookieTraffic);
+      const mfaCalls = calls.filter((c) => c.path.startsWith('/mfa/'));
+      check(mfaCalls.length >= 2, `only ${mfaCalls.length} /mfa/* calls were seen`);
+      check(
+        mfaCalls.every((c) => c.headers['x-lgw-session'] === '1' && (c.headers.cookie || '').includes(`${SESSION_COOKIE}-mfa=`)),
+        'an /mfa/* call went without X-Lgw-Session or the -mfa cookie',
+      );
+      const verified = calls.find((c) => c.path === '/mfa/verify' && c.status === 200);
+      check(verified && JSON.parse(verified.body).user, `/mfa/verify answered ${verified && verified.body}`);
+      // The browser (not the page) holds the cookie: Secure and SameSite=Strict
+      // although the gateway is plain http on 127.0.0.1, another port than the app.
+      const cookies = await gatewayCookies();
+      const held = cookies.find((c) => c.name === SESSION_COOKIE);
+      check(held, `Chromium holds no ${SESSION_COOKIE} cookie: ${JSON.stringify(cookies.map((c) => c.name))}`);
+      check(held.httpOnly && held.secure && held.sameSite === 'Strict' && held.path === '/', `cookie ${JSON.stringify({ ...held, value: '…' })}`);
+      check(held.domain === '127.0.0.1', `cookie domain ${held.domain}`);
+      check(!cookies.some((c) => c.name === `${SESSION_COOKIE}-mfa`), 'the -mfa cookie outlived the login');
+      const script = await page.evaluate(() => document.cookie);
+      check(!script.includes(SESSION_COOKIE), `document.cookie shows the session cookie: ${script}`);
+      await a11y('signed in with a cookie');
+      noPageProblems();
+    });
+
+    await step('cookie mode: a reload keeps the user signed in; the demo API answers with their sub; the session refreshes', async () => {
+      const sessionAnswer = nextResponse('GET', '/session');
+      await page.reload();
+      await page.waitForSelector('body[data-ready="true"]');
+      check((await sessionAnswer).status() === 200, 'GET /session did not answer 200 after the reload');
+      await visible('session-view');
+      check(await tid('step-start').isHidden(), 'the start screen is shown after the reload');
+      const user = JSON.parse(await text('session-user'));
+      check(user.sub === cookieUser.sub, `after the reload: ${JSON.stringify(user)}`);
+      await tid('call-api').click();
+      await visible('api-result');
+      check((await text('api-status')) === 'HTTP 200', `the demo API: ${await text('api-status')}`);
+      const answer = JSON.parse(await text('api-answer'));
+      check(answer.sub === cookieUser.sub, `the API saw sub ${answer.sub}, not ${cookieUser.sub}`);
+      check(answer.message === 'Hello from the demo API', `the API said ${JSON.stringify(answer)}`);
+      await a11y('demo API answer (cookie mode)');
+      await docsShot('signed-in-cookie');
+      await shot('09-signed-in-cookie');
+      await tid('session-refresh').click();
+      await page.waitForFunction(() => /refreshed/i.test(document.getElementById('session-status').textContent));
+      check(await tid('error').isHidden(), `refresh failed: ${await text('error-description')}`);
+      const calls = await checkNoTokensInPage(cookieTraffic);
+      check(calls.some((c) => c.path === '/session/refresh' && c.status === 200), 'no 200 POST /session/refresh');
+      check(calls.some((c) => c.path === '/api/demo/profile' && c.status === 200), 'no 200 GET /api/demo/profile');
+      noPageProblems();
+    });
+
+    await step('cookie mode: sign-out ends the session (reload → start, GET /session 401); the next login challenges the app factor', async () => {
+      const before = (await gatewayCookies()).find((c) => c.name === SESSION_COOKIE).value;
+      const logout = nextResponse('POST', '/session/logout');
+      await tid('session-sign-out').click();
+      check((await logout).status() === 204, 'POST /session/logout did not answer 204');
+      await visible('step-start');
+      const left = await gatewayCookies();
+      check(left.length === 0, `cookies left after sign-out: ${left.map((c) => c.name).join(', ')}`);
+      const sessionAnswer = nextResponse('GET', '/session');
+      await page.reload();
+      await page.waitForSelector('body[data-ready="true"]');
+      const answered = await sessionAnswer;
+      check(answered.status() === 401, `GET /session answered ${answered.status()} after sign-out`);
+      check((await answered.json()).error === 'session_expired', 'GET /session: not session_expired');
+      await visible('step-start');
+      check(await tid('step-done').isHidden(), 'signed in after sign-out');
+      check(await tid('error').isHidden(), 'a 401 on load shows an error');
+      // The old cookie, replayed by someone who copied it: its refresh token was revoked.
+      const replay = await fetch(`${gatewayOrigin}/session/refresh`, {
+        method: 'POST',
+        headers: { cookie: `${SESSION_COOKIE}=${before}`, 'x-lgw-session': '1' },
+      });
+      const replayBody = await replay.json().catch(() => null);
+      check(
+        replay.status === 401 && replayBody && replayBody.error === 'session_expired',
+        `the signed-out cookie refreshed: ${replay.status} ${JSON.stringify(replayBody)}`,
+      );
+      // Again, now with the factor enrolled: /mfa/authenticators and
+      // /mfa/challenge work from the -mfa cookie too.
+      await loginWithCode('mfa+cookie@example.com');
+      await visible('mfa-challenge');
+      await visible('challenge-otp');
+      await tid('challenge-otp').click();
+      await visible('otp-form');
+      await tid('otp').fill(totp(cookieSecret));
+      await tid('otp-submit').click();
+      await visible('session-view');
+      check(JSON.parse(await text('session-user')).sub === cookieUser.sub, 'another user after the challenge');
+      await tid('session-sign-out').click();
+      await visible('step-start');
+      cookieTraffic.stop();
+      const calls = await checkNoTokensInPage(cookieTraffic);
+      for (const path of ['/mfa/authenticators', '/mfa/challenge']) {
+        check(calls.some((c) => c.path === path && c.status === 200), `no 200 on ${path}`);
+      }
+      // Back to token mode for the steps that follow.
+      await tid('mode-memory').check();
+      check((await page.evaluate((key) => localStorage.getItem(key), MODE_KEY)) === 'memory', 'the mode is not remembered');
+      noPageProblems();
     });
 
     await step('(1, 2) revoke sends one request and stays off; sign-out revokes the refresh token', async () => {

@@ -4,7 +4,9 @@
 //   start (email / SMS, code or magic link) → verify (or magic-link callback)
 //   → on 403 mfa_required: list authenticators, then enroll one (app / SMS /
 //     voice / email / push) or challenge one, or use a recovery code
-//   → tokens: decoded ID-token claims, refresh, revoke.
+//   → tokens: decoded ID-token claims, refresh, revoke;
+//     or, in cookie mode, the gateway's session: who is signed in, a call
+//     to the demo API through the gateway, refresh, sign out.
 //
 // Every failure is shown from the gateway's JSON error body; a 429 also
 // gets a live countdown from its Retry-After header.
@@ -16,19 +18,30 @@ import { renderQr } from './qr.js';
 // ---------------------------------------------------------------------------
 // State
 //
-// Tokens (and the short-lived mfa_token) are kept in memory only, in these
+// Two modes, chosen on the start screen:
+//
+// Token mode. Tokens (and the short-lived mfa_token) are kept in memory only, in these
 // module variables: never in localStorage, sessionStorage or a readable
 // cookie. Anything in web storage can be read by any script that runs on
 // this origin, so one XSS bug would hand out long-lived refresh tokens.
 // In memory they die with the page (a reload signs the user out, which is
 // the price; the refresh token it held is not revoked by a reload and stays
-// valid until Auth0 expires it, whereas "sign out" revokes it first). Apps that need sessions to survive reloads should go one step
-// further along the backend-for-frontend (BFF) pattern: let a server of
-// their own keep the refresh token and give the browser only an HttpOnly,
-// SameSite session cookie.
-let tokens = null; // {access_token, id_token, refresh_token, expires_at}
-let mfa = null; // {mfa_token, requirements, who}
+// valid until Auth0 expires it, whereas "sign out" revokes it first).
+//
+// Cookie mode: the backend-for-frontend (BFF) pattern, with the gateway as
+// the backend (its `session.enabled`). The gateway keeps the tokens in an
+// encrypted HttpOnly, SameSite=Strict `__Host-` cookie that no script can
+// read, and tells this page only who is signed in. Nothing for an injected
+// script to steal, and a reload keeps the user signed in (the page asks
+// `GET /session` when it loads). Even MFA's mfa_token stays in a cookie.
+let tokens = null; // token mode: {access_token, id_token, refresh_token, expires_at}
+let session = null; // cookie mode: {user, expires_at} (no token in it)
+let mfa = null; // {mfa_token (null in cookie mode), requirements, who}
 let pending = null; // {email} or {phone_number}: who /login/start was for
+
+// The chosen mode is a preference, not a credential: localStorage is fine.
+const MODE_KEY = 'login-gateway-example.mode';
+const storedMode = () => (localStorage.getItem(MODE_KEY) === 'cookie' ? 'cookie' : 'memory');
 
 // The magic link's `state` must survive the page load the link causes, and
 // the link usually opens in a new tab (from the mail app), so it goes to
@@ -51,7 +64,7 @@ const $ = (id) => document.getElementById(id);
 const byTestId = (id) => document.querySelector(`[data-testid="${id}"]`);
 
 const gatewayUrl = resolveGatewayUrl();
-const gateway = new Gateway(gatewayUrl, { onCall: logCall });
+const gateway = new Gateway(gatewayUrl, { onCall: logCall, cookies: storedMode() === 'cookie' });
 
 /**
  * The gateway's origin, from config.js only. Never let the page's URL
@@ -78,15 +91,20 @@ function resolveGatewayUrl() {
 
 const STEPS = ['step-start', 'step-code', 'step-link', 'step-mfa', 'step-done'];
 
+/** Shows one step; `null` shows none (while the page asks GET /session). */
 function show(step) {
   for (const id of STEPS) $(id).hidden = id !== step;
 }
 
 function restart() {
   tokens = null;
+  session = null;
   mfa = null;
   pending = null;
   resetMfaPanels();
+  $('api-result').hidden = true;
+  $('session-status').textContent = '';
+  $('token-status').textContent = '';
   clearError();
   show('step-start');
 }
@@ -269,6 +287,7 @@ function logCall({ method, path, status, requestId, error }) {
 
 function startForm() {
   const form = $('start-form');
+  setMode(form.elements.mode.value);
   const channel = form.elements.channel.value;
   $('email-field').hidden = channel !== 'email';
   $('phone-field').hidden = channel !== 'sms';
@@ -307,6 +326,15 @@ async function start(event) {
       $('verify-form').elements.code.focus();
     }
   });
+}
+
+/** Token or cookie mode, from the start screen's choice; remembered. */
+function setMode(mode) {
+  gateway.cookies = mode === 'cookie';
+  localStorage.setItem(MODE_KEY, mode);
+  $('mode-note').textContent = gateway.cookies
+    ? 'tokens stay in the gateway\'s HttpOnly cookie: this page never sees them, and a reload keeps you signed in ("Sign out" revokes them).'
+    : 'tokens live in memory only: reloading the page signs you out (the refresh token it held stays valid until it expires; "sign out" revokes it).';
 }
 
 /** 128 random bits, base64url. */
@@ -380,7 +408,8 @@ async function completeMagicLink(params) {
   await action(null, () => login(() => gateway.callback({ code, state })));
 }
 
-/** Runs a login call: tokens, or the MFA step on 403 mfa_required. */
+/** Runs a login call: signed in (tokens or a session), or the MFA step on
+ *  403 mfa_required. */
 async function login(call) {
   try {
     signedIn(await call());
@@ -398,7 +427,10 @@ async function login(call) {
 
 async function startMfa(body) {
   mfa = {
-    mfa_token: body.mfa_token,
+    // Token mode: the mfa_token for the /mfa/* calls. Cookie mode: the
+    // gateway left it out of the body and sealed it into a cookie, so this
+    // is null and the calls send no Authorization header.
+    mfa_token: body.mfa_token || null,
     requirements: body.mfa_requirements || {},
     who: pending ? pending.email || pending.phone_number : '',
   };
@@ -538,9 +570,10 @@ async function verifyRecoveryCode(event) {
  */
 async function pollPush(oobCode) {
   const status = $('push-status');
+  const sameLogin = mfa; // a new login gets a new object
   const mfaToken = mfa.mfa_token;
   const attempt = factorAttempt;
-  const stillWanted = () => mfa && mfa.mfa_token === mfaToken && factorAttempt === attempt;
+  const stillWanted = () => mfa === sameLogin && factorAttempt === attempt;
   const giveUpAt = Date.now() + PUSH_GIVE_UP_MS;
   let interval = PUSH_POLL_MS;
   let polls = 0;
@@ -583,23 +616,36 @@ async function pollPush(oobCode) {
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // ---------------------------------------------------------------------------
-// 4. Signed in: claims, refresh, revoke
+// 4. Signed in: claims, refresh, revoke (token mode), or the session, a
+//    call to the demo API, refresh, sign out (cookie mode)
 
+/** A login-completing answer: tokens, or (cookie mode) `{user, expires_at}`. */
 function signedIn(answer) {
-  tokens = {
-    access_token: answer.access_token,
-    id_token: answer.id_token || (tokens && tokens.id_token),
-    // Auth0 may or may not rotate refresh tokens: keep the old one unless
-    // a new one came.
-    refresh_token: answer.refresh_token || (tokens && tokens.refresh_token),
-    expires_at: Date.now() + (answer.expires_in || 0) * 1000,
-  };
+  if (answer.user && !answer.access_token) {
+    session = { user: answer.user, expires_at: answer.expires_at };
+    tokens = null;
+  } else {
+    // Also when cookie mode was asked for but the gateway has no sessions
+    // (`session.enabled = false` ignores X-Lgw-Session): tokens came.
+    tokens = {
+      access_token: answer.access_token,
+      id_token: answer.id_token || (tokens && tokens.id_token),
+      // Auth0 may or may not rotate refresh tokens: keep the old one unless
+      // a new one came.
+      refresh_token: answer.refresh_token || (tokens && tokens.refresh_token),
+      expires_at: Date.now() + (answer.expires_in || 0) * 1000,
+    };
+    session = null;
+  }
   mfa = null;
   pending = null;
   const rotated = answer.recovery_code;
   $('rotated-recovery').hidden = !rotated;
   $('rotated-recovery-code').textContent = rotated || '';
-  renderTokens();
+  $('token-view').hidden = !tokens;
+  $('session-view').hidden = !session;
+  if (tokens) renderTokens();
+  else renderSession();
   show('step-done');
   // The card starts where the previous step's did: bring its top (and
   // focus, for keyboards and screen readers) into view.
@@ -633,6 +679,68 @@ function decodeJwtPayload(jwt) {
   }
 }
 
+function renderSession() {
+  const { user } = session;
+  $('signed-in-as').textContent = user.email || user.phone_number || user.name || user.sub || '(unknown user)';
+  $('session-user').textContent = JSON.stringify(user, null, 2);
+  $('session-expiry').textContent = session.expires_at
+    ? new Date(session.expires_at * 1000).toLocaleString()
+    : 'unknown';
+}
+
+/** Cookie mode, on load: is there a session already? 401: no. */
+async function restoreSession() {
+  try {
+    signedIn(await gateway.session());
+  } catch (error) {
+    show('step-start');
+    if (!(error instanceof GatewayError && error.status === 401)) showError(error);
+  }
+}
+
+/** Runs a cookie-mode action; a session that has ended goes back to start. */
+async function sessionAction(button, work) {
+  await action(button, async () => {
+    try {
+      await work();
+    } catch (error) {
+      if (error instanceof GatewayError && error.code === 'session_expired') restart();
+      throw error;
+    }
+  });
+}
+
+/** The gateway calls the API with the session's access token; this page
+ *  sees only the API's answer. */
+async function callDemoApi(event) {
+  await sessionAction(event.currentTarget, async () => {
+    const response = await gateway.api('demo', '/profile', { headers: { Accept: 'application/json' } });
+    const text = await response.text();
+    let body = null;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // not JSON: shown as it is
+    }
+    // The gateway's own refusal, not the API's: the session has ended.
+    if (response.status === 401 && body && body.error === 'session_expired') {
+      throw new GatewayError({ status: 401, body, requestId: response.headers.get('X-Request-Id') });
+    }
+    $('api-status').textContent = `HTTP ${response.status}`;
+    $('api-answer').textContent = body ? JSON.stringify(body, null, 2) : text;
+    $('api-result').hidden = false;
+  });
+}
+
+async function refreshSession(event) {
+  await sessionAction(event.currentTarget, async () => {
+    const answer = await gateway.sessionRefresh();
+    session = { user: answer.user, expires_at: answer.expires_at };
+    renderSession();
+    $('session-status').textContent = `Session refreshed at ${new Date().toLocaleTimeString()}.`;
+  });
+}
+
 async function refresh(event) {
   if (!tokens || !tokens.refresh_token) return;
   await action(event.currentTarget, async () => {
@@ -658,13 +766,16 @@ async function revoke(event) {
  * Signing out revokes the refresh token at Auth0 first (through the
  * gateway), so a copy of it is worthless; the access token cannot be
  * revoked and lapses at its expiry. If the revocation fails the user is
- * signed out here all the same, and the error says so.
+ * signed out here all the same, and the error says so. In cookie mode
+ * POST /session/logout does both: revokes, and clears the cookies.
  */
 async function signOut(event) {
   const refreshToken = tokens && tokens.refresh_token;
+  const hadSession = Boolean(session);
   await action(event.currentTarget, async () => {
     try {
-      if (refreshToken) await gateway.revoke(refreshToken);
+      if (hadSession) await gateway.sessionLogout();
+      else if (refreshToken) await gateway.revoke(refreshToken);
     } finally {
       restart();
     }
@@ -698,16 +809,32 @@ function main() {
   byTestId('refresh').addEventListener('click', refresh);
   byTestId('revoke').addEventListener('click', revoke);
   byTestId('sign-out').addEventListener('click', signOut);
+  byTestId('call-api').addEventListener('click', callDemoApi);
+  byTestId('session-refresh').addEventListener('click', refreshSession);
+  byTestId('session-sign-out').addEventListener('click', signOut);
   $('error-dismiss').addEventListener('click', clearError);
   for (const button of document.querySelectorAll('[data-action="restart"]')) {
     button.addEventListener('click', restart);
   }
+  startFormElement.elements.mode.value = storedMode();
   startForm();
-  show('step-start');
-  document.body.dataset.ready = 'true';
 
   const params = new URLSearchParams(window.location.search);
-  if (params.has('code')) completeMagicLink(params);
+  if (params.has('code')) {
+    show('step-start');
+    document.body.dataset.ready = 'true';
+    completeMagicLink(params);
+  } else if (gateway.cookies) {
+    // A reload (or a new tab) in cookie mode: still signed in? No step is
+    // shown until the gateway says, so the start screen does not flash.
+    show(null);
+    restoreSession().finally(() => {
+      document.body.dataset.ready = 'true';
+    });
+  } else {
+    show('step-start');
+    document.body.dataset.ready = 'true';
+  }
 }
 
 main();

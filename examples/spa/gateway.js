@@ -7,6 +7,23 @@
 // RateLimit and X-Request-Id to this origin; without that the browser would
 // hide them from the app.
 //
+// Two ways to hold the session (the app chooses, `gateway.cookies`):
+//
+// - tokens (default): the login calls answer with Auth0's tokens, the app
+//   keeps them in memory and sends the refresh token back itself. No cookie
+//   is sent or accepted (`credentials: 'omit'`).
+// - cookie mode (`cookies: true`, the gateway's `session.enabled`): the
+//   login-completing calls (`verify`, `callback`, `mfaVerify`) carry
+//   `X-Lgw-Session: 1`, so the gateway keeps the tokens in an encrypted
+//   HttpOnly `__Host-` cookie and answers `{user, expires_at}` only; the
+//   page never holds a token, not even MFA's mfa_token (on
+//   `403 mfa_required` it goes into a short-lived cookie too, and the
+//   `/mfa/*` calls send no Authorization header). Cookie calls use
+//   `credentials: 'include'` (the gateway is another origin) and send
+//   `X-Lgw-Session: 1`, which a cross-site form cannot: the gateway refuses
+//   cookie calls without it (`403 csrf_failed`). Then `session()`,
+//   `sessionRefresh()`, `sessionLogout()` and `api()` replace the token calls.
+//
 // Copy this file into your app as a starting point; nothing in it depends
 // on the rest of the example.
 
@@ -35,10 +52,13 @@ export class Gateway {
    * @param {string} baseUrl the gateway's origin, e.g. https://login.example.com
    * @param {{onCall?: (call: {method: string, path: string, status: number, requestId: string|null, error?: string}) => void}} [options]
    *   onCall sees every call (never bodies: they hold codes and tokens).
+   * @param {boolean} [options.cookies] cookie mode (see above); can be
+   *   changed later through `gateway.cookies`, between sign-ins.
    */
-  constructor(baseUrl, { onCall } = {}) {
+  constructor(baseUrl, { onCall, cookies = false } = {}) {
     this.baseUrl = baseUrl.replace(/\/+$/, '');
     this.onCall = onCall || (() => {});
+    this.cookies = Boolean(cookies);
   }
 
   // --- passwordless login -------------------------------------------------
@@ -48,35 +68,39 @@ export class Gateway {
     return this.#call('POST', '/login/start', { body });
   }
 
-  /** `{email|phone_number, code}` → tokens, or GatewayError 403 `mfa_required`. */
+  /** `{email|phone_number, code}` → tokens (cookie mode: `{user, expires_at}`),
+   *  or GatewayError 403 `mfa_required`. */
   verify(body) {
-    return this.#call('POST', '/login/verify', { body });
+    return this.#call('POST', '/login/verify', { body, session: this.cookies });
   }
 
   /** Completes a magic link: `{code, state}` from the redirect's query string. */
   callback(body) {
-    return this.#call('POST', '/login/callback', { body });
+    return this.#call('POST', '/login/callback', { body, session: this.cookies });
   }
 
-  // --- MFA: every call carries the mfa_token as a bearer -------------------
+  // --- MFA ----------------------------------------------------------------
+  // Token mode: every call carries the mfa_token from the 403 as a bearer.
+  // Cookie mode: pass `null`; the gateway reads it from its -mfa cookie.
 
   authenticators(mfaToken) {
-    return this.#call('GET', '/mfa/authenticators', { bearer: mfaToken });
+    return this.#call('GET', '/mfa/authenticators', { bearer: mfaToken, session: this.cookies });
   }
 
   /** `{factor: "otp"|"sms"|"voice"|"email"|"push", phone_number?, email?}` */
   associate(mfaToken, body) {
-    return this.#call('POST', '/mfa/associate', { body, bearer: mfaToken });
+    return this.#call('POST', '/mfa/associate', { body, bearer: mfaToken, session: this.cookies });
   }
 
   /** `{challenge_type: "otp"|"oob", authenticator_id?}` */
   challenge(mfaToken, body) {
-    return this.#call('POST', '/mfa/challenge', { body, bearer: mfaToken });
+    return this.#call('POST', '/mfa/challenge', { body, bearer: mfaToken, session: this.cookies });
   }
 
-  /** Exactly one of `{otp}`, `{oob_code, binding_code?}`, `{recovery_code}`. */
+  /** Exactly one of `{otp}`, `{oob_code, binding_code?}`, `{recovery_code}`.
+   *  Completes the login: tokens, or in cookie mode `{user, expires_at}`. */
   mfaVerify(mfaToken, body) {
-    return this.#call('POST', '/mfa/verify', { body, bearer: mfaToken });
+    return this.#call('POST', '/mfa/verify', { body, bearer: mfaToken, session: this.cookies });
   }
 
   // --- tokens -------------------------------------------------------------
@@ -89,37 +113,80 @@ export class Gateway {
     return this.#call('POST', '/token/revoke', { body: { refresh_token: refreshToken } });
   }
 
-  async #call(method, path, { body, bearer } = {}) {
+  // --- cookie sessions (cookie mode) ----------------------------------------
+  // These always send the cookie. A session that has ended (expired, idle,
+  // signed out elsewhere) rejects with GatewayError 401 `session_expired`.
+
+  /** Who is signed in: `{user, expires_at}`. The one cookie call that needs
+   *  no X-Lgw-Session header (it changes nothing), so it is a simple GET. */
+  session() {
+    return this.#call('GET', '/session', { session: 'cookie-only' });
+  }
+
+  /** Refreshes the tokens inside the cookie: `{user, expires_at}`. */
+  sessionRefresh() {
+    return this.#call('POST', '/session/refresh', { session: true });
+  }
+
+  /** Revokes the refresh token at Auth0 and clears the cookies (204). */
+  sessionLogout() {
+    return this.#call('POST', '/session/logout', { session: true });
+  }
+
+  /** `{access_token, expires_in}`: only for apps that must call an API
+   *  themselves. It puts a token into the page again, so prefer `api()`. */
+  sessionToken() {
+    return this.#call('GET', '/session/token', { session: true });
+  }
+
+  /**
+   * Calls an API through the gateway (`session.apis.<name>` in its
+   * settings): the gateway adds `Authorization: Bearer <access token>`,
+   * refreshing it when needed. Like `fetch`, it resolves with the Response,
+   * whatever its status (the API's own answers pass through as they are),
+   * and rejects with a GatewayError (status 0) only when nothing answered.
+   * @param {string} name the API's name, e.g. `demo`
+   * @param {string} path its path, e.g. `/profile` (query string allowed)
+   * @param {RequestInit} [init] method, headers, body as for fetch
+   */
+  async api(name, path, init = {}) {
+    const apiPath = `/api/${encodeURIComponent(name)}/${path.replace(/^\/+/, '')}`;
+    const headers = new Headers(init.headers);
+    headers.set('X-Lgw-Session', '1');
+    const response = await this.#fetch(init.method || 'GET', apiPath, {
+      ...init,
+      headers,
+      credentials: 'include',
+    });
+    const error = response.ok ? undefined : `HTTP ${response.status}`;
+    this.onCall({
+      method: init.method || 'GET',
+      path: apiPath,
+      status: response.status,
+      requestId: response.headers.get('X-Request-Id'),
+      error,
+    });
+    return response;
+  }
+
+  /**
+   * `session`: false (token mode: no cookies at all), true (cookie mode:
+   * send and accept cookies, with X-Lgw-Session: 1), or 'cookie-only'
+   * (send cookies without the header: GET /session).
+   */
+  async #call(method, path, { body, bearer, session = false } = {}) {
     const headers = { Accept: 'application/json' };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     if (bearer) headers.Authorization = `Bearer ${bearer}`;
-    let response;
-    try {
-      response = await fetch(this.baseUrl + path, {
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        mode: 'cors',
-        // The gateway sets no cookies and answers CORS without credentials.
-        credentials: 'omit',
-        cache: 'no-store',
-        // The page URL may hold a magic-link code: never send it along.
-        referrerPolicy: 'no-referrer',
-      });
-    } catch (cause) {
-      // fetch rejects without a status for network failures and for
-      // answers CORS refused: the app cannot tell those apart.
-      this.onCall({ method, path, status: 0, requestId: null, error: 'network_error' });
-      throw new GatewayError({
-        status: 0,
-        body: {
-          error: 'network_error',
-          error_description:
-            `Could not reach the gateway at ${this.baseUrl} (${cause.message}). ` +
-            'Is it running, and is this page\'s origin in server.cors_allowed_origins?',
-        },
-      });
-    }
+    if (session === true) headers['X-Lgw-Session'] = '1';
+    const response = await this.#fetch(method, path, {
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      // Token mode: the gateway sets no cookies and answers CORS without
+      // credentials. Cookie mode: the browser must send and store the
+      // gateway's cookies although it is another origin.
+      credentials: session ? 'include' : 'omit',
+    });
     const requestId = response.headers.get('X-Request-Id');
     const text = await response.text();
     let data = null;
@@ -146,6 +213,33 @@ export class Gateway {
     }
     this.onCall({ method, path, status: response.status, requestId });
     return data ?? {};
+  }
+
+  /** fetch, or a GatewayError with status 0 when the gateway did not answer. */
+  async #fetch(method, path, init) {
+    try {
+      return await fetch(this.baseUrl + path, {
+        ...init,
+        method,
+        mode: 'cors',
+        cache: 'no-store',
+        // The page URL may hold a magic-link code: never send it along.
+        referrerPolicy: 'no-referrer',
+      });
+    } catch (cause) {
+      // fetch rejects without a status for network failures and for
+      // answers CORS refused: the app cannot tell those apart.
+      this.onCall({ method, path, status: 0, requestId: null, error: 'network_error' });
+      throw new GatewayError({
+        status: 0,
+        body: {
+          error: 'network_error',
+          error_description:
+            `Could not reach the gateway at ${this.baseUrl} (${cause.message}). ` +
+            'Is it running, and is this page\'s origin in server.cors_allowed_origins?',
+        },
+      });
+    }
   }
 }
 
