@@ -5,9 +5,18 @@
 //! Auth0, which answers by revoking the whole token family: the user's two
 //! racing tabs would log them out everywhere.
 //!
-//! In memory only, bounded and hashed: entries are found by a keyed hash of
-//! the refresh token, never by the token itself, and their number is capped.
+//! In memory, bounded and hashed: entries are found by a keyed hash of the
+//! refresh token, never by the token itself, and their number is capped.
 //! A refresh that finds the map full runs on its own rather than growing it.
+//!
+//! With `rate_limit.backend = "redis"` the flight is the fleet's
+//! ([`shared`]): the local flight stays first, so one process has one Redis
+//! conversation per key, and its leader then reads, or makes and stores,
+//! the fleet's result. Successes are then reused through Redis only (a
+//! revoke on one replica reaches every other); the local reuse is the
+//! fallback for when Redis does not answer.
+
+mod shared;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -23,6 +32,9 @@ use tokio::sync::watch;
 use tracing::Instrument;
 
 use crate::auth0::{TokenSet, UpstreamError};
+use crate::redis_store::RedisStore;
+use crate::settings::Settings;
+pub use shared::SharedFlights;
 
 /// How long a refresh result is reused when nothing else is configured
 /// (`session.refresh_reuse_secs`).
@@ -38,7 +50,8 @@ type Answer = Arc<Result<TokenSet, UpstreamError>>;
 
 /// What a refresh is shared under: a keyed hash of the refresh token, and
 /// one of the rest of the request (scope, audience). Made by
-/// [`RefreshFlights::key`], which alone knows the hashing key.
+/// [`RefreshFlights::key`], which alone knows the hashing key (per process,
+/// or the fleet's when the flights are shared through Redis).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FlightKey {
     token: Digest,
@@ -59,11 +72,14 @@ pub struct RefreshFlights {
 struct Inner {
     /// HMAC-SHA256 keyed with a per-process random key: the hashes in the
     /// map reveal nothing even to someone who reads the process memory and
-    /// can guess candidate tokens.
+    /// can guess candidate tokens. When shared, a key derived from the
+    /// fleet's key-hash secret: every replica must find the same flight.
     mac: Hmac<Sha256>,
     reuse: Duration,
     cap: usize,
     flights: Mutex<Flights>,
+    /// The fleet's flights in Redis, when `rate_limit.backend = "redis"`.
+    shared: Option<Arc<SharedFlights>>,
 }
 
 /// Entries grouped by refresh token, so that `forget` finds every scope and
@@ -108,12 +124,55 @@ impl RefreshFlights {
     pub fn with_capacity(reuse: Duration, cap: usize) -> Self {
         let mut secret = [0u8; 64];
         rand::thread_rng().fill_bytes(&mut secret);
+        let mac = <Hmac<Sha256> as KeyInit>::new(&GenericArray::from(secret));
+        Self::build(reuse, cap, mac, None)
+    }
+
+    /// The gateway's flights: `session.refresh_reuse_secs`, and fleet-wide
+    /// through `store` when `rate_limit.backend = "redis"`.
+    pub fn from_settings(settings: &Settings, store: Option<Arc<RedisStore>>) -> Self {
+        let reuse = settings.session.refresh_reuse;
+        let (Some(store), Some(redis)) = (store, &settings.rate_limit.redis) else {
+            return Self::new(reuse);
+        };
+        let hash_key = SharedFlights::flight_hash_key(redis);
+        let shared =
+            SharedFlights::new(store, redis, &settings.session.keys, settings.auth0.timeout);
+        match (hash_key, shared) {
+            (Some(hash_key), Some(shared)) => Self::shared(reuse, hash_key, shared),
+            _ => {
+                tracing::warn!(
+                    event = "refresh_flight_not_shared",
+                    "the refresh single-flight cannot use the shared store; it stays per process"
+                );
+                Self::new(reuse)
+            }
+        }
+    }
+
+    /// Flights shared through Redis; `hash_key` is the fleet's
+    /// ([`SharedFlights::flight_hash_key`]).
+    pub fn shared(reuse: Duration, hash_key: [u8; 32], shared: SharedFlights) -> Self {
+        // A 32-byte HMAC key is zero-padded to the block size anyway.
+        let mut block = [0u8; 64];
+        block[..32].copy_from_slice(&hash_key);
+        let mac = <Hmac<Sha256> as KeyInit>::new(&GenericArray::from(block));
+        Self::build(reuse, MAX_FLIGHTS, mac, Some(Arc::new(shared)))
+    }
+
+    fn build(
+        reuse: Duration,
+        cap: usize,
+        mac: Hmac<Sha256>,
+        shared: Option<Arc<SharedFlights>>,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
-                mac: <Hmac<Sha256> as KeyInit>::new(&GenericArray::from(secret)),
+                mac,
                 reuse,
                 cap,
                 flights: Mutex::new(Flights::default()),
+                shared,
             }),
         }
     }
@@ -156,7 +215,8 @@ impl RefreshFlights {
     /// finds a call in flight waits for its answer (success or error);
     /// otherwise `call` runs in a task of its own, so a caller that goes
     /// away does not cancel it for the others (nor lose a rotated token
-    /// that a retry can still pick up).
+    /// that a retry can still pick up). When shared, that task asks Redis
+    /// first and awaits `call`'s future only if the fleet has no answer.
     pub async fn refresh<F, Fut>(&self, key: FlightKey, call: F) -> Result<TokenSet, UpstreamError>
     where
         F: FnOnce() -> Fut,
@@ -166,7 +226,7 @@ impl RefreshFlights {
         match found {
             Found::Reuse(tokens) => Ok(tokens),
             Found::Join(receiver) => wait(receiver).await,
-            Found::Full => call().await,
+            Found::Full => self.inner.upstream(key, call()).await.0,
             Found::Lead {
                 id,
                 answer,
@@ -181,8 +241,8 @@ impl RefreshFlights {
                 let upstream = call();
                 tokio::spawn(
                     async move {
-                        let result = upstream.await;
-                        landing.land(result);
+                        let (result, reuse) = landing.inner.upstream(key, upstream).await;
+                        landing.land(result, reuse);
                     }
                     .instrument(tracing::Span::current()),
                 );
@@ -193,12 +253,19 @@ impl RefreshFlights {
 
     /// Drops every result of `refresh_token` (all scopes and audiences),
     /// reused or in flight: after a revoke no one gets tokens from before.
-    /// Callers already waiting still get their answer.
+    /// Callers already waiting still get their answer. When shared, the
+    /// fleet's results and locks go too (in the background: one Redis
+    /// round trip, sent before the caller's answer is).
     pub fn forget(&self, refresh_token: &str) {
         let token = self.token_digest(refresh_token);
-        let mut flights = self.inner.lock();
-        if let Some(entries) = flights.by_token.remove(&token) {
-            flights.len -= entries.len();
+        {
+            let mut flights = self.inner.lock();
+            if let Some(entries) = flights.by_token.remove(&token) {
+                flights.len -= entries.len();
+            }
+        }
+        if let Some(shared) = &self.inner.shared {
+            shared.forget(&token);
         }
     }
 
@@ -218,6 +285,22 @@ impl RefreshFlights {
 }
 
 impl Inner {
+    /// The answer for `key` from the fleet or from `upstream`, and how long
+    /// this process may reuse a success.
+    async fn upstream<Fut>(
+        &self,
+        key: FlightKey,
+        upstream: Fut,
+    ) -> (Result<TokenSet, UpstreamError>, Duration)
+    where
+        Fut: Future<Output = Result<TokenSet, UpstreamError>>,
+    {
+        match &self.shared {
+            Some(shared) => shared.refresh(key, upstream, self.reuse).await,
+            None => (upstream.await, self.reuse),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Flights> {
         // Nothing panics while the lock is held; if something did, the map
         // is still consistent enough to go on with.
@@ -313,16 +396,17 @@ struct Landing {
 }
 
 impl Landing {
-    fn land(mut self, result: Result<TokenSet, UpstreamError>) {
+    /// `reuse`: how long this process keeps a success for later callers.
+    fn land(mut self, result: Result<TokenSet, UpstreamError>, reuse: Duration) {
         {
             let mut flights = self.inner.lock();
             if flights.holds(&self.key, self.id) {
                 match &result {
-                    Ok(tokens) if !self.inner.reuse.is_zero() => flights.insert(
+                    Ok(tokens) if !reuse.is_zero() => flights.insert(
                         self.key,
                         Entry::Done {
                             tokens: tokens.clone(),
-                            until: Instant::now() + self.inner.reuse,
+                            until: Instant::now() + reuse,
                         },
                     ),
                     // Errors are shared with the callers already waiting, never reused.

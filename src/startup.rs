@@ -82,7 +82,7 @@ impl Application {
             api_proxy,
             limits: Limits::new(&settings.rate_limit, store.clone()),
             sms: SmsGuard::new(&settings.sms, settings.rate_limit.max_keys, store.clone()),
-            refresh_flights: RefreshFlights::new(settings.session.refresh_reuse),
+            refresh_flights: RefreshFlights::from_settings(&settings, store.clone()),
             sessions: crate::session::Sessions::new(&settings.session),
             store,
             auth0,
