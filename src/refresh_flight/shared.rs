@@ -471,3 +471,251 @@ fn unix_now() -> u64 {
         .map(|elapsed| elapsed.as_secs())
         .unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use secrecy::SecretString;
+
+    use super::*;
+    use crate::auth0::MfaRequired;
+    use crate::refresh_flight::RefreshFlights;
+    use crate::secret::Sensitive;
+    use crate::settings::OnStoreError;
+
+    const SECRET: &str = "unit-test-key-hash-secret-not-real-0123456789";
+
+    /// Settings for a Redis that is not there (nothing listens on port 1).
+    fn redis_settings(secret: &str) -> RedisSettings {
+        RedisSettings {
+            url: SecretString::from("redis://127.0.0.1:1/0".to_string()),
+            key_prefix: "lgw-unit:".to_string(),
+            key_hash_secret: SecretString::from(secret.to_string()),
+            timeout: Duration::from_millis(50),
+            on_error: OnStoreError::Local,
+        }
+    }
+
+    fn shared(secret: &str, session_keys: &[SessionKey]) -> SharedFlights {
+        let redis = redis_settings(secret);
+        let store = Arc::new(RedisStore::new(&redis).unwrap());
+        SharedFlights::new(store, &redis, session_keys, Duration::from_secs(5)).unwrap()
+    }
+
+    fn flights(secret: &str) -> RefreshFlights {
+        let redis = redis_settings(secret);
+        let hash_key = SharedFlights::flight_hash_key(&redis).unwrap();
+        RefreshFlights::shared(Duration::from_secs(60), hash_key, shared(secret, &[]))
+    }
+
+    fn tokens(access: &str) -> TokenSet {
+        TokenSet {
+            access_token: Sensitive::new(access),
+            token_type: "Bearer".to_string(),
+            expires_in: 60,
+            id_token: Some(Sensitive::new("id-token")),
+            refresh_token: Some(Sensitive::new("rotated-refresh-token")),
+            scope: Some("openid offline_access".to_string()),
+            recovery_code: None,
+        }
+    }
+
+    fn names_of(shared: &SharedFlights, flights: &RefreshFlights, token: &str) -> Names {
+        shared.names(&flights.key(token, None, None))
+    }
+
+    #[test]
+    fn replicas_sharing_the_secret_find_the_same_flight_and_others_do_not() {
+        let (one, two) = (flights(SECRET), flights(SECRET));
+        assert!(one.key("rt", Some("openid"), None) == two.key("rt", Some("openid"), None));
+        assert!(one.key("rt", None, None) != two.key("rt", Some("openid"), None));
+        let other = flights("another-key-hash-secret-not-real-0123456789");
+        assert!(one.key("rt", None, None) != other.key("rt", None, None));
+        let local = RefreshFlights::new(Duration::from_secs(60));
+        assert!(one.key("rt", None, None) != local.key("rt", None, None));
+    }
+
+    #[test]
+    fn redis_names_are_keyed_hashes_grouped_by_token() {
+        let token = "v1.refresh-token-that-must-not-appear";
+        let flights = flights(SECRET);
+        let replica = shared(SECRET, &[]);
+        let names = names_of(&replica, &flights, token);
+        for name in [&names.result, &names.lock, &names.index] {
+            assert!(!name.contains(token), "{name}");
+            assert!(!name.contains("v1."), "{name}");
+        }
+        assert!(names.result.starts_with("lgw-unit:refresh_result:"));
+        assert!(names.lock.starts_with("lgw-unit:refresh_lock:"));
+        assert!(names.index.starts_with("lgw-unit:refresh_token:"));
+        assert_ne!(names.result[24..], names.lock[22..]);
+        // Every scope and audience of one token shares its index (forget
+        // finds them), and another token has its own.
+        let scoped = replica.names(&flights.key(token, Some("openid"), Some("https://api")));
+        assert_eq!(scoped.index, names.index);
+        assert_ne!(scoped.result, names.result);
+        assert_ne!(names_of(&replica, &flights, "rt-2").index, names.index);
+        // Another replica with the same settings names them alike.
+        let again = names_of(&shared(SECRET, &[]), &flights, token);
+        assert_eq!(
+            (again.result, again.lock, again.index),
+            (names.result, names.lock, names.index)
+        );
+    }
+
+    #[test]
+    fn results_are_sealed_for_their_own_key_and_open_on_another_replica() {
+        let flights = flights(SECRET);
+        let (writer, reader) = (shared(SECRET, &[]), shared(SECRET, &[]));
+        let names = names_of(&writer, &flights, "rt");
+        let answer = SharedAnswer::Tokens(tokens("at-sealed"));
+        let sealed = writer
+            .seal(&names, &answer, Duration::from_secs(10))
+            .unwrap();
+        for secret in ["at-sealed", "id-token", "rotated-refresh-token", "Bearer"] {
+            assert!(!sealed.contains(secret), "{secret} in {sealed}");
+        }
+        let value = format!("t.{sealed}");
+        match reader.open(&names, &value) {
+            Some(SharedAnswer::Tokens(opened)) => {
+                assert_eq!(opened.access_token.expose(), "at-sealed");
+                assert_eq!(
+                    opened.refresh_token.as_ref().map(Sensitive::expose),
+                    Some("rotated-refresh-token")
+                );
+            }
+            _ => panic!("the other replica opens it"),
+        }
+        // Moved under another flight's name, it does not open.
+        let elsewhere = names_of(&writer, &flights, "rt-2");
+        assert!(reader.open(&elsewhere, &value).is_none());
+        // Nor under another fleet's secret.
+        let stranger = shared("another-key-hash-secret-not-real-0123456789", &[]);
+        assert!(stranger.open(&names, &value).is_none());
+        assert!(reader.open(&names, "t.").is_none());
+        assert!(reader.open(&names, "").is_none());
+    }
+
+    #[test]
+    fn with_sessions_on_the_session_keys_seal() {
+        let keys = [SessionKey([7; 32]), SessionKey([9; 32])];
+        let flights = flights(SECRET);
+        let with_sessions = shared(SECRET, &keys);
+        let names = names_of(&with_sessions, &flights, "rt");
+        let sealed = with_sessions
+            .seal(
+                &names,
+                &SharedAnswer::Tokens(tokens("at")),
+                Duration::from_secs(5),
+            )
+            .unwrap();
+        let session_sealer = Sealer::new(&keys).unwrap();
+        let opened: Result<SharedAnswer, _> =
+            session_sealer.open(&names.result, &sealed, unix_now());
+        assert!(opened.is_ok(), "sealed with the first session key");
+        // Not with the key derived for token mode.
+        assert!(shared(SECRET, &[])
+            .open(&names, &format!("t.{sealed}"))
+            .is_none());
+        // The rotation's older key alone still opens it after a swap.
+        let rotated = shared(SECRET, &[SessionKey([1; 32]), SessionKey([7; 32])]);
+        assert!(rotated.open(&names, &format!("t.{sealed}")).is_some());
+    }
+
+    #[test]
+    fn every_shareable_error_survives_the_trip_and_mfa_required_is_not_shared() {
+        let errors = [
+            UpstreamError::Rejected {
+                status: StatusCode::FORBIDDEN,
+                code: "invalid_grant".to_string(),
+                description: "Unknown or invalid refresh token.".to_string(),
+                retry_after: Some(3),
+            },
+            UpstreamError::RateLimited { retry_after: 7 },
+            UpstreamError::Misconfigured {
+                code: "unauthorized_client".to_string(),
+            },
+            UpstreamError::bad_answer("502"),
+            UpstreamError::Unreachable {
+                reason: "refused".to_string(),
+            },
+            UpstreamError::Timeout,
+        ];
+        let flights = flights(SECRET);
+        let shared = shared(SECRET, &[]);
+        let names = names_of(&shared, &flights, "rt");
+        for error in errors {
+            let expected = format!("{error:?}");
+            let answer = SharedAnswer::Error(SharedError::from_error(&error).unwrap());
+            let sealed = shared.seal(&names, &answer, ERROR_WINDOW).unwrap();
+            match shared.open(&names, &format!("e.{sealed}")) {
+                Some(SharedAnswer::Error(back)) => {
+                    assert_eq!(format!("{:?}", back.into_error()), expected)
+                }
+                _ => panic!("{expected} did not come back"),
+            }
+        }
+        let mfa = UpstreamError::MfaRequired(MfaRequired {
+            mfa_token: Sensitive::new("mfa"),
+            mfa_requirements: Default::default(),
+        });
+        assert!(SharedError::from_error(&mfa).is_none());
+        let bogus = SharedError::Rejected {
+            status: 42,
+            code: String::new(),
+            description: String::new(),
+            retry_after: None,
+        };
+        assert!(matches!(
+            bogus.into_error(),
+            UpstreamError::BadAnswer { .. }
+        ));
+    }
+
+    /// A refresh that counts its calls and answers after `delay`.
+    async fn counted(
+        flights: &Arc<RefreshFlights>,
+        calls: &Arc<AtomicUsize>,
+        access: &'static str,
+        delay: Duration,
+    ) -> Result<TokenSet, UpstreamError> {
+        let key = flights.key("rt", None, None);
+        let calls = Arc::clone(calls);
+        flights
+            .refresh(key, move || {
+                calls.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    tokio::time::sleep(delay).await;
+                    Ok(tokens(access))
+                }
+            })
+            .await
+    }
+
+    #[tokio::test]
+    async fn with_redis_down_the_local_flight_still_shares_and_reuses() {
+        let flights = Arc::new(flights(SECRET));
+        let calls = Arc::new(AtomicUsize::new(0));
+        let racing = (0..5).map(|_| {
+            let (flights, calls) = (Arc::clone(&flights), Arc::clone(&calls));
+            tokio::spawn(async move {
+                counted(&flights, &calls, "local", Duration::from_millis(50)).await
+            })
+        });
+        for racer in racing.collect::<Vec<_>>() {
+            let tokens = racer.await.unwrap().unwrap();
+            assert_eq!(tokens.access_token.expose(), "local");
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        let late = counted(&flights, &calls, "late", Duration::ZERO).await;
+        assert_eq!(late.unwrap().access_token.expose(), "local");
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "reused in this process");
+        flights.forget("rt");
+        let fresh = counted(&flights, &calls, "fresh", Duration::ZERO).await;
+        assert_eq!(fresh.unwrap().access_token.expose(), "fresh");
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+}

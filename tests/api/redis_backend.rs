@@ -851,3 +851,268 @@ async fn each_call_charges_all_its_buckets_per_ip_included_in_one_script() {
     }
     assert_eq!(upstream_calls(&auth0).await, 1 + calls.len());
 }
+
+// The refresh single-flight across replicas (SPEC §10, "shared through
+// Redis when §9's backend is on").
+
+/// How long the fake Auth0 takes to answer a refresh: every racer on both
+/// replicas arrives while the first call is still in flight.
+const REFRESH_DELAY: Duration = Duration::from_millis(300);
+
+/// The exact upstream body of a `/token/refresh` without a scope.
+fn fleet_refresh_grant() -> Value {
+    json!({
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "grant_type": "refresh_token",
+        "refresh_token": REFRESH_TOKEN,
+    })
+}
+
+/// Auth0's answer with rotation on: a new refresh token every time.
+fn fleet_rotated(access_token: &str) -> Value {
+    json!({
+        "access_token": access_token,
+        "id_token": ID_TOKEN,
+        "refresh_token": format!("{access_token}-rotated-refresh-token"),
+        "scope": DEFAULT_SCOPE,
+        "expires_in": 86400,
+        "token_type": "Bearer",
+    })
+}
+
+async fn fleet_refresh(gateway: &RealGateway) -> (u16, Value) {
+    let response = post(
+        gateway,
+        "/token/refresh",
+        json!({"refresh_token": REFRESH_TOKEN}),
+    )
+    .await;
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("a JSON body"))
+}
+
+/// `n` refreshes sent at once, alternating between the replicas.
+async fn fleet_race(replicas: [&RealGateway; 2], n: usize) -> Vec<(u16, Value)> {
+    futures_util::future::join_all((0..n).map(|i| fleet_refresh(replicas[i % 2]))).await
+}
+
+async fn oauth_token_calls(auth0: &MockServer) -> usize {
+    auth0
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|request| request.url.path() == "/oauth/token")
+        .count()
+}
+
+fn assert_no_fallback(metrics: &str) {
+    assert!(
+        !metrics.contains("gateway_rate_limit_store_fallbacks_total"),
+        "every call went to Redis:\n{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn refreshes_racing_on_two_replicas_make_one_auth0_call_and_a_revoke_on_one_reaches_the_other(
+) {
+    let redis = RedisServer::start().await;
+    let auth0 = MockServer::start().await;
+    let a = gateway(&auth0, &redis, &[]).await;
+    let b = gateway(&auth0, &redis, &[]).await;
+    let before_revoke = upstream("POST", "/oauth/token", fleet_refresh_grant(), "127.0.0.1")
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(fleet_rotated("fleet-access-token-1"))
+                .set_delay(REFRESH_DELAY),
+        )
+        .expect(1)
+        .named("the fleet's one refresh before the revoke")
+        .mount_as_scoped(&auth0)
+        .await;
+
+    let answers = fleet_race([&a, &b], 10).await;
+
+    assert_eq!(answers.len(), 10);
+    for (status, body) in &answers {
+        assert_eq!(*status, 200, "{body}");
+        assert_eq!(*body, fleet_rotated("fleet-access-token-1"));
+    }
+    assert_eq!(oauth_token_calls(&auth0).await, 1, "one call for the fleet");
+
+    // Within the reuse window, either replica answers the same.
+    for replica in [&b, &a, &b] {
+        assert_eq!(
+            fleet_refresh(replica).await,
+            (200, fleet_rotated("fleet-access-token-1"))
+        );
+    }
+    assert_eq!(oauth_token_calls(&auth0).await, 1, "reused fleet-wide");
+
+    // Redis holds keyed hashes and sealed values, every one expiring.
+    let mut connection = redis.connection().await;
+    let keys = redis.keys().await;
+    let flight_keys: Vec<&String> = keys
+        .iter()
+        .filter(|key| key.starts_with(&format!("{PREFIX}refresh_")))
+        .collect();
+    for kind in ["refresh_result:", "refresh_token:"] {
+        assert!(
+            flight_keys
+                .iter()
+                .any(|key| key.starts_with(&format!("{PREFIX}{kind}"))),
+            "a {kind} key in {keys:?}"
+        );
+    }
+    for key in &keys {
+        assert!(!key.contains(REFRESH_TOKEN), "{key}");
+        assert!(!key.contains("fleet-access-token"), "{key}");
+    }
+    for key in &flight_keys {
+        let ttl: i64 = redis::cmd("PTTL")
+            .arg(key.as_str())
+            .query_async(&mut connection)
+            .await
+            .expect("PTTL");
+        assert!(ttl > 0 && ttl <= 10_000, "{key} expires: {ttl} ms");
+        let kind: String = redis::cmd("TYPE")
+            .arg(key.as_str())
+            .query_async(&mut connection)
+            .await
+            .expect("TYPE");
+        if kind == "string" {
+            let value: String = redis::cmd("GET")
+                .arg(key.as_str())
+                .query_async(&mut connection)
+                .await
+                .expect("GET");
+            for secret in ["fleet-access-token", REFRESH_TOKEN, ID_TOKEN, "Bearer"] {
+                assert!(!value.contains(secret), "{key} holds {secret} in clear");
+            }
+        }
+    }
+    drop(before_revoke);
+
+    // A revoke on one replica: the other asks Auth0 again.
+    upstream(
+        "POST",
+        "/oauth/revoke",
+        json!({"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "token": REFRESH_TOKEN}),
+        "127.0.0.1",
+    )
+    .respond_with(ResponseTemplate::new(200))
+    .expect(1)
+    .mount(&auth0)
+    .await;
+    upstream("POST", "/oauth/token", fleet_refresh_grant(), "127.0.0.1")
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(fleet_rotated("fleet-access-token-2")),
+        )
+        .expect(1)
+        .named("the one refresh after the revoke")
+        .mount(&auth0)
+        .await;
+    let revoked = post(&a, "/token/revoke", json!({"refresh_token": REFRESH_TOKEN})).await;
+    assert_eq!(revoked.status(), 200);
+    assert_eq!(
+        fleet_refresh(&b).await,
+        (200, fleet_rotated("fleet-access-token-2"))
+    );
+    assert_eq!(
+        fleet_refresh(&a).await,
+        (200, fleet_rotated("fleet-access-token-2")),
+        "and that new result is the fleet's"
+    );
+    assert_eq!(oauth_token_calls(&auth0).await, 2);
+    for replica in [&a, &b] {
+        assert_no_fallback(&metrics(replica).await);
+    }
+    auth0.verify().await;
+}
+
+#[tokio::test]
+async fn replicas_share_an_auth0_error_but_the_next_refresh_calls_auth0_again() {
+    let redis = RedisServer::start().await;
+    let auth0 = MockServer::start().await;
+    let a = gateway(&auth0, &redis, &[]).await;
+    let b = gateway(&auth0, &redis, &[]).await;
+    upstream("POST", "/oauth/token", fleet_refresh_grant(), "127.0.0.1")
+        .respond_with(
+            ResponseTemplate::new(403)
+                .set_body_json(json!({
+                    "error": "invalid_grant",
+                    "error_description": "Unknown or invalid refresh token.",
+                }))
+                .set_delay(REFRESH_DELAY),
+        )
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&auth0)
+        .await;
+    upstream("POST", "/oauth/token", fleet_refresh_grant(), "127.0.0.1")
+        .respond_with(ResponseTemplate::new(200).set_body_json(fleet_rotated("fleet-after-error")))
+        .expect(1)
+        .mount(&auth0)
+        .await;
+
+    let answers = fleet_race([&a, &b], 6).await;
+
+    for (status, body) in &answers {
+        assert_eq!(*status, 403, "{body}");
+        assert_eq!(body["error"], "invalid_grant");
+        assert_eq!(
+            body["error_description"],
+            "Unknown or invalid refresh token."
+        );
+    }
+    assert_eq!(
+        oauth_token_calls(&auth0).await,
+        1,
+        "both replicas shared it"
+    );
+    // The error is in Redis for a moment, but only for the flight's waiters.
+    assert_eq!(
+        fleet_refresh(&b).await,
+        (200, fleet_rotated("fleet-after-error"))
+    );
+    assert_eq!(oauth_token_calls(&auth0).await, 2);
+    for replica in [&a, &b] {
+        assert_no_fallback(&metrics(replica).await);
+    }
+    auth0.verify().await;
+}
+
+#[tokio::test]
+async fn with_redis_down_a_refresh_still_succeeds_on_the_local_flight() {
+    let mut redis = RedisServer::start().await;
+    let auth0 = MockServer::start().await;
+    let a = gateway(&auth0, &redis, &[]).await;
+    upstream("POST", "/oauth/token", fleet_refresh_grant(), "127.0.0.1")
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(fleet_rotated("fleet-local-token"))
+                .set_delay(REFRESH_DELAY),
+        )
+        .expect(1)
+        .mount(&auth0)
+        .await;
+    redis.kill();
+
+    let answers = futures_util::future::join_all((0..4).map(|_| fleet_refresh(&a))).await;
+    for answer in answers {
+        assert_eq!(answer, (200, fleet_rotated("fleet-local-token")));
+    }
+    assert_eq!(
+        fleet_refresh(&a).await,
+        (200, fleet_rotated("fleet-local-token")),
+        "reused in the process"
+    );
+    assert_eq!(oauth_token_calls(&auth0).await, 1);
+    let metrics = metrics(&a).await;
+    assert!(
+        metrics.contains("gateway_rate_limit_store_fallbacks_total"),
+        "{metrics}"
+    );
+    auth0.verify().await;
+}
