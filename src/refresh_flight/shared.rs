@@ -3,8 +3,9 @@
 //! Redis conversation per key per process); its leader then asks Redis.
 //!
 //! - **Result** under `refresh_result:<keyed hash>`: a live success is
-//!   used as it is; an error only by callers that waited for the flight
-//!   that made it (errors are shared, never reused).
+//!   used as it is; an error (or a success while
+//!   `session.refresh_reuse_secs = 0`) only by callers that waited for the
+//!   flight that made it (shared, never reused).
 //! - **Lock** under `refresh_lock:<keyed hash>` (`SET NX PX`, about the
 //!   Auth0 timeout): its owner calls Auth0 and stores the answer (a success
 //!   for the reuse window, an error for [`ERROR_WINDOW`]) only while it
@@ -47,7 +48,7 @@ use crate::settings::{RedisSettings, SessionKey};
 pub const ERROR_WINDOW: Duration = Duration::from_secs(2);
 
 /// How long a success stays when `session.refresh_reuse_secs = 0`: the
-/// waiters of the flight still need to read it.
+/// waiters of the flight still need to read it (no one else does).
 pub const SHARE_WINDOW: Duration = Duration::from_secs(2);
 
 /// Added to the Auth0 timeout for the lock's lifetime: the leader's call
@@ -57,7 +58,9 @@ const LOCK_MARGIN: Duration = Duration::from_millis(500);
 /// How often a replica that found the lock held asks for the result.
 const POLL_INTERVAL: Duration = Duration::from_millis(25);
 
-/// KEYS: result, lock, index; ARGV: owner, lock ms, accept errors (`1`).
+/// KEYS: result, lock, index; ARGV: owner, lock ms, waited (`1`): a value
+/// tagged `t.` is for everyone, any other (an error, a success while
+/// nothing is reused) only for a caller that waited on its flight.
 /// Returns `{1, value, pttl}` for a usable result, `{2, false, 0}` when
 /// the caller took the lock (and leads the fleet's flight), `{3, false,
 /// lock pttl}` when another owner holds it.
@@ -330,12 +333,7 @@ impl SharedFlights {
         }
     }
 
-    async fn acquire(
-        &self,
-        names: &Names,
-        owner: &str,
-        accept_errors: bool,
-    ) -> Result<Acquired, ()> {
+    async fn acquire(&self, names: &Names, owner: &str, waited: bool) -> Result<Acquired, ()> {
         let mut invocation = self.acquire.prepare_invoke();
         invocation
             .key(&names.result)
@@ -343,7 +341,7 @@ impl SharedFlights {
             .key(&names.index)
             .arg(owner)
             .arg(millis(self.lock_for))
-            .arg(if accept_errors { "1" } else { "0" });
+            .arg(if waited { "1" } else { "0" });
         let (kind, value, ttl_ms): (u8, Option<String>, i64) =
             self.store.run(&invocation).await.map_err(drop)?;
         let ttl = Duration::from_millis(ttl_ms.max(0) as u64);
@@ -367,10 +365,13 @@ impl SharedFlights {
         reuse: Duration,
     ) -> bool {
         let (kind, keep, answer) = match result {
-            Ok(tokens) => {
-                let keep = if reuse.is_zero() { SHARE_WINDOW } else { reuse };
-                ("t.", keep, Some(SharedAnswer::Tokens(tokens.clone())))
-            }
+            // With no reuse window, a success is for the flight's waiters only.
+            Ok(tokens) if reuse.is_zero() => (
+                "w.",
+                SHARE_WINDOW,
+                Some(SharedAnswer::Tokens(tokens.clone())),
+            ),
+            Ok(tokens) => ("t.", reuse, Some(SharedAnswer::Tokens(tokens.clone()))),
             Err(error) => (
                 "e.",
                 ERROR_WINDOW,

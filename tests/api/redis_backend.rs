@@ -1116,3 +1116,40 @@ async fn with_redis_down_a_refresh_still_succeeds_on_the_local_flight() {
     );
     auth0.verify().await;
 }
+
+#[tokio::test]
+async fn with_no_reuse_window_racing_replicas_still_share_one_call_but_keep_nothing() {
+    let redis = RedisServer::start().await;
+    let auth0 = MockServer::start().await;
+    let no_reuse = [("GATEWAY__SESSION__REFRESH_REUSE_SECS", "0")];
+    let a = gateway(&auth0, &redis, &no_reuse).await;
+    let b = gateway(&auth0, &redis, &no_reuse).await;
+    upstream("POST", "/oauth/token", fleet_refresh_grant(), "127.0.0.1")
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(fleet_rotated("fleet-unreused-1"))
+                .set_delay(REFRESH_DELAY),
+        )
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&auth0)
+        .await;
+    upstream("POST", "/oauth/token", fleet_refresh_grant(), "127.0.0.1")
+        .respond_with(ResponseTemplate::new(200).set_body_json(fleet_rotated("fleet-unreused-2")))
+        .expect(1)
+        .mount(&auth0)
+        .await;
+
+    for (status, body) in fleet_race([&a, &b], 6).await {
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body, fleet_rotated("fleet-unreused-1"));
+    }
+    assert_eq!(oauth_token_calls(&auth0).await, 1, "the racers shared it");
+    assert_eq!(
+        fleet_refresh(&b).await,
+        (200, fleet_rotated("fleet-unreused-2")),
+        "a later refresh is its own call"
+    );
+    assert_eq!(oauth_token_calls(&auth0).await, 2);
+    auth0.verify().await;
+}
