@@ -289,10 +289,10 @@ impl SharedFlights {
     {
         let names = self.names(&key);
         let owner = owner();
-        let mut waited_since: Option<Instant> = None;
-        let mut deadline = Instant::now() + self.lock_for;
+        // Set once another replica's lock was found: the end of the wait.
+        let mut deadline: Option<Instant> = None;
         loop {
-            let acquired = match self.acquire(&names, &owner, waited_since.is_some()).await {
+            let acquired = match self.acquire(&names, &owner, deadline.is_some()).await {
                 Ok(acquired) => acquired,
                 Err(()) => return (upstream.await, reuse),
             };
@@ -318,13 +318,11 @@ impl SharedFlights {
                 }
                 Acquired::Held { ttl } => {
                     let now = Instant::now();
-                    if waited_since.is_none() {
-                        waited_since = Some(now);
-                        // The holder's lock ends by then; past it, this
-                        // replica stops waiting on a leader that is gone.
-                        deadline = now + ttl.min(self.lock_for) + POLL_INTERVAL;
-                    }
-                    if now >= deadline {
+                    // The holder's lock ends by then; past it, this replica
+                    // stops waiting on a leader that is gone.
+                    let end = *deadline
+                        .get_or_insert_with(|| now + ttl.min(self.lock_for) + POLL_INTERVAL);
+                    if now >= end {
                         return (upstream.await, reuse);
                     }
                     tokio::time::sleep(POLL_INTERVAL).await;
