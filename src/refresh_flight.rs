@@ -256,7 +256,7 @@ impl RefreshFlights {
     /// Callers already waiting still get their answer. When shared, the
     /// fleet's results and locks go too (in the background: one Redis
     /// round trip, sent before the caller's answer is).
-    pub fn forget(&self, refresh_token: &str) {
+    pub async fn forget(&self, refresh_token: &str) {
         let token = self.token_digest(refresh_token);
         {
             let mut flights = self.inner.lock();
@@ -265,7 +265,7 @@ impl RefreshFlights {
             }
         }
         if let Some(shared) = &self.inner.shared {
-            shared.forget(&token);
+            shared.forget(&token).await;
         }
     }
 
@@ -800,7 +800,7 @@ mod tests {
                 .unwrap();
         }
         assert_eq!(flights.len(), 4);
-        flights.forget("rt-1");
+        flights.forget("rt-1").await;
         assert_eq!(flights.len(), 1);
         for key in revoked {
             let fresh = refresh_counted(&flights, key, &calls, "new").await;
@@ -834,7 +834,7 @@ mod tests {
         while calls.load(Ordering::SeqCst) == 0 {
             tokio::task::yield_now().await;
         }
-        flights.forget("rt");
+        flights.forget("rt").await;
         release.send(()).unwrap();
         assert_eq!(access(&leader.await.unwrap()), "before revoke");
         assert!(flights.is_empty());

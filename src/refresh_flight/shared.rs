@@ -393,21 +393,17 @@ impl SharedFlights {
 
     /// Drops every shared result and lock of the token whose flight hash is
     /// `token`, in the background: `forget` is called where no one awaits.
-    pub fn forget(self: &Arc<Self>, token: &Digest) {
-        if tokio::runtime::Handle::try_current().is_err() {
-            return;
-        }
-        let shared = Arc::clone(self);
+    /// Drops the token's shared results; awaited by the revoke, so no
+    /// replica hands out tokens from before it once the revoke answered.
+    pub async fn forget(&self, token: &Digest) {
         let index = self.index(token);
-        tokio::spawn(async move {
-            if shared.forget_now(&index).await.is_err() {
-                tracing::warn!(
-                    event = "refresh_flight_forget_failed",
-                    "the shared store did not drop a revoked token's refresh results; \
-                     they expire with their reuse window"
-                );
-            }
-        });
+        if self.forget_now(&index).await.is_err() {
+            tracing::warn!(
+                event = "refresh_flight_forget_failed",
+                "the shared store did not drop a revoked token's refresh results; \
+                 they expire with their reuse window"
+            );
+        }
     }
 
     async fn forget_now(&self, index: &str) -> Result<(), ()> {
@@ -712,7 +708,7 @@ mod tests {
         let late = counted(&flights, &calls, "late", Duration::ZERO).await;
         assert_eq!(late.unwrap().access_token.expose(), "local");
         assert_eq!(calls.load(Ordering::SeqCst), 1, "reused in this process");
-        flights.forget("rt");
+        flights.forget("rt").await;
         let fresh = counted(&flights, &calls, "fresh", Duration::ZERO).await;
         assert_eq!(fresh.unwrap().access_token.expose(), "fresh");
         assert_eq!(calls.load(Ordering::SeqCst), 2);

@@ -379,7 +379,7 @@ async fn logout(
     let sessions = sessions(&state)?;
     if let Found::Open(data) = sessions.read(&req) {
         if let Some(refresh_token) = data.refresh_token.as_deref() {
-            state.refresh_flights.forget(refresh_token);
+            state.refresh_flights.forget(refresh_token).await;
             if let Err(error) = state
                 .auth0
                 .revoke(caller(ip, None, &req), refresh_token)

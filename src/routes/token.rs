@@ -134,7 +134,7 @@ async fn revoke(
         .await;
     // Whatever Auth0 answered, a reused refresh result of this token must
     // not outlive the attempt to revoke it.
-    state.refresh_flights.forget(refresh_token.expose());
+    state.refresh_flights.forget(refresh_token.expose()).await;
     revoked?;
     Ok(HttpResponse::Ok().json(serde_json::json!({})))
 }
