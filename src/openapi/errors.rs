@@ -365,6 +365,7 @@ fn error_response(status: u16, mfa_required: bool) -> Option<(&'static str, Resp
         Schema::OneOf(
             OneOfBuilder::new()
                 .item(Ref::from_schema_name("MfaRequired"))
+                .item(Ref::from_schema_name("MfaRequiredSealed"))
                 .item(Ref::from_schema_name("ErrorBody"))
                 .build(),
         )
@@ -558,6 +559,47 @@ hand_schema!(
             .property("mfa_requirements", Ref::from_schema_name("MfaRequirements"))
             .required("mfa_requirements")
             .examples([mfa_required_example()])
+            .build()
+            .into()
+    }
+);
+
+hand_schema!(
+    /// `403 mfa_required` in cookie mode: the mfa_token is in a cookie.
+    MfaRequiredSealed,
+    || {
+        closed_object()
+            .description(Some(
+                "`403 mfa_required` on a call sent with `X-Lgw-Session: 1` (cookie mode, SPEC \
+                 §10): as `MfaRequired` without `mfa_token`, which the gateway sealed into the \
+                 `HttpOnly` `__Host-lgw-mfa` cookie instead; `/mfa/*` use that cookie when they \
+                 carry no `Authorization` (and send `X-Lgw-Session: 1`).",
+            ))
+            .property(
+                "error",
+                string_schema()
+                    .enum_values(Some(["mfa_required"]))
+                    .description(Some("Always `mfa_required`.")),
+            )
+            .required("error")
+            .property(
+                "error_description",
+                string_schema().description(Some("Auth0's explanation, for people.")),
+            )
+            .required("error_description")
+            .property(
+                "request_id",
+                string_schema().description(Some("Same as the `X-Request-Id` header.")),
+            )
+            .required("request_id")
+            .property("mfa_requirements", Ref::from_schema_name("MfaRequirements"))
+            .required("mfa_requirements")
+            .examples([json!({
+                "error": "mfa_required",
+                "error_description": "Multifactor authentication required",
+                "request_id": "3f2a9c81d0e4-0000002a",
+                "mfa_requirements": {"challenge": [{"type": "otp"}]},
+            })])
             .build()
             .into()
     }

@@ -28,7 +28,9 @@ mod errors;
 use crate::auth0::errors::DOCUMENTED_CODES;
 use crate::error::ErrorCode;
 use crate::routes::schemas::string_schema;
-use errors::{ErrorBody, ErrorCode as ErrorCodeSchema, ErrorResponses, MfaRequired};
+use errors::{
+    ErrorBody, ErrorCode as ErrorCodeSchema, ErrorResponses, MfaRequired, MfaRequiredSealed,
+};
 
 /// The codes the gateway itself puts in `error` (SPEC §2), from the one
 /// enum that owns them.
@@ -188,6 +190,7 @@ pub const UNDOCUMENTED_ROUTES: &[(&str, &str)] = &[
         ErrorBody,
         ErrorCodeSchema,
         MfaRequired,
+        MfaRequiredSealed,
         crate::auth0::MfaRequirements,
         crate::auth0::MfaFactor,
         crate::auth0::MfaFactorType,

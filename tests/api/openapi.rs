@@ -555,6 +555,7 @@ fn every_operation_is_fully_described() {
                             schema["oneOf"],
                             serde_json::json!([
                                 {"$ref": "#/components/schemas/MfaRequired"},
+                                {"$ref": "#/components/schemas/MfaRequiredSealed"},
                                 {"$ref": "#/components/schemas/ErrorBody"},
                             ]),
                             "{label} {status}"
