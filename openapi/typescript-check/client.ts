@@ -9,14 +9,41 @@ import type { components, paths } from "./generated/schema";
 type TokenSet = components["schemas"]["TokenSet"];
 type ErrorBody = components["schemas"]["ErrorBody"];
 type MfaRequired = components["schemas"]["MfaRequired"];
+type MfaRequiredSealed = components["schemas"]["MfaRequiredSealed"];
+type SessionInfo = components["schemas"]["SessionInfo"];
 type ErrorCode = components["schemas"]["ErrorCode"];
 
 /** Codes worth retrying later; typed, so a renamed code stops compiling. */
 export const RETRYABLE: readonly ErrorCode[] = ["too_many_requests", "upstream_error", "upstream_timeout"];
 
-/** A 403 is either `mfa_required` (with its token) or an ordinary error. */
-function isMfaRequired(body: MfaRequired | ErrorBody): body is MfaRequired {
+/** A 403 is either `mfa_required` (with its token; in cookie mode without
+ *  it) or an ordinary error. */
+function isMfaRequired(body: MfaRequired | MfaRequiredSealed | ErrorBody): body is MfaRequired {
   return body.error === "mfa_required" && "mfa_token" in body;
+}
+
+/** A login-completing 200: tokens, or (sent `X-Lgw-Session: 1`) a session. */
+function tokensOf(answer: TokenSet | SessionInfo): TokenSet {
+  if ("access_token" in answer) {
+    return answer;
+  }
+  throw new Error(`a cookie session for ${answer.user.sub ?? "someone"}, not tokens`);
+}
+
+/**
+ * Cookie mode (SPEC §10): who is signed in, from the `HttpOnly` session
+ * cookie the browser sends (`credentials: "include"`); `null` without one.
+ */
+export async function signedInUser(baseUrl: string): Promise<SessionInfo["user"] | null> {
+  const client = createClient<paths>({ baseUrl, credentials: "include" });
+  const session = await client.GET("/session");
+  if (session.data) {
+    return session.data.user;
+  }
+  if (session.response.status === 401) {
+    return null;
+  }
+  throw new GatewayError(session.response.status, session.error);
 }
 
 /** Asks the user for something (the emailed code, the app's code). */
@@ -57,7 +84,7 @@ export async function loginWithEmailCode(
 
   const verified = await client.POST("/login/verify", { body: { email, code } });
   if (verified.data) {
-    return verified.data;
+    return tokensOf(verified.data);
   }
   const refused = verified.error;
   if (!isMfaRequired(refused)) {
@@ -85,7 +112,7 @@ export async function loginWithEmailCode(
   if (mfa.error) {
     throw new GatewayError(mfa.response.status, mfa.error);
   }
-  return mfa.data;
+  return tokensOf(mfa.data);
 }
 
 /** Out-of-band second factor (SMS, voice, email): challenge, then verify. */
@@ -115,7 +142,7 @@ export async function verifyOutOfBand(
   if (mfa.error) {
     throw new GatewayError(mfa.response.status, mfa.error);
   }
-  return mfa.data;
+  return tokensOf(mfa.data);
 }
 
 /** Refresh, then revoke, a refresh token. */
