@@ -464,10 +464,7 @@ fn document_cookie_mode(document: &mut Value) {
         }
         if let Some(ok) = operation.pointer_mut("/responses/200") {
             if let Some(schema) = ok.pointer_mut("/content/application~1json/schema") {
-                *schema = json!({"oneOf": [
-                    {"$ref": "#/components/schemas/TokenSet"},
-                    {"$ref": "#/components/schemas/SessionInfo"},
-                ]});
+                *schema = json!({"$ref": "#/components/schemas/LoginAnswer"});
             }
             if let Some(headers) = ok.get_mut("headers").and_then(Value::as_object_mut) {
                 headers.insert(
@@ -480,6 +477,26 @@ fn document_cookie_mode(document: &mut Value) {
                 );
             }
         }
+    }
+    // Named, so generators call the union by its name, not after one of
+    // its operations.
+    if let Some(schemas) = document
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    {
+        schemas.insert(
+            "LoginAnswer".into(),
+            json!({
+                "description": "What a login-completing call answers: the tokens (`TokenSet`), \
+                    or, sent with `X-Lgw-Session: 1` while cookie sessions are on, a \
+                    `SessionInfo` (the tokens stay in the sealed cookie). Tell them apart by \
+                    `access_token`.",
+                "oneOf": [
+                    {"$ref": "#/components/schemas/TokenSet"},
+                    {"$ref": "#/components/schemas/SessionInfo"},
+                ],
+            }),
+        );
     }
     // One handler serves every method of `/api/{name}/{rest}`; each
     // operation gets its own id (`apiProxyGet`, …).

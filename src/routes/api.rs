@@ -49,7 +49,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     params(
         ("name" = String, Path, description = "A key of `session.apis`.", example = "orders"),
         ("rest" = String, Path, description = "The rest of the path, slashes included; `..` segments are refused.", example = "v1/orders"),
-        ("X-Lgw-Session" = String, Header, description = "Exactly `1`: the CSRF proof (SPEC §10).", example = "1"),
+        ("X-Lgw-Session" = Option<String>, Header, description = "Exactly `1` whenever the call carries the session cookie: the CSRF proof (SPEC §10); without it such a call is `403 csrf_failed`.", example = "1"),
     ),
     responses(
         (status = 200, description = "The API's answer, passed through: its status, body and `Content-Type` (any status, not only 200)."),

@@ -159,7 +159,7 @@ async fn get_session(
     tag = "session",
     operation_id = "sessionRefresh",
     security(("session_cookie" = [])),
-    params(("X-Lgw-Session" = String, Header, description = "Exactly `1`: the CSRF proof (SPEC §10).", example = "1")),
+    params(("X-Lgw-Session" = Option<String>, Header, description = "Exactly `1` whenever the call carries the session cookie: the CSRF proof (SPEC §10); without it such a call is `403 csrf_failed`.", example = "1")),
     responses(
         (status = 200, description = "Refreshed and resealed.", body = SessionInfoSchema),
     ),
@@ -193,7 +193,7 @@ struct TokenAnswer<'a> {
     tag = "session",
     operation_id = "sessionToken",
     security(("session_cookie" = [])),
-    params(("X-Lgw-Session" = String, Header, description = "Exactly `1`: the CSRF proof (SPEC §10).", example = "1")),
+    params(("X-Lgw-Session" = Option<String>, Header, description = "Exactly `1` whenever the call carries the session cookie: the CSRF proof (SPEC §10); without it such a call is `403 csrf_failed`.", example = "1")),
     responses(
         (status = 200, description = "The access token.", body = SessionTokenSchema, headers(
             ("Cache-Control" = String, description = "`no-store`: the body holds a token."),
@@ -365,8 +365,10 @@ async fn refresh_grant(
     path = paths::SESSION_LOGOUT,
     tag = "session",
     operation_id = "sessionLogout",
-    security(("session_cookie" = [])),
-    params(("X-Lgw-Session" = String, Header, description = "Exactly `1`: the CSRF proof (SPEC §10).", example = "1")),
+    // Always 204: signing out without a session (or with one that does not
+    // open) is fine.
+    security(("session_cookie" = []), ()),
+    params(("X-Lgw-Session" = Option<String>, Header, description = "Exactly `1` whenever the call carries the session cookie: the CSRF proof (SPEC §10); without it such a call is `403 csrf_failed`.", example = "1")),
     responses(
         (status = 204, description = "Signed out: the cookies are cleared."),
     ),

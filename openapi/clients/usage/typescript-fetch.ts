@@ -11,8 +11,16 @@ import {
   type LoginVerifyRequest,
   type MfaAssociateRequest,
   type MfaVerifyRequest,
+  type LoginAnswer,
   type TokenSet,
 } from "../../../target/openapi-ci/clients/openapi-generator-typescript-fetch";
+
+/** The tokens of a login answer; a `SessionInfo` comes only to a client
+ *  that asked for cookie mode (`X-Lgw-Session: 1`), which this one does not. */
+function tokensOf(answer: LoginAnswer): TokenSet {
+  if ("accessToken" in answer) return answer;
+  throw new Error("a cookie session, not tokens");
+}
 
 const config = new Configuration({ basePath: "http://127.0.0.1:8080" });
 
@@ -42,13 +50,13 @@ export const mfaVerifyBodies: MfaVerifyRequest[] = [
 export async function login(email: string, code: string): Promise<TokenSet> {
   const login = new LoginApi(config);
   await login.loginStart({ loginStartRequest: { email } });
-  return login.loginVerify({ loginVerifyRequest: { email, code } });
+  return tokensOf(await login.loginVerify({ loginVerifyRequest: { email, code } }));
 }
 
 export async function secondFactor(mfaToken: string, otp: string): Promise<TokenSet> {
   const mfa = new MfaApi(new Configuration({ basePath: config.basePath, accessToken: mfaToken }));
   const enrollment = await mfa.mfaAssociate({ mfaAssociateRequest: { factor: "otp" } });
   if (!enrollment.secret) throw new Error("no secret");
-  const tokens = await mfa.mfaVerify({ mfaVerifyRequest: { otp } });
+  const tokens = tokensOf(await mfa.mfaVerify({ mfaVerifyRequest: { otp } }));
   return new TokenApi(config).tokenRefresh({ tokenRefreshRequest: { refreshToken: tokens.refreshToken ?? "" } });
 }
