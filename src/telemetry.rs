@@ -30,6 +30,8 @@ use crate::settings::LogFormat;
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(20);
 /// Most bytes waiting to be written; beyond that lines are dropped.
 const MAX_PENDING_BYTES: usize = 4 * 1024 * 1024;
+/// What each of the two buffers keeps between writes.
+const BATCH_CAPACITY: usize = 64 * 1024;
 
 /// Installs the global subscriber. Keep the guard alive until exit: dropping
 /// it writes out what is still buffered.
@@ -145,7 +147,7 @@ impl BatchedWriter {
     /// Starts the log thread writing to `out`.
     pub fn spawn(mut out: Box<dyn Write + Send>) -> (Self, LogGuard) {
         let shared = Arc::new(Shared {
-            pending: Mutex::new(Vec::with_capacity(64 * 1024)),
+            pending: Mutex::new(Vec::with_capacity(BATCH_CAPACITY)),
             dropped_lines: AtomicU64::new(0),
             stopping: AtomicBool::new(false),
         });
@@ -153,7 +155,7 @@ impl BatchedWriter {
         let thread = std::thread::Builder::new()
             .name("log-writer".into())
             .spawn(move || {
-                let mut batch = Vec::with_capacity(64 * 1024);
+                let mut batch = Vec::with_capacity(BATCH_CAPACITY);
                 loop {
                     let stopping = worker_shared.stopping.load(Ordering::Acquire);
                     std::mem::swap(&mut batch, &mut *worker_shared.pending());
@@ -170,6 +172,10 @@ impl BatchedWriter {
                         // Nowhere to report a failing stdout: the lines are lost.
                         let _ = out.write_all(&batch).and_then(|()| out.flush());
                         batch.clear();
+                        // A slow stdout let the batch grow (up to
+                        // MAX_PENDING_BYTES): give that memory back rather
+                        // than keep it for good.
+                        batch.shrink_to(BATCH_CAPACITY);
                     }
                     if stopping {
                         return;
