@@ -438,41 +438,10 @@ async fn wait(mut receiver: watch::Receiver<Option<Answer>>) -> Result<TokenSet,
     };
     match answer.as_deref() {
         Some(Ok(tokens)) => Ok(tokens.clone()),
-        Some(Err(error)) => Err(copy_error(error)),
+        Some(Err(error)) => Err(error.clone()),
         None => Err(UpstreamError::bad_answer(
             "the shared refresh ended without an answer",
         )),
-    }
-}
-
-/// Every waiter gets its own copy of a shared error.
-fn copy_error(error: &UpstreamError) -> UpstreamError {
-    match error {
-        UpstreamError::Rejected {
-            status,
-            code,
-            description,
-            retry_after,
-        } => UpstreamError::Rejected {
-            status: *status,
-            code: code.clone(),
-            description: description.clone(),
-            retry_after: *retry_after,
-        },
-        UpstreamError::MfaRequired(required) => UpstreamError::MfaRequired(required.clone()),
-        UpstreamError::RateLimited { retry_after } => UpstreamError::RateLimited {
-            retry_after: *retry_after,
-        },
-        UpstreamError::Misconfigured { code } => {
-            UpstreamError::Misconfigured { code: code.clone() }
-        }
-        UpstreamError::BadAnswer { reason } => UpstreamError::BadAnswer {
-            reason: reason.clone(),
-        },
-        UpstreamError::Unreachable { reason } => UpstreamError::Unreachable {
-            reason: reason.clone(),
-        },
-        UpstreamError::Timeout => UpstreamError::Timeout,
     }
 }
 

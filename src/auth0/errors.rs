@@ -43,7 +43,7 @@ const CONFIGURATION_CODES: &[&str] = &[
     "unsupported_grant_type",
 ];
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum UpstreamError {
     /// A documented Auth0 4xx: keeps status and code.
     Rejected {
