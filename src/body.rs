@@ -58,24 +58,36 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limits = req.app_data::<BodyLimits>().copied().unwrap_or_default();
         let media_type_ok = is_json_media_type(req);
-        let declared_length = declared_length(req);
-        let payload = payload.take();
+        let body = read_limited(req, payload);
         Box::pin(async move {
+            // Refused before a byte of the body is read.
             if !media_type_ok {
                 return Err(ApiError::unsupported_media_type());
             }
-            if declared_length.is_some_and(|length| length > limits.max_bytes) {
-                return Err(ApiError::payload_too_large(limits.max_bytes));
-            }
-            let bytes =
-                tokio::time::timeout(limits.timeout, read_capped(payload, limits.max_bytes))
-                    .await
-                    .map_err(|_| ApiError::request_timeout())??;
-            parse(&bytes).map(JsonBody)
+            parse(&body.await?).map(JsonBody)
         })
     }
+}
+
+/// The body under [`BodyLimits`]: `413` when the announced or the read
+/// length is over the cap, `408` when it is not all there in time. Nothing
+/// is read until the future is polled.
+fn read_limited(
+    req: &HttpRequest,
+    payload: &mut Payload,
+) -> LocalBoxFuture<'static, Result<Vec<u8>, ApiError>> {
+    let limits = req.app_data::<BodyLimits>().copied().unwrap_or_default();
+    let declared_length = declared_length(req);
+    let payload = payload.take();
+    Box::pin(async move {
+        if declared_length.is_some_and(|length| length > limits.max_bytes) {
+            return Err(ApiError::payload_too_large(limits.max_bytes));
+        }
+        tokio::time::timeout(limits.timeout, read_capped(payload, limits.max_bytes))
+            .await
+            .map_err(|_| ApiError::request_timeout())?
+    })
 }
 
 /// A request body of any type, read under [`BodyLimits`] and not parsed:
@@ -87,19 +99,8 @@ impl FromRequest for RawBody {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limits = req.app_data::<BodyLimits>().copied().unwrap_or_default();
-        let declared_length = declared_length(req);
-        let payload = payload.take();
-        Box::pin(async move {
-            if declared_length.is_some_and(|length| length > limits.max_bytes) {
-                return Err(ApiError::payload_too_large(limits.max_bytes));
-            }
-            let bytes =
-                tokio::time::timeout(limits.timeout, read_capped(payload, limits.max_bytes))
-                    .await
-                    .map_err(|_| ApiError::request_timeout())??;
-            Ok(RawBody(bytes.into()))
-        })
+        let body = read_limited(req, payload);
+        Box::pin(async move { Ok(RawBody(body.await?.into())) })
     }
 }
 
