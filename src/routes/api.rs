@@ -7,7 +7,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::paths;
-use super::session::{api_token, current, sessions};
+use super::session::{api_token, current, sessions, with_cookies};
 use crate::api_proxy::ProxyRequest;
 use crate::body::RawBody;
 use crate::client_ip::ClientIp;
@@ -64,12 +64,13 @@ async fn proxy(
 ) -> Result<HttpResponse, ApiError> {
     let sessions = sessions(&state)?;
     // No session: 401 before anything says which API names exist.
-    current(sessions, &req)?;
+    let mut data = current(sessions, &req)?;
     let proxy = state.api_proxy.as_ref().ok_or_else(ApiError::not_found)?;
     let (name, rest) = path.into_inner();
     let target = proxy.target(&name).ok_or_else(ApiError::not_found)?;
     let audience = target.audience.clone();
-    let (token, cookies) = api_token(&state, sessions, &req, ip, audience.as_deref()).await?;
+    let (token, cookies) =
+        api_token(&state, sessions, &req, ip, &mut data, audience.as_deref()).await?;
     let answer = proxy
         .forward(
             ProxyRequest {
@@ -83,11 +84,5 @@ async fn proxy(
             &token,
         )
         .await?;
-    let mut response = answer.into_response();
-    for cookie in cookies {
-        response
-            .headers_mut()
-            .append(actix_web::http::header::SET_COOKIE, cookie);
-    }
-    Ok(response)
+    Ok(with_cookies(answer.into_response(), cookies))
 }

@@ -102,7 +102,7 @@ pub fn current(sessions: &Sessions, req: &HttpRequest) -> Result<SessionData, Ap
     }
 }
 
-fn with_cookies(mut answer: HttpResponse, cookies: Vec<HeaderValue>) -> HttpResponse {
+pub fn with_cookies(mut answer: HttpResponse, cookies: Vec<HeaderValue>) -> HttpResponse {
     for cookie in cookies {
         answer.headers_mut().append(header::SET_COOKIE, cookie);
     }
@@ -140,12 +140,8 @@ async fn get_session(
     let sessions = sessions(&state)?;
     let mut data = current(sessions, &req)?;
     let answer = session_answer(&data);
-    // The last use moves on (idle expiry), resealed at most once a minute.
-    if sessions.needs_touch(&data) {
-        let cookies = sessions.store(&req, &mut data);
-        return Ok(with_cookies(answer, cookies));
-    }
-    Ok(answer)
+    let cookies = sessions.reseal(&req, &mut data, false);
+    Ok(with_cookies(answer, cookies))
 }
 
 /// Refresh the session
@@ -212,11 +208,8 @@ async fn session_token(
         access_token: &data.access_token,
         expires_in: data.access_expires_at.saturating_sub(unix_now()),
     });
-    if refreshed || sessions.needs_touch(&data) {
-        let cookies = sessions.store(&req, &mut data);
-        return Ok(with_cookies(answer, cookies));
-    }
-    Ok(answer)
+    let cookies = sessions.reseal(&req, &mut data, refreshed);
+    Ok(with_cookies(answer, cookies))
 }
 
 /// Refreshes `data` when its access token is within
@@ -266,20 +259,21 @@ async fn refresh(
 }
 
 /// The access token for an `/api` call and the `Set-Cookie` values that
-/// reseal the session when it changed: the session's own token (refreshed
-/// within 60 s of expiry), or, for an API with an `audience`, one from a
-/// refresh for that audience, kept in the cookie until it nears expiry.
+/// reseal the session (`data`, read by the route) when it changed: the
+/// session's own token (refreshed within 60 s of expiry), or, for an API
+/// with an `audience`, one from a refresh for that audience, kept in the
+/// cookie until it nears expiry.
 pub async fn api_token(
     state: &web::Data<AppState>,
     sessions: &Sessions,
     req: &HttpRequest,
     ip: ClientIp,
+    data: &mut SessionData,
     audience: Option<&str>,
 ) -> Result<(String, Vec<HeaderValue>), ApiError> {
-    let mut data = current(sessions, req)?;
     let (token, changed) = match audience {
         None => {
-            let refreshed = ensure_fresh(state, sessions, req, ip, &mut data).await?;
+            let refreshed = ensure_fresh(state, sessions, req, ip, data).await?;
             (data.access_token.clone(), refreshed)
         }
         Some(audience) => {
@@ -290,7 +284,7 @@ pub async fn api_token(
                 }
                 _ => {
                     let tokens =
-                        refresh_grant(state, sessions, req, ip, &data, Some(audience)).await?;
+                        refresh_grant(state, sessions, req, ip, data, Some(audience)).await?;
                     let token = tokens.access_token.expose().to_string();
                     if let Some(rotated) = tokens.refresh_token {
                         data.refresh_token = Some(rotated.expose().to_string());
@@ -307,12 +301,7 @@ pub async fn api_token(
             }
         }
     };
-    let cookies = if changed || sessions.needs_touch(&data) {
-        sessions.store(req, &mut data)
-    } else {
-        Vec::new()
-    };
-    Ok((token, cookies))
+    Ok((token, sessions.reseal(req, data, changed)))
 }
 
 /// Auth0's answer to a refresh of the session's token, for its own

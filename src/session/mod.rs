@@ -160,9 +160,20 @@ impl Sessions {
         }
     }
 
-    /// Whether a read session should be resealed to move its last use on.
-    pub fn needs_touch(&self, data: &SessionData) -> bool {
-        data.used_at + TOUCH_EVERY_SECS <= unix_now()
+    /// The `Set-Cookie` values that reseal a read session: when the call
+    /// `changed` it (new tokens), or when its last use is due to move on
+    /// (idle expiry, at most once a minute); none otherwise.
+    pub fn reseal(
+        &self,
+        req: &HttpRequest,
+        data: &mut SessionData,
+        changed: bool,
+    ) -> Vec<HeaderValue> {
+        if changed || data.used_at + TOUCH_EVERY_SECS <= unix_now() {
+            self.store(req, data)
+        } else {
+            Vec::new()
+        }
     }
 
     /// The `Set-Cookie` values that store `data` (and clear chunks of
