@@ -525,42 +525,16 @@ hand_schema!(
     /// `403 mfa_required`: what the client continues `/mfa/*` with.
     MfaRequired,
     || {
-        closed_object()
-            .description(Some(
-                "Auth0's `403 mfa_required`: the first factor was right, a second one is \
-                 needed. Send `mfa_token` as `Authorization: Bearer` to `/mfa/*`: enroll a \
-                 factor (`mfa_requirements.enroll`) or challenge one the user has \
-                 (`mfa_requirements.challenge`), then `POST /mfa/verify`.",
-            ))
-            .property(
-                "error",
-                string_schema()
-                    .enum_values(Some(["mfa_required"]))
-                    .description(Some("Always `mfa_required`.")),
-            )
-            .required("error")
-            .property(
-                "error_description",
-                string_schema().description(Some("Auth0's explanation, for people.")),
-            )
-            .required("error_description")
-            .property(
-                "request_id",
-                string_schema().description(Some("Same as the `X-Request-Id` header.")),
-            )
-            .required("request_id")
-            .property(
-                "mfa_token",
-                string_schema()
-                    .min_length(Some(1))
-                    .description(Some(MFA_TOKEN_LIFECYCLE)),
-            )
-            .required("mfa_token")
-            .property("mfa_requirements", Ref::from_schema_name("MfaRequirements"))
-            .required("mfa_requirements")
-            .examples([mfa_required_example()])
-            .build()
-            .into()
+        mfa_required_object(
+            "Auth0's `403 mfa_required`: the first factor was right, a second one is \
+             needed. Send `mfa_token` as `Authorization: Bearer` to `/mfa/*`: enroll a \
+             factor (`mfa_requirements.enroll`) or challenge one the user has \
+             (`mfa_requirements.challenge`), then `POST /mfa/verify`.",
+            true,
+        )
+        .examples([mfa_required_example()])
+        .build()
+        .into()
     }
 );
 
@@ -568,42 +542,61 @@ hand_schema!(
     /// `403 mfa_required` in cookie mode: the mfa_token is in a cookie.
     MfaRequiredSealed,
     || {
-        closed_object()
-            .description(Some(
-                "`403 mfa_required` on a call sent with `X-Lgw-Session: 1` (cookie mode, SPEC \
-                 §10): as `MfaRequired` without `mfa_token`, which the gateway sealed into the \
-                 `HttpOnly` `__Host-lgw-mfa` cookie instead; `/mfa/*` use that cookie when they \
-                 carry no `Authorization` (and send `X-Lgw-Session: 1`).",
-            ))
-            .property(
-                "error",
-                string_schema()
-                    .enum_values(Some(["mfa_required"]))
-                    .description(Some("Always `mfa_required`.")),
-            )
-            .required("error")
-            .property(
-                "error_description",
-                string_schema().description(Some("Auth0's explanation, for people.")),
-            )
-            .required("error_description")
-            .property(
-                "request_id",
-                string_schema().description(Some("Same as the `X-Request-Id` header.")),
-            )
-            .required("request_id")
-            .property("mfa_requirements", Ref::from_schema_name("MfaRequirements"))
-            .required("mfa_requirements")
-            .examples([json!({
-                "error": "mfa_required",
-                "error_description": "Multifactor authentication required",
-                "request_id": "3f2a9c81d0e4-0000002a",
-                "mfa_requirements": {"challenge": [{"type": "otp"}]},
-            })])
-            .build()
-            .into()
+        mfa_required_object(
+            "`403 mfa_required` on a call sent with `X-Lgw-Session: 1` (cookie mode, SPEC \
+             §10): as `MfaRequired` without `mfa_token`, which the gateway sealed into the \
+             `HttpOnly` `__Host-lgw-mfa` cookie instead; `/mfa/*` use that cookie when they \
+             carry no `Authorization` (and send `X-Lgw-Session: 1`).",
+            false,
+        )
+        .examples([json!({
+            "error": "mfa_required",
+            "error_description": "Multifactor authentication required",
+            "request_id": "3f2a9c81d0e4-0000002a",
+            "mfa_requirements": {"challenge": [{"type": "otp"}]},
+        })])
+        .build()
+        .into()
     }
 );
+
+/// The fields of both `mfa_required` bodies, closed; `with_token`: the
+/// token-mode one's `mfa_token` too.
+fn mfa_required_object(description: &str, with_token: bool) -> ObjectBuilder {
+    let object = closed_object()
+        .description(Some(description))
+        .property(
+            "error",
+            string_schema()
+                .enum_values(Some(["mfa_required"]))
+                .description(Some("Always `mfa_required`.")),
+        )
+        .required("error")
+        .property(
+            "error_description",
+            string_schema().description(Some("Auth0's explanation, for people.")),
+        )
+        .required("error_description")
+        .property(
+            "request_id",
+            string_schema().description(Some("Same as the `X-Request-Id` header.")),
+        )
+        .required("request_id");
+    let object = match with_token {
+        true => object
+            .property(
+                "mfa_token",
+                string_schema()
+                    .min_length(Some(1))
+                    .description(Some(MFA_TOKEN_LIFECYCLE)),
+            )
+            .required("mfa_token"),
+        false => object,
+    };
+    object
+        .property("mfa_requirements", Ref::from_schema_name("MfaRequirements"))
+        .required("mfa_requirements")
+}
 
 /// How long an mfa_token works, said once for the schema and the bearer
 /// scheme.
