@@ -498,30 +498,11 @@ fn not_allowed(property: &str) -> TenantError {
     )
 }
 
-/// An address Auth0's `email` format accepts: `local@domain`, a dotted
-/// domain of letters, digits and hyphens, at most 254 characters.
+/// An address Auth0's `email` format accepts: the gateway's own check
+/// (`local@domain`, a dotted domain of letters, digits and hyphens, at most
+/// 254 characters), without its trimming: Auth0 refuses the spaces.
 fn check_email(email: &str) -> Result<&str, TenantError> {
-    let valid = email.len() <= 254
-        && email.split_once('@').is_some_and(|(local, domain)| {
-            let local_ok = !local.is_empty()
-                && local.len() <= 64
-                && !local.starts_with('.')
-                && !local.ends_with('.')
-                && !local.contains("..")
-                && local
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
-            let labels: Vec<&str> = domain.split('.').collect();
-            let domain_ok = labels.len() >= 2
-                && labels.iter().all(|label| {
-                    !label.is_empty()
-                        && label.len() <= 63
-                        && !label.starts_with('-')
-                        && !label.ends_with('-')
-                        && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                });
-            local_ok && domain_ok
-        });
+    let valid = email == email.trim() && crate::domain::Email::parse(email).is_ok();
     if valid {
         Ok(email)
     } else {
