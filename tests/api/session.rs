@@ -100,6 +100,32 @@ fn set_cookies(headers: &HeaderMap) -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// The answer clears cookie `name`: an empty value with `Max-Age=0`.
+fn assert_cleared(headers: &HeaderMap, name: &str) {
+    let cookies = set_cookies(headers);
+    assert!(
+        cookies
+            .iter()
+            .any(|(n, v, line)| n == name && v.is_empty() && line.contains("Max-Age=0")),
+        "{name} not cleared: {cookies:?}"
+    );
+}
+
+/// Auth0 asked to refresh the session's refresh token (for `audience`),
+/// the request matched field by field.
+fn refresh_grant_call(audience: Option<&str>) -> wiremock::MockBuilder {
+    let mut body = json!({
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "grant_type": "refresh_token",
+        "refresh_token": REFRESH_TOKEN,
+    });
+    if let Some(audience) = audience {
+        body["audience"] = json!(audience);
+    }
+    upstream("POST", "/oauth/token", body, "127.0.0.1")
+}
+
 /// The `Cookie` header a browser would send back (cookies with a value).
 fn cookie_header(headers: &HeaderMap) -> String {
     set_cookies(headers)
@@ -199,13 +225,7 @@ async fn get_session_reads_the_cookie_and_a_tampered_one_is_401_and_cleared() {
     let tampered = format!("{name}={}", URL_SAFE_NO_PAD.encode(bytes));
     let refused = call(&app, reqwest::Method::GET, "/session", &tampered, &[]).await;
     let (headers, _) = assert_error(&app, refused, 401, "session_expired").await;
-    let cleared = set_cookies(&headers);
-    assert!(
-        cleared
-            .iter()
-            .any(|(n, v, line)| n == COOKIE && v.is_empty() && line.contains("Max-Age=0")),
-        "{cleared:?}"
-    );
+    assert_cleared(&headers, COOKIE);
 }
 
 #[tokio::test]
@@ -220,9 +240,7 @@ async fn a_cookie_sealed_under_a_listed_old_key_opens_and_one_rotated_out_does_n
     let rotated = session_app(KEY_2).await;
     let refused = call(&rotated, reqwest::Method::GET, "/session", &cookie, &[]).await;
     let (headers, _) = assert_error(&rotated, refused, 401, "session_expired").await;
-    assert!(set_cookies(&headers)
-        .iter()
-        .any(|(n, v, _)| n == COOKIE && v.is_empty()));
+    assert_cleared(&headers, COOKIE);
 }
 
 #[tokio::test]
@@ -341,27 +359,17 @@ async fn refresh_and_token_use_the_sealed_refresh_token_and_reseal() {
     mount_login(&app, tokens(&app, json!({}), 30)).await;
     let login = cookie_login(&app).await;
     let cookie = cookie_header(login.headers());
-    upstream(
-        "POST",
-        "/oauth/token",
-        json!({
-            "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET,
-            "grant_type": "refresh_token",
-            "refresh_token": REFRESH_TOKEN,
-        }),
-        "127.0.0.1",
-    )
-    .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-        "access_token": "fake-access-token-refreshed",
-        "expires_in": 86400,
-        "token_type": "Bearer",
-    })))
-    // One call: the POST /session/refresh below comes within the reuse
-    // window (`session.refresh_reuse_secs`) and gets the same result.
-    .expect(1)
-    .mount(&app.auth0)
-    .await;
+    refresh_grant_call(None)
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "fake-access-token-refreshed",
+            "expires_in": 86400,
+            "token_type": "Bearer",
+        })))
+        // One call: the POST /session/refresh below comes within the reuse
+        // window (`session.refresh_reuse_secs`) and gets the same result.
+        .expect(1)
+        .mount(&app.auth0)
+        .await;
     let token = call(
         &app,
         reqwest::Method::GET,
@@ -405,14 +413,7 @@ async fn refresh_and_token_use_the_sealed_refresh_token_and_reseal() {
 async fn an_invalid_grant_on_refresh_ends_the_session() {
     let app = session_app(KEY_1).await;
     let cookie = logged_in(&app).await;
-    Mock::given(method("POST"))
-        .and(path("/oauth/token"))
-        .and(body_json(json!({
-            "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET,
-            "grant_type": "refresh_token",
-            "refresh_token": REFRESH_TOKEN,
-        })))
+    refresh_grant_call(None)
         .respond_with(ResponseTemplate::new(403).set_body_json(json!({
             "error": "invalid_grant",
             "error_description": "Unknown or invalid refresh token."
@@ -428,9 +429,7 @@ async fn an_invalid_grant_on_refresh_ends_the_session() {
     )
     .await;
     let (headers, _) = assert_error(&app, ended, 401, "session_expired").await;
-    assert!(set_cookies(&headers)
-        .iter()
-        .any(|(n, v, _)| n == COOKIE && v.is_empty()));
+    assert_cleared(&headers, COOKIE);
 }
 
 #[tokio::test]
@@ -461,14 +460,8 @@ async fn logout_revokes_at_auth0_and_clears_every_cookie() {
     )
     .await;
     assert_eq!(out.status(), 204);
-    let cleared = set_cookies(out.headers());
     for name in [COOKIE, MFA_COOKIE] {
-        assert!(
-            cleared
-                .iter()
-                .any(|(n, v, line)| n == name && v.is_empty() && line.contains("Max-Age=0")),
-            "{name} not cleared: {cleared:?}"
-        );
+        assert_cleared(out.headers(), name);
     }
 }
 
@@ -537,12 +530,7 @@ async fn in_cookie_mode_the_mfa_token_is_sealed_and_mfa_verify_reads_it() {
     assert_eq!(verified.status(), 200);
     let cookies = set_cookies(verified.headers());
     assert!(cookies.iter().any(|(n, v, _)| n == COOKIE && !v.is_empty()));
-    assert!(
-        cookies
-            .iter()
-            .any(|(n, v, _)| n == MFA_COOKIE && v.is_empty()),
-        "{cookies:?}"
-    );
+    assert_cleared(verified.headers(), MFA_COOKIE);
     let body: Value = verified.json().await.expect("json");
     assert_eq!(body["user"]["sub"], "email|jane");
 
@@ -696,26 +684,15 @@ async fn an_api_with_its_own_audience_gets_a_token_for_it_kept_in_the_cookie() {
     let api = wiremock::MockServer::start().await;
     let app = app_with_apis(&api).await;
     let cookie = logged_in(&app).await;
-    upstream(
-        "POST",
-        "/oauth/token",
-        json!({
-            "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET,
-            "grant_type": "refresh_token",
-            "refresh_token": REFRESH_TOKEN,
-            "audience": "https://billing.example.com/",
-        }),
-        "127.0.0.1",
-    )
-    .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-        "access_token": "fake-billing-token",
-        "expires_in": 3600,
-        "token_type": "Bearer",
-    })))
-    .expect(1)
-    .mount(&app.auth0)
-    .await;
+    refresh_grant_call(Some("https://billing.example.com/"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "fake-billing-token",
+            "expires_in": 3600,
+            "token_type": "Bearer",
+        })))
+        .expect(1)
+        .mount(&app.auth0)
+        .await;
     Mock::given(method("GET"))
         .and(path("/billing-api/invoices"))
         .and(wiremock::matchers::header(
@@ -756,30 +733,20 @@ async fn an_api_with_its_own_audience_gets_a_token_for_it_kept_in_the_cookie() {
 async fn twenty_concurrent_session_refreshes_make_one_auth0_call() {
     let app = session_app(KEY_1).await;
     let cookie = logged_in(&app).await;
-    upstream(
-        "POST",
-        "/oauth/token",
-        json!({
-            "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET,
-            "grant_type": "refresh_token",
-            "refresh_token": REFRESH_TOKEN,
-        }),
-        "127.0.0.1",
-    )
-    .respond_with(
-        ResponseTemplate::new(200)
-            .set_delay(std::time::Duration::from_millis(300))
-            .set_body_json(json!({
-                "access_token": "fake-access-token-once",
-                "refresh_token": "fake-refresh-token-rotated",
-                "expires_in": 86400,
-                "token_type": "Bearer",
-            })),
-    )
-    .expect(1)
-    .mount(&app.auth0)
-    .await;
+    refresh_grant_call(None)
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_delay(std::time::Duration::from_millis(300))
+                .set_body_json(json!({
+                    "access_token": "fake-access-token-once",
+                    "refresh_token": "fake-refresh-token-rotated",
+                    "expires_in": 86400,
+                    "token_type": "Bearer",
+                })),
+        )
+        .expect(1)
+        .mount(&app.auth0)
+        .await;
     let calls = (0..20).map(|_| async {
         let answer = call(
             &app,
@@ -814,7 +781,5 @@ async fn an_idle_session_expires() {
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let idle = call(&app, reqwest::Method::GET, "/session", &cookie, &[]).await;
     let (headers, _) = assert_error(&app, idle, 401, "session_expired").await;
-    assert!(set_cookies(&headers)
-        .iter()
-        .any(|(n, v, _)| n == COOKIE && v.is_empty()));
+    assert_cleared(&headers, COOKIE);
 }
