@@ -783,3 +783,50 @@ async fn an_idle_session_expires() {
     let (headers, _) = assert_error(&app, idle, 401, "session_expired").await;
     assert_cleared(&headers, COOKIE);
 }
+
+#[tokio::test]
+async fn per_ip_applies_to_session_and_api_calls_even_without_a_session() {
+    // SPEC §10: `per_ip` covers `/session/*` and `/api/*`, so probing them
+    // (with no cookie, or a forged one) is not free either.
+    let api = wiremock::MockServer::start().await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .named("no API call without a session")
+        .mount(&api)
+        .await;
+    let orders = format!("{}/orders-api", api.uri());
+    let app = spawn_app_with(&[
+        ("GATEWAY__SESSION__ENABLED", "true"),
+        ("GATEWAY__SESSION__KEYS", KEY_1),
+        ("GATEWAY__SESSION__APIS__ORDERS__URL", &orders),
+        ("GATEWAY__RATE_LIMIT__PER_IP", "3/minute"),
+    ])
+    .await;
+    let anonymous = app.get("/session").await;
+    assert_error(&app, anonymous, 401, "session_expired").await;
+    let forged = call(
+        &app,
+        reqwest::Method::GET,
+        "/api/orders/v1",
+        &format!("{COOKIE}=AAAA"),
+        OPTED_IN,
+    )
+    .await;
+    assert_error(&app, forged, 401, "session_expired").await;
+    let logout = call(&app, reqwest::Method::POST, "/session/logout", "", OPTED_IN).await;
+    assert_eq!(logout.status(), 204);
+    for route in ["/session", "/session/token", "/api/orders/v1"] {
+        let refused = app.get(route).await;
+        let (headers, _) = assert_error(&app, refused, 429, "too_many_requests").await;
+        assert_eq!(
+            header_str(&headers, "ratelimit-policy"),
+            Some("\"per_ip\";q=3;w=60"),
+            "{route}"
+        );
+    }
+    assert!(
+        app.upstream_requests().await.is_empty(),
+        "Auth0 never called"
+    );
+}
