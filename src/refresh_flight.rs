@@ -530,21 +530,27 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn overlapping_callers_share_one_call() {
-        let flights = Arc::new(RefreshFlights::new(Duration::from_secs(60)));
-        let key = flights.key("rt", None, None);
-        let calls = Arc::new(AtomicUsize::new(0));
+    /// A refresh whose upstream call has started and waits for `release`
+    /// before answering `answer`.
+    async fn held_leader(
+        flights: &Arc<RefreshFlights>,
+        key: FlightKey,
+        calls: &Arc<AtomicUsize>,
+        answer: Result<TokenSet, UpstreamError>,
+    ) -> (
+        tokio::task::JoinHandle<Result<TokenSet, UpstreamError>>,
+        oneshot::Sender<()>,
+    ) {
         let (release, released) = oneshot::channel::<()>();
         let leader = {
-            let (flights, calls) = (Arc::clone(&flights), Arc::clone(&calls));
+            let (flights, calls) = (Arc::clone(flights), Arc::clone(calls));
             tokio::spawn(async move {
                 flights
                     .refresh(key, move || {
                         calls.fetch_add(1, Ordering::SeqCst);
                         async move {
                             let _ = released.await;
-                            Ok(tokens("shared"))
+                            answer
                         }
                     })
                     .await
@@ -553,10 +559,26 @@ mod tests {
         while calls.load(Ordering::SeqCst) == 0 {
             tokio::task::yield_now().await;
         }
-        let follower = {
-            let (flights, calls) = (Arc::clone(&flights), Arc::clone(&calls));
-            tokio::spawn(async move { refresh_counted(&flights, key, &calls, "own").await })
-        };
+        (leader, release)
+    }
+
+    /// A second caller of `key`, whose own call would answer "own".
+    fn follower(
+        flights: &Arc<RefreshFlights>,
+        key: FlightKey,
+        calls: &Arc<AtomicUsize>,
+    ) -> tokio::task::JoinHandle<Result<TokenSet, UpstreamError>> {
+        let (flights, calls) = (Arc::clone(flights), Arc::clone(calls));
+        tokio::spawn(async move { refresh_counted(&flights, key, &calls, "own").await })
+    }
+
+    #[tokio::test]
+    async fn overlapping_callers_share_one_call() {
+        let flights = Arc::new(RefreshFlights::new(Duration::from_secs(60)));
+        let key = flights.key("rt", None, None);
+        let calls = Arc::new(AtomicUsize::new(0));
+        let (leader, release) = held_leader(&flights, key, &calls, Ok(tokens("shared"))).await;
+        let follower = follower(&flights, key, &calls);
         tokio::task::yield_now().await;
         release.send(()).unwrap();
         assert_eq!(access(&leader.await.unwrap()), "shared");
@@ -569,30 +591,10 @@ mod tests {
         let flights = Arc::new(RefreshFlights::new(Duration::from_secs(60)));
         let key = flights.key("rt", None, None);
         let calls = Arc::new(AtomicUsize::new(0));
-        let (release, released) = oneshot::channel::<()>();
-        let leader = {
-            let (flights, calls) = (Arc::clone(&flights), Arc::clone(&calls));
-            tokio::spawn(async move {
-                flights
-                    .refresh(key, move || {
-                        calls.fetch_add(1, Ordering::SeqCst);
-                        async move {
-                            let _ = released.await;
-                            Ok(tokens("survives"))
-                        }
-                    })
-                    .await
-            })
-        };
-        while calls.load(Ordering::SeqCst) == 0 {
-            tokio::task::yield_now().await;
-        }
+        let (leader, release) = held_leader(&flights, key, &calls, Ok(tokens("survives"))).await;
         leader.abort();
         assert!(leader.await.unwrap_err().is_cancelled());
-        let follower = {
-            let (flights, calls) = (Arc::clone(&flights), Arc::clone(&calls));
-            tokio::spawn(async move { refresh_counted(&flights, key, &calls, "own").await })
-        };
+        let follower = follower(&flights, key, &calls);
         tokio::task::yield_now().await;
         release.send(()).unwrap();
         assert_eq!(access(&follower.await.unwrap()), "survives");
@@ -626,33 +628,19 @@ mod tests {
         let flights = Arc::new(RefreshFlights::new(Duration::from_secs(60)));
         let key = flights.key("rt", None, None);
         let calls = Arc::new(AtomicUsize::new(0));
-        let (release, released) = oneshot::channel::<()>();
-        let leader = {
-            let (flights, calls) = (Arc::clone(&flights), Arc::clone(&calls));
-            tokio::spawn(async move {
-                flights
-                    .refresh(key, move || {
-                        calls.fetch_add(1, Ordering::SeqCst);
-                        async move {
-                            let _ = released.await;
-                            Err(UpstreamError::Rejected {
-                                status: StatusCode::FORBIDDEN,
-                                code: "invalid_grant".to_string(),
-                                description: "Unknown or invalid refresh token.".to_string(),
-                                retry_after: None,
-                            })
-                        }
-                    })
-                    .await
-            })
-        };
-        while calls.load(Ordering::SeqCst) == 0 {
-            tokio::task::yield_now().await;
-        }
-        let follower = {
-            let (flights, calls) = (Arc::clone(&flights), Arc::clone(&calls));
-            tokio::spawn(async move { refresh_counted(&flights, key, &calls, "own").await })
-        };
+        let (leader, release) = held_leader(
+            &flights,
+            key,
+            &calls,
+            Err(UpstreamError::Rejected {
+                status: StatusCode::FORBIDDEN,
+                code: "invalid_grant".to_string(),
+                description: "Unknown or invalid refresh token.".to_string(),
+                retry_after: None,
+            }),
+        )
+        .await;
+        let follower = follower(&flights, key, &calls);
         tokio::task::yield_now().await;
         release.send(()).unwrap();
         for result in [leader.await.unwrap(), follower.await.unwrap()] {
@@ -785,24 +773,8 @@ mod tests {
         let flights = Arc::new(RefreshFlights::new(Duration::from_secs(60)));
         let key = flights.key("rt", None, None);
         let calls = Arc::new(AtomicUsize::new(0));
-        let (release, released) = oneshot::channel::<()>();
-        let leader = {
-            let (flights, calls) = (Arc::clone(&flights), Arc::clone(&calls));
-            tokio::spawn(async move {
-                flights
-                    .refresh(key, move || {
-                        calls.fetch_add(1, Ordering::SeqCst);
-                        async move {
-                            let _ = released.await;
-                            Ok(tokens("before revoke"))
-                        }
-                    })
-                    .await
-            })
-        };
-        while calls.load(Ordering::SeqCst) == 0 {
-            tokio::task::yield_now().await;
-        }
+        let (leader, release) =
+            held_leader(&flights, key, &calls, Ok(tokens("before revoke"))).await;
         flights.forget("rt").await;
         release.send(()).unwrap();
         assert_eq!(access(&leader.await.unwrap()), "before revoke");
