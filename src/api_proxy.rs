@@ -237,24 +237,13 @@ impl ApiProxy {
                 reason: "invalid status",
             }
         })?;
-        let too_large = ApiProxyError::BadAnswer {
-            reason: "answer larger than the size cap",
-        };
-        let cap = self.limits.max_response_bytes;
-        if response
-            .content_length()
-            .is_some_and(|len| len > cap as u64)
-        {
-            return Err(too_large);
-        }
         let headers = answer_headers(response.headers());
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
-            if body.len() + chunk.len() > cap {
-                return Err(too_large);
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = crate::body::read_capped_answer(&mut response, self.limits.max_response_bytes)
+            .await
+            .map_err(transport_error)?
+            .ok_or(ApiProxyError::BadAnswer {
+                reason: "answer larger than the size cap",
+            })?;
         Ok(ProxiedAnswer {
             status,
             headers,

@@ -346,19 +346,10 @@ impl Auth0Client {
         let status = StatusCode::from_u16(response.status().as_u16())
             .map_err(|_| UpstreamError::bad_answer("invalid status"))?;
         let retry_after = retry_after_seconds(response.headers());
-        if response
-            .content_length()
-            .is_some_and(|len| len > self.max_response_bytes as u64)
-        {
-            return Err(UpstreamError::bad_answer("answer larger than the size cap"));
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
-            if body.len() + chunk.len() > self.max_response_bytes {
-                return Err(UpstreamError::bad_answer("answer larger than the size cap"));
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = crate::body::read_capped_answer(&mut response, self.max_response_bytes)
+            .await
+            .map_err(transport_error)?
+            .ok_or_else(|| UpstreamError::bad_answer("answer larger than the size cap"))?;
         if status.is_success() {
             Ok(Answer { status, body })
         } else {
