@@ -55,15 +55,7 @@ fn check_bearer(tenant: &Tenant, req: &HttpRequest) -> Result<Value, &'static st
         audience(tenant.base_url()),
         format!("{}/userinfo", tenant.base_url()),
     ];
-    let audience_ok = match &claims["aud"] {
-        Value::String(aud) => accepted.contains(aud),
-        Value::Array(auds) => auds
-            .iter()
-            .filter_map(Value::as_str)
-            .any(|aud| accepted.iter().any(|a| a == aud)),
-        _ => false,
-    };
-    if !audience_ok {
+    if !crate::session::audience_matches(&claims["aud"], |aud| accepted.iter().any(|a| a == aud)) {
         return Err("wrong audience");
     }
     match claims["exp"].as_u64() {

@@ -354,12 +354,7 @@ pub fn user_claims(
     if payload["iss"].as_str() != Some(issuer) {
         return Err("the id_token's iss is not the tenant");
     }
-    let audience_ok = match &payload["aud"] {
-        serde_json::Value::String(aud) => aud == client_id,
-        serde_json::Value::Array(auds) => auds.iter().any(|a| a.as_str() == Some(client_id)),
-        _ => false,
-    };
-    if !audience_ok {
+    if !audience_matches(&payload["aud"], |aud| aud == client_id) {
         return Err("the id_token's aud is not this client");
     }
     let exp = payload["exp"].as_u64().ok_or("the id_token has no exp")?;
@@ -382,6 +377,16 @@ pub fn user_claims(
         }
     }
     Ok(user)
+}
+
+/// Whether a JWT's `aud` (one string, or a list of them) names an
+/// audience `accept` takes.
+pub fn audience_matches(aud: &serde_json::Value, accept: impl Fn(&str) -> bool) -> bool {
+    match aud {
+        serde_json::Value::String(aud) => accept(aud),
+        serde_json::Value::Array(auds) => auds.iter().filter_map(|a| a.as_str()).any(accept),
+        _ => false,
+    }
 }
 
 #[cfg(test)]
