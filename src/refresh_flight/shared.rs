@@ -27,7 +27,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use actix_web::http::StatusCode;
 use hmac::{Hmac, Mac};
@@ -41,6 +41,7 @@ use super::{Digest, FlightKey};
 use crate::auth0::{TokenSet, UpstreamError};
 use crate::redis_store::RedisStore;
 use crate::session::seal::Sealer;
+use crate::session::unix_now;
 use crate::settings::{RedisSettings, SessionKey};
 
 /// How long an error stays in Redis: long enough for the replicas waiting
@@ -458,13 +459,6 @@ fn owner() -> String {
 
 fn millis(duration: Duration) -> u64 {
     (duration.as_millis() as u64).max(1)
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_secs())
-        .unwrap_or(0)
 }
 
 #[cfg(test)]
