@@ -163,7 +163,7 @@ impl ApiProxy {
         limits: ProxyLimits,
     ) -> Result<Self, ApiProxyConfigError> {
         for (name, target) in &apis {
-            check_target(&target.url).map_err(|reason| ApiProxyConfigError {
+            crate::settings::check_api_url(&target.url).map_err(|reason| ApiProxyConfigError {
                 api: name.clone(),
                 reason,
             })?;
@@ -268,32 +268,6 @@ fn transport_error(error: reqwest::Error) -> ApiProxyError {
         ApiProxyError::Unreachable {
             reason: "request failed",
         }
-    }
-}
-
-fn check_target(url: &reqwest::Url) -> Result<(), &'static str> {
-    let allowed = match url.scheme() {
-        "https" => url.host().is_some(),
-        "http" => url.host().is_some_and(|host| is_loopback(&host)),
-        _ => false,
-    };
-    if !allowed {
-        return Err("must be https:// (http:// only to a loopback address)");
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err("must not have a query or fragment");
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err("must not carry credentials");
-    }
-    Ok(())
-}
-
-fn is_loopback(host: &url::Host<&str>) -> bool {
-    match host {
-        url::Host::Domain(name) => name.eq_ignore_ascii_case("localhost"),
-        url::Host::Ipv4(ip) => ip.is_loopback(),
-        url::Host::Ipv6(ip) => ip.is_loopback(),
     }
 }
 

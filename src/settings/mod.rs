@@ -20,7 +20,7 @@ use serde::Deserialize;
 mod session;
 mod validate;
 
-pub use session::{SessionApi, SessionKey, SessionSettings};
+pub use session::{check_api_url, SessionApi, SessionKey, SessionSettings};
 pub use validate::normalise_domain;
 use validate::{validate_auth0, validate_rate_limit, validate_server, validate_sms};
 

@@ -113,23 +113,7 @@ pub(super) fn validate_session(raw: RawSession) -> Result<SessionSettings, Setti
         }
         let url = url::Url::parse(raw_api.url.trim())
             .map_err(|_| SettingsError::new(&key, "is not an absolute URL"))?;
-        let allowed = match url.scheme() {
-            "https" => true,
-            "http" => is_loopback_url_host(&url),
-            _ => false,
-        };
-        if !allowed || url.host_str().is_none() {
-            return Err(SettingsError::new(
-                &key,
-                "must be https:// (http:// only to a loopback address)",
-            ));
-        }
-        if url.query().is_some() || url.fragment().is_some() {
-            return Err(SettingsError::new(
-                &key,
-                "must not have a query or fragment",
-            ));
-        }
+        check_api_url(&url).map_err(|message| SettingsError::new(&key, message))?;
         let audience = raw_api
             .audience
             .map(|a| a.trim().to_string())
@@ -152,6 +136,27 @@ pub(super) fn validate_session(raw: RawSession) -> Result<SessionSettings, Setti
         public_origin,
         api_timeout: Duration::from_millis(raw.api_timeout_ms),
     })
+}
+
+/// What an `/api` target's URL must be (SPEC §10): `https://`, or
+/// `http://` to a loopback address only; no query, fragment or
+/// credentials. The settings and the proxy itself both hold to it.
+pub fn check_api_url(url: &url::Url) -> Result<(), &'static str> {
+    let allowed = match url.scheme() {
+        "https" => url.host_str().is_some(),
+        "http" => is_loopback_url_host(url),
+        _ => false,
+    };
+    if !allowed {
+        return Err("must be https:// (http:// only to a loopback address)");
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("must not have a query or fragment");
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not carry credentials");
+    }
+    Ok(())
 }
 
 /// `session.keys` or `session.keys_file` (one per line), never both; each

@@ -762,6 +762,7 @@ fn session_apis_are_https_or_loopback_http() {
         "http://orders.example.com/v1",
         "ftp://127.0.0.1/x",
         "https://orders.example.com/v1?x=1",
+        "https://user:not-a-real-password@orders.example.com/v1",
         "not a url",
     ] {
         rejected(
