@@ -797,6 +797,36 @@ async function main() {
       noPageProblems();
     });
 
+    await step('cookie mode: a same-site page cannot spell a route with percent-escapes to skip CSRF (SPEC §13)', async () => {
+      // The signed-in browser holds the session cookie; this page is same-site
+      // with the gateway (127.0.0.1, another port), so the cookie goes along.
+      // Before §13, /%73ession/token answered the access token and
+      // /%61pi/… reached the API with the user's bearer, no X-Lgw-Session.
+      const answers = await page.evaluate(async (origin) => {
+        const out = {};
+        for (const path of ['/%73ession/token', '/%61pi/demo/profile', '/session/%74oken']) {
+          const response = await fetch(`${origin}${path}`, { credentials: 'include' });
+          out[path] = { status: response.status, body: await response.text() };
+        }
+        const plain = await fetch(`${origin}/session/token`, { credentials: 'include' });
+        out['/session/token'] = { status: plain.status, body: await plain.text() };
+        return out;
+      }, gatewayOrigin);
+      for (const path of ['/%73ession/token', '/%61pi/demo/profile', '/session/%74oken']) {
+        const { status, body } = answers[path];
+        check(status === 400 && JSON.parse(body).error === 'invalid_request', `${path} answered ${status} ${body.slice(0, 120)}`);
+        check(!/access_token|Hello from the demo API/.test(body), `${path} leaked: ${body.slice(0, 120)}`);
+      }
+      const plain = answers['/session/token'];
+      check(plain.status === 403 && JSON.parse(plain.body).error === 'csrf_failed', `/session/token without X-Lgw-Session: ${plain.status}`);
+      // The session itself is untouched by the refused calls.
+      const still = nextResponse('GET', '/session');
+      await page.reload();
+      await page.waitForSelector('body[data-ready="true"]');
+      check((await still).status() === 200, 'the session did not survive the refused calls');
+      await visible('session-view');
+    });
+
     await step('cookie mode: sign-out ends the session (reload → start, GET /session 401); the next login challenges the app factor', async () => {
       const before = (await gatewayCookies()).find((c) => c.name === SESSION_COOKIE).value;
       const logout = nextResponse('POST', '/session/logout');

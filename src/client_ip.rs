@@ -44,6 +44,79 @@ impl ClientIpConfig {
     }
 }
 
+impl ClientIpConfig {
+    /// The gateway's own origin as this request names it (SPEC §13, for
+    /// §10's CSRF rule): `Host` (or the HTTP/2 authority) and the
+    /// connection's scheme; only when the TCP peer is a trusted proxy, the
+    /// forwarding headers of the family `client_ip_header` names
+    /// (`X-Forwarded-Host` / `X-Forwarded-Proto`, or `Forwarded`'s `host=` /
+    /// `proto=`), rightmost value. Anyone else's forwarding headers would
+    /// let a foreign page name itself the gateway.
+    pub fn own_origin(&self, req: &HttpRequest) -> Option<String> {
+        let peer = peer_ip(req);
+        let forwarded = if self.trusted_proxies.iter().any(|net| net.contains(&peer)) {
+            forwarded_host_and_proto(req.headers(), self.header)
+        } else {
+            (None, None)
+        };
+        let host = match forwarded.0 {
+            Some(host) => host,
+            None => req
+                .headers()
+                .get(actix_web::http::header::HOST)
+                .and_then(|value| value.to_str().ok())
+                .or_else(|| req.uri().authority().map(|a| a.as_str()))?
+                .to_string(),
+        };
+        let scheme = forwarded.1.unwrap_or_else(|| {
+            let scheme = if req.app_config().secure() {
+                "https"
+            } else {
+                "http"
+            };
+            scheme.to_string()
+        });
+        Some(format!("{scheme}://{host}").to_ascii_lowercase())
+    }
+}
+
+/// The rightmost `host` and `proto` a trusted proxy forwarded.
+fn forwarded_host_and_proto(
+    headers: &actix_web::http::header::HeaderMap,
+    kind: ClientIpHeader,
+) -> (Option<String>, Option<String>) {
+    let rightmost = |name: &str| {
+        let line = headers.get_all(name).last()?.to_str().ok()?;
+        let value = line.rsplit(',').next()?.trim();
+        (!value.is_empty()).then(|| value.to_string())
+    };
+    match kind {
+        ClientIpHeader::XForwardedFor => (
+            rightmost("x-forwarded-host"),
+            rightmost("x-forwarded-proto"),
+        ),
+        ClientIpHeader::Forwarded => {
+            let parameter = |wanted: &str| {
+                let lines: Vec<&str> = headers
+                    .get_all("forwarded")
+                    .filter_map(|line| line.to_str().ok())
+                    .collect();
+                lines.iter().rev().find_map(|line| {
+                    line.rsplit(',').find_map(|element| {
+                        element.split(';').find_map(|pair| {
+                            let (name, value) = pair.split_once('=')?;
+                            let value = value.trim().trim_matches('"');
+                            (name.trim().eq_ignore_ascii_case(wanted) && !value.is_empty())
+                                .then(|| value.to_string())
+                        })
+                    })
+                })
+            };
+            (parameter("host"), parameter("proto"))
+        }
+    }
+}
+
 impl FromRequest for ClientIp {
     type Error = ApiError;
     type Future = std::future::Ready<Result<Self, Self::Error>>;

@@ -98,6 +98,7 @@ where
         let credentials = self.cors.credentials();
         let preflight = cors_origin.is_some() && Cors::is_preflight(req.method(), req.headers());
         let encoded_body = has_content_encoding(req.headers());
+        let encoded_path = crate::routes::encoded_fixed_segment(req.path());
         Box::pin(async move {
             let mut response = match (&cors_origin, preflight) {
                 (Some(origin), true) => {
@@ -112,6 +113,15 @@ where
                     })
                     .await;
                     req.into_response(answer)
+                }
+                // One reading of the path for every rule (SPEC §13): a
+                // fixed segment spelled with percent-escapes never reaches
+                // the router, which would decode it.
+                _ if encoded_path => {
+                    let error = ApiError::invalid_request(
+                        "the path must not percent-encode a character of a fixed segment",
+                    );
+                    request_id::scope(request_id.clone(), crate::routes::refuse(req, error)).await
                 }
                 // Handlers, extractors and the 404/405 defaults all turn
                 // their errors into responses inside this scope, so error

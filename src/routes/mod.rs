@@ -17,7 +17,7 @@ use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
 
 use crate::auth0::Caller;
-use crate::client_ip::ClientIp;
+use crate::client_ip::{ClientIp, ClientIpConfig};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -120,19 +120,23 @@ async fn per_ip_limit(
     // it (and resolves it itself otherwise), so the guard never fails open.
     let ip = ClientIp::extract(req.request()).await?;
     if let Some(state) = req.app_data::<web::Data<AppState>>() {
+        // Every rule reads the path the router matches (SPEC §13), never
+        // the raw one: a spelling the router decodes cannot step around it.
+        let path = req.match_info().as_str();
         // Cookie mode (SPEC §10): a call that carries the session cookie
         // without the CSRF proof is refused before anything else.
         if let Some(sessions) = state.sessions.as_ref() {
-            if csrf_applies(req.method(), req.path())
-                && !sessions.csrf_ok(req.request(), &state.settings.server.cors_allowed_origins)
-            {
-                return Ok(refuse(req, ApiError::csrf_failed()).await);
+            if csrf_applies(req.method(), path) {
+                let own_origin = req
+                    .app_data::<ClientIpConfig>()
+                    .and_then(|config| config.own_origin(req.request()));
+                let allowed = &state.settings.server.cors_allowed_origins;
+                if !sessions.csrf_ok(req.request(), allowed, own_origin.as_deref()) {
+                    return Ok(refuse(req, ApiError::csrf_failed()).await);
+                }
             }
         }
-        // A path spelled another way (percent-encoded) is charged here too,
-        // and again by its route: twice, never zero times.
-        let left_to_route =
-            state.limits.per_ip_joins_route() && PER_IP_JOINS_ROUTE.contains(&req.path());
+        let left_to_route = state.limits.per_ip_joins_route() && PER_IP_JOINS_ROUTE.contains(&path);
         if left_to_route {
             return next.call(req).await;
         }
@@ -146,7 +150,7 @@ async fn per_ip_limit(
 /// A refusal decided before the handler. The body is dropped unread (not
 /// parsed), so the client keeps its connection, as with any other answer;
 /// a body too large or too slow to drop closes it instead.
-async fn refuse(req: ServiceRequest, error: ApiError) -> ServiceResponse<BoxBody> {
+pub async fn refuse(req: ServiceRequest, error: ApiError) -> ServiceResponse<BoxBody> {
     let (request, payload) = req.into_parts();
     let keep_alive = crate::body::discard(&request, payload).await;
     let mut answer = error.error_response();
@@ -156,6 +160,27 @@ async fn refuse(req: ServiceRequest, error: ApiError) -> ServiceResponse<BoxBody
             .set_connection_type(actix_web::http::ConnectionType::Close);
     }
     ServiceResponse::new(request, answer)
+}
+
+/// Whether a raw request path carries a percent-encoded byte outside the
+/// two parameters that may hold one (SPEC §13): `{rest}` of
+/// `/api/{name}/{rest}` and `{id}` of `/mfa/authenticators/{id}`. actix
+/// routes on the decoded path, so `/%73ession/token` would reach
+/// `/session/token`; refusing such spellings at the front door leaves one
+/// reading of every fixed segment for routing, CSRF, limits and metrics.
+pub fn encoded_fixed_segment(raw_path: &str) -> bool {
+    if !raw_path.contains('%') {
+        return false;
+    }
+    let api_prefix = paths::API.trim_end_matches("{name}/{rest}");
+    let authenticator_prefix = paths::MFA_AUTHENTICATOR.trim_end_matches("{id}");
+    if let Some(after) = raw_path.strip_prefix(api_prefix) {
+        // `{name}` is fixed for every rule that looks at it (the proxy
+        // target), so only what follows its slash may be encoded.
+        let name = after.split_once('/').map_or(after, |(name, _)| name);
+        return name.contains('%');
+    }
+    !raw_path.starts_with(authenticator_prefix)
 }
 
 /// Where SPEC §10's CSRF rule applies (when the call carries a session or
@@ -240,6 +265,34 @@ pub fn no_store_json<T: Serialize>(body: &T) -> HttpResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_rest_and_the_authenticator_id_may_carry_escapes() {
+        for refused in [
+            "/%73ession/token",
+            "/session/%74oken",
+            "/%61pi/orders/x",
+            "/api/%6frders/x",
+            "/api/orders%2Fx",
+            "/api/%2e%2e",
+            "/login/%76erify",
+            "/mfa/%61uthenticators/x",
+            "/%6dfa/authenticators/x",
+            "/healthz%00",
+            "/nowhere%20",
+        ] {
+            assert!(encoded_fixed_segment(refused), "{refused}");
+        }
+        for allowed in [
+            "/session/token",
+            "/api/orders/a%2Fb/%2e%2e",
+            "/api/orders/it%65ms?q=%20",
+            "/mfa/authenticators/sms%7Cdev_1",
+            "/login/verify",
+        ] {
+            assert!(!encoded_fixed_segment(allowed), "{allowed}");
+        }
+    }
 
     #[test]
     fn language_tags_are_checked_loosely() {

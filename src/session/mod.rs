@@ -236,9 +236,9 @@ impl Sessions {
             .collect();
         // Whatever else of this cookie the browser holds (the whole one or
         // chunks of a longer value) must go, or `join` would mix them.
-        for stale in cookie_names(req)
-            .into_iter()
-            .filter(|n| is_ours(n, name) && !written.contains(n))
+        for stale in carried(req, name)
+            .iter()
+            .filter(|n| !written.contains(&n.as_str()))
         {
             headers.extend(set_cookie(stale, "", 0));
         }
@@ -246,11 +246,7 @@ impl Sessions {
     }
 
     fn clear_named(&self, req: &HttpRequest, name: &str) -> Vec<HeaderValue> {
-        let mut names: Vec<String> = cookie_names(req)
-            .into_iter()
-            .filter(|n| is_ours(n, name))
-            .map(str::to_string)
-            .collect();
+        let mut names = carried(req, name);
         if !names.iter().any(|n| n == name) {
             names.push(name.to_string());
         }
@@ -258,9 +254,16 @@ impl Sessions {
     }
 
     /// SPEC §10 CSRF: a call that carries a session or mfa cookie must send
-    /// `X-Lgw-Session: 1` and, when it has an `Origin`, an allowed one (or
-    /// the gateway's own). `allowed`: `server.cors_allowed_origins`.
-    pub fn csrf_ok(&self, req: &HttpRequest, allowed: &[String]) -> bool {
+    /// `X-Lgw-Session: 1` and, when it has an `Origin`, an allowed one or the
+    /// gateway's own. `allowed`: `server.cors_allowed_origins`; the own
+    /// origin is `session.public_origin` when set, else `request_origin`
+    /// (what the request names, read only through trusted proxies, §13).
+    pub fn csrf_ok(
+        &self,
+        req: &HttpRequest,
+        allowed: &[String],
+        request_origin: Option<&str>,
+    ) -> bool {
         if !self.carries_cookie(req) {
             return true;
         }
@@ -273,9 +276,8 @@ impl Sessions {
         let Ok(origin) = origin.to_str() else {
             return false;
         };
-        allowed.iter().any(|o| o == origin)
-            || self.settings.public_origin.as_deref() == Some(origin)
-            || own_origin(req).as_deref() == Some(origin)
+        let own = self.settings.public_origin.as_deref().or(request_origin);
+        allowed.iter().any(|o| o == origin) || own == Some(origin)
     }
 }
 
@@ -286,20 +288,27 @@ pub fn opted_in(req: &HttpRequest) -> bool {
         .is_some_and(|value| value.as_bytes() == b"1")
 }
 
-/// The gateway's own origin as the request names it (`Host`), for an app
-/// served from the gateway itself.
-fn own_origin(req: &HttpRequest) -> Option<String> {
-    let info = req.connection_info();
-    Some(format!("{}://{}", info.scheme(), info.host()))
-}
-
-/// `name` itself or one of its chunks `name.N`.
+/// `name` itself or one of its chunks `name.0` … `name.7` ([`seal::MAX_CHUNKS`]):
+/// a cookie that does not open clears at most these nine names, whatever
+/// the request invented (SPEC §13).
 fn is_ours(candidate: &str, name: &str) -> bool {
     candidate == name
         || candidate
             .strip_prefix(name)
             .and_then(|rest| rest.strip_prefix('.'))
-            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|n| n.parse::<usize>().ok().filter(|i| i.to_string() == n))
+            .is_some_and(|index| index < seal::MAX_CHUNKS)
+}
+
+/// The names of `name`'s cookies the request carries, each once.
+fn carried(req: &HttpRequest, name: &str) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for candidate in cookie_names(req) {
+        if is_ours(candidate, name) && !names.iter().any(|n| n == candidate) {
+            names.push(candidate.to_string());
+        }
+    }
+    names
 }
 
 fn request_cookies(req: &HttpRequest) -> Vec<(&str, &str)> {
@@ -397,7 +406,13 @@ mod tests {
     fn chunk_names_are_recognised_and_nothing_else() {
         assert!(is_ours("__Host-lgw", "__Host-lgw"));
         assert!(is_ours("__Host-lgw.0", "__Host-lgw"));
-        assert!(is_ours("__Host-lgw.12", "__Host-lgw"));
+        assert!(is_ours("__Host-lgw.7", "__Host-lgw"));
+        assert!(!is_ours("__Host-lgw.8", "__Host-lgw"), "at most MAX_CHUNKS");
+        assert!(!is_ours("__Host-lgw.5000", "__Host-lgw"));
+        assert!(
+            !is_ours("__Host-lgw.01", "__Host-lgw"),
+            "one spelling per chunk"
+        );
         assert!(!is_ours("__Host-lgw-mfa", "__Host-lgw"));
         assert!(!is_ours("__Host-lgw.", "__Host-lgw"));
         assert!(!is_ours("__Host-lgw.x", "__Host-lgw"));

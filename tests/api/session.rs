@@ -830,3 +830,193 @@ async fn per_ip_applies_to_session_and_api_calls_even_without_a_session() {
         "Auth0 never called"
     );
 }
+
+/// SPEC §13 "One path for every rule": a fixed segment spelled with
+/// percent-escapes is `400` at the front door. Before this rule the CSRF
+/// check read the raw path while actix routed on the decoded one, so
+/// `GET /%73ession/token` handed the access token to any same-site page.
+#[tokio::test]
+async fn an_encoded_fixed_segment_is_400_and_reaches_neither_auth0_nor_the_api() {
+    let api = wiremock::MockServer::start().await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
+        .expect(0)
+        .named("the API is never called for an encoded path")
+        .mount(&api)
+        .await;
+    let app = app_with_apis(&api).await;
+    let cookie = logged_in(&app).await;
+    let calls_before = app.upstream_requests().await.len();
+    let foreign = [("origin", "https://evil.example")];
+    for (verb, route) in [
+        (reqwest::Method::GET, "/%73ession/token"),
+        (reqwest::Method::GET, "/session/%74oken"),
+        (reqwest::Method::POST, "/%73ession/refresh"),
+        (reqwest::Method::POST, "/session/logout%2F"),
+        (reqwest::Method::POST, "/%73ession/logout"),
+        (reqwest::Method::POST, "/%61pi/orders/items"),
+        (reqwest::Method::DELETE, "/%61pi/orders/items/7"),
+        (reqwest::Method::GET, "/api/%6frders/items"),
+        (reqwest::Method::POST, "/login/%76erify"),
+        (reqwest::Method::POST, "/%6dfa/verify"),
+    ] {
+        let refused = call(&app, verb.clone(), route, &cookie, &foreign).await;
+        assert_error_described(
+            &app,
+            refused,
+            400,
+            "invalid_request",
+            "the path must not percent-encode a character of a fixed segment",
+        )
+        .await;
+    }
+    assert_eq!(
+        app.upstream_requests().await.len(),
+        calls_before,
+        "nothing reached Auth0"
+    );
+    // `{rest}` may carry escapes; the CSRF rule still holds there.
+    let refused = call(
+        &app,
+        reqwest::Method::POST,
+        "/api/orders/it%65ms",
+        &cookie,
+        &[],
+    )
+    .await;
+    assert_error(&app, refused, 403, "csrf_failed").await;
+    api.verify().await;
+}
+
+/// SPEC §13: the gateway's own origin is read from forwarding headers only
+/// when the TCP peer is a trusted proxy. Before, `X-Forwarded-Host:
+/// evil.example` from anyone made `Origin: https://evil.example` "own".
+#[tokio::test]
+async fn the_own_origin_trusts_forwarding_headers_from_trusted_proxies_only() {
+    let untrusted = session_app(KEY_1).await;
+    let cookie = logged_in(&untrusted).await;
+    let own = format!("http://127.0.0.1:{}", untrusted.port);
+    let evil = [("x-lgw-session", "1"), ("origin", "https://evil.example")];
+    for spoof in [
+        vec![
+            ("x-forwarded-host", "evil.example"),
+            ("x-forwarded-proto", "https"),
+        ],
+        vec![("forwarded", "host=evil.example;proto=https")],
+        vec![("x-forwarded-host", "evil.example")],
+    ] {
+        let headers: Vec<_> = evil.iter().copied().chain(spoof).collect();
+        let refused = call(
+            &untrusted,
+            reqwest::Method::GET,
+            "/session/token",
+            &cookie,
+            &headers,
+        )
+        .await;
+        assert_error(&untrusted, refused, 403, "csrf_failed").await;
+    }
+    // The app served from the gateway itself: `Host` names the own origin.
+    let same = [("x-lgw-session", "1"), ("origin", own.as_str())];
+    let ok = call(
+        &untrusted,
+        reqwest::Method::GET,
+        "/session/token",
+        &cookie,
+        &same,
+    )
+    .await;
+    assert_eq!(ok.status(), 200);
+
+    // Behind a trusted proxy, its rightmost X-Forwarded-Host / -Proto count.
+    let proxied = spawn_app_with(&[
+        ("GATEWAY__SESSION__ENABLED", "true"),
+        ("GATEWAY__SESSION__KEYS", KEY_1),
+        ("GATEWAY__SERVER__TRUSTED_PROXIES", "127.0.0.1/32"),
+    ])
+    .await;
+    let cookie = logged_in(&proxied).await;
+    let forwarded = |origin: &'static str, host: &'static str| {
+        vec![
+            ("x-lgw-session", "1"),
+            ("origin", origin),
+            ("x-forwarded-host", host),
+            ("x-forwarded-proto", "https"),
+        ]
+    };
+    let ok = call(
+        &proxied,
+        reqwest::Method::GET,
+        "/session/token",
+        &cookie,
+        &forwarded("https://gw.example", "evil.example, gw.example"),
+    )
+    .await;
+    assert_eq!(ok.status(), 200, "the proxy's own (rightmost) value");
+    let refused = call(
+        &proxied,
+        reqwest::Method::GET,
+        "/session/token",
+        &cookie,
+        &forwarded("https://evil.example", "evil.example, gw.example"),
+    )
+    .await;
+    assert_error(&proxied, refused, 403, "csrf_failed").await;
+
+    // `session.public_origin` set: it alone is the own origin.
+    let pinned = spawn_app_with(&[
+        ("GATEWAY__SESSION__ENABLED", "true"),
+        ("GATEWAY__SESSION__KEYS", KEY_1),
+        ("GATEWAY__SESSION__PUBLIC_ORIGIN", "https://gw.example"),
+    ])
+    .await;
+    let cookie = logged_in(&pinned).await;
+    let own = format!("http://127.0.0.1:{}", pinned.port);
+    let by_host = [("x-lgw-session", "1"), ("origin", own.as_str())];
+    let refused = call(
+        &pinned,
+        reqwest::Method::GET,
+        "/session/token",
+        &cookie,
+        &by_host,
+    )
+    .await;
+    assert_error(&pinned, refused, 403, "csrf_failed").await;
+    let public = [("x-lgw-session", "1"), ("origin", "https://gw.example")];
+    let ok = call(
+        &pinned,
+        reqwest::Method::GET,
+        "/session/token",
+        &cookie,
+        &public,
+    )
+    .await;
+    assert_eq!(ok.status(), 200);
+}
+
+/// SPEC §13 "Clearing is bounded": a broken cookie plus thousands of
+/// invented chunk names gets at most the base name and its 8 chunk names
+/// cleared (per cookie), not one `Set-Cookie` per name sent.
+#[tokio::test]
+async fn a_broken_cookie_with_thousands_of_chunk_names_clears_at_most_nine_names() {
+    let app = session_app(KEY_1).await;
+    let mut cookie = format!("{COOKIE}=not-a-sealed-value");
+    for i in 0..5000 {
+        cookie.push_str(&format!("; {COOKIE}.{i}=x"));
+    }
+    cookie.push_str(&format!("; {COOKIE}.0=x; {COOKIE}.07=x"));
+    let answer = call(&app, reqwest::Method::GET, "/session", &cookie, &[]).await;
+    let headers = answer.headers().clone();
+    assert_error(&app, answer, 401, "session_expired").await;
+    let cleared = set_cookies(&headers);
+    let mut allowed: Vec<String> = vec![COOKIE.to_string()];
+    allowed.extend((0..8).map(|i| format!("{COOKIE}.{i}")));
+    for (name, value, _) in &cleared {
+        assert!(allowed.contains(name), "{name} is not one of ours");
+        assert!(value.is_empty(), "{name} is cleared");
+    }
+    assert_eq!(cleared.len(), 9, "the base name and its 8 chunk names");
+    for name in &allowed {
+        assert_cleared(&headers, name);
+    }
+}
