@@ -802,7 +802,12 @@ async function main() {
       // with the gateway (127.0.0.1, another port), so the cookie goes along.
       // Before §13, /%73ession/token answered the access token and
       // /%61pi/… reached the API with the user's bearer, no X-Lgw-Session.
-      const answers = await page.evaluate(async (origin) => {
+      // A second tab on a same-site origin (the app's, here), outside the
+      // app's own traffic checks: it plays the attacker's page.
+      const attacker = await context.newPage();
+      await attacker.goto(appUrl);
+      await attacker.waitForSelector('body[data-ready="true"]');
+      const answers = await attacker.evaluate(async (origin) => {
         const out = {};
         for (const path of ['/%73ession/token', '/%61pi/demo/profile', '/session/%74oken']) {
           const response = await fetch(`${origin}${path}`, { credentials: 'include' });
@@ -812,6 +817,7 @@ async function main() {
         out['/session/token'] = { status: plain.status, body: await plain.text() };
         return out;
       }, gatewayOrigin);
+      await attacker.close();
       for (const path of ['/%73ession/token', '/%61pi/demo/profile', '/session/%74oken']) {
         const { status, body } = answers[path];
         check(status === 400 && JSON.parse(body).error === 'invalid_request', `${path} answered ${status} ${body.slice(0, 120)}`);
