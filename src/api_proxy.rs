@@ -7,8 +7,15 @@
 //! below the API's URL, the query string, the body and `Content-Type`,
 //! `Accept`, `Accept-Language`, plus the gateway's `Authorization`; never
 //! the browser's cookies or its own `Authorization`. Back: status, body and
-//! the end-to-end headers except `Set-Cookie` (the API must not set cookies
-//! on the gateway's origin) and `Access-Control-*` (CORS is the gateway's).
+//! the end-to-end headers except those that act on the gateway's whole
+//! origin (`Set-Cookie`, HSTS, `Clear-Site-Data`, policies, …),
+//! `Access-Control-*` (CORS is the gateway's) and cache directives.
+//!
+//! The answer is served from the gateway's origin, where the session
+//! cookies live, so it is the gateway's to constrain (SPEC §13): every one
+//! carries `Content-Security-Policy: sandbox; default-src 'none'` (an API's
+//! HTML runs no script and loads nothing there) and `Cache-Control:
+//! private, no-store` (a per-user answer is never cached).
 //!
 //! Nothing here retries: an API call may not be idempotent.
 
@@ -19,6 +26,8 @@ use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::web::Bytes;
 use actix_web::HttpResponse;
+
+use unicode_normalization::UnicodeNormalization;
 
 use crate::error::{ApiError, ErrorCode};
 
@@ -74,8 +83,9 @@ pub struct ProxyRequest<'a> {
 #[derive(Debug)]
 pub struct ProxiedAnswer {
     pub status: StatusCode,
-    /// End-to-end headers minus `Set-Cookie`, `Access-Control-*` and
-    /// `Content-Length` (recomputed from the body).
+    /// End-to-end headers minus the origin-wide ones, `Access-Control-*`,
+    /// cache directives and `Content-Length` (recomputed from the body);
+    /// plus the sandbox CSP and `Cache-Control: private, no-store`.
     pub headers: HeaderMap,
     pub body: Bytes,
 }
@@ -96,9 +106,9 @@ pub enum ApiProxyError {
     /// No API of that name (404 `not_found`, as an unknown route).
     #[error("no API of that name")]
     UnknownApi,
-    /// A `..` segment, plain or percent-encoded (400 `invalid_request`).
-    #[error("the path has a `..` segment")]
-    DotDotSegment,
+    /// A `.` or `..` segment, however it is hidden (400 `invalid_request`).
+    #[error("the path has a `.` or `..` segment")]
+    DotSegment,
     /// The path or query does not form a URL below the API's (400).
     #[error("the path does not form a URL below the API's")]
     BadPath,
@@ -120,8 +130,8 @@ impl From<ApiProxyError> for ApiError {
     fn from(error: ApiProxyError) -> Self {
         match error {
             ApiProxyError::UnknownApi => ApiError::not_found(),
-            ApiProxyError::DotDotSegment => {
-                ApiError::invalid_request("the API path must not have `..` segments")
+            ApiProxyError::DotSegment => {
+                ApiError::invalid_request("the API path must not have `.` or `..` segments")
             }
             ApiProxyError::BadPath => {
                 ApiError::invalid_request("the API path or query string is not valid")
@@ -320,19 +330,28 @@ fn encode_into(out: &mut String, text: &str, keep: impl Fn(u8) -> bool) {
     }
 }
 
-/// Whether a segment is `..` once decoded, however often it was encoded
-/// (`%2e%2e`, `%252e%252e`) and whatever separators the decoding reveals
-/// (`..%2f..`): an API or a proxy in front of it may decode again.
-fn has_dot_dot(segment: &str) -> bool {
+/// Whether a segment is `.` or `..` to some server on the way (SPEC §13),
+/// which would move the call out of the API's path: once percent-decoded,
+/// however often it was encoded (`%2e%2e`, `%252e%252e`); once NFKC
+/// normalises compatibility forms (fullwidth `．．`, the one dot leader
+/// `․`, the two dot leader `‥`); whatever separators decoding reveals
+/// (`..%2f..`, fullwidth `／`); and once `;parameters` are cut off (Tomcat
+/// and Jetty read `..;x` as `..`).
+fn is_dot_segment(segment: &str) -> bool {
     let mut text = segment.to_string();
     for _ in 0..4 {
-        if text.split(['/', '\\']).any(|part| part == "..") {
+        let normalised: String = text.nfkc().collect();
+        let dots = normalised
+            .split(['/', '\\'])
+            .map(|part| part.split_once(';').map_or(part, |(name, _)| name))
+            .any(|part| part == "." || part == "..");
+        if dots {
             return true;
         }
-        let decoded = percent_encoding::percent_decode_str(&text)
+        let decoded = percent_encoding::percent_decode_str(&normalised)
             .decode_utf8_lossy()
             .into_owned();
-        if decoded == text {
+        if decoded == normalised {
             return false;
         }
         text = decoded;
@@ -347,8 +366,8 @@ pub fn join(
     rest: &str,
     query: Option<&str>,
 ) -> Result<reqwest::Url, ApiProxyError> {
-    if rest.split('/').any(has_dot_dot) {
-        return Err(ApiProxyError::DotDotSegment);
+    if rest.split('/').any(is_dot_segment) {
+        return Err(ApiProxyError::DotSegment);
     }
     let prefix = base.as_str().trim_end_matches('/');
     let mut url = String::with_capacity(prefix.len() + rest.len() + 2);
@@ -412,7 +431,49 @@ const HOP_BY_HOP: [&str; 9] = [
     "upgrade",
 ];
 
-/// The API's headers the browser gets.
+/// Headers by which an answer acts on the gateway's whole origin rather
+/// than on itself (SPEC §13): pinning HSTS or moving the origin to another
+/// endpoint (`Alt-Svc`), wiping its cookies and storage, redirecting or
+/// preloading into it, reporting on it (`NEL`, `Report-To`), replacing or
+/// loosening its policies. An API's answer is served from the gateway's
+/// origin, so none of these may come through.
+const ORIGIN_WIDE: [&str; 10] = [
+    "strict-transport-security",
+    "clear-site-data",
+    "refresh",
+    "link",
+    "alt-svc",
+    "permissions-policy",
+    "feature-policy",
+    "nel",
+    "report-to",
+    "reporting-endpoints",
+];
+
+/// The sandbox every proxied answer gets: an API's HTML or SVG rendered at
+/// the gateway's origin runs no script, has an opaque origin (so no access
+/// to the session routes with the user's cookies) and loads nothing.
+const SANDBOX: &str = "sandbox; default-src 'none'";
+
+/// Per-user answers: never stored by the browser or by a shared cache in
+/// front of the gateway, whatever the API said.
+const NO_STORE: &str = "private, no-store";
+
+/// Whether the gateway, not the API, decides this header (cache directives
+/// for the browser or for a CDN, including `CDN-Cache-Control` and its
+/// vendor forms, which a CDN reads before `Cache-Control`).
+fn is_gateways_own(name: &str) -> bool {
+    ORIGIN_WIDE.contains(&name)
+        || name == "set-cookie"
+        || name.starts_with("content-security-policy")
+        || name.starts_with("access-control-")
+        || name == "cache-control"
+        || name.ends_with("cdn-cache-control")
+        || name == "surrogate-control"
+}
+
+/// The API's headers the browser gets, then the sandbox and no-store. The
+/// front door leaves a present `Cache-Control` as it is.
 fn answer_headers(api: &reqwest::header::HeaderMap) -> HeaderMap {
     // Headers named in `Connection` are hop-by-hop too.
     let listed: Vec<String> = api
@@ -427,9 +488,8 @@ fn answer_headers(api: &reqwest::header::HeaderMap) -> HeaderMap {
         let lower = name.as_str();
         let dropped = HOP_BY_HOP.contains(&lower)
             || lower.starts_with("proxy-")
-            || lower == "set-cookie"
             || lower == "content-length"
-            || lower.starts_with("access-control-")
+            || is_gateways_own(lower)
             || listed.iter().any(|l| l == lower);
         if dropped {
             continue;
@@ -441,6 +501,11 @@ fn answer_headers(api: &reqwest::header::HeaderMap) -> HeaderMap {
             headers.append(name, value);
         }
     }
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(SANDBOX),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(NO_STORE));
     headers
 }
 
@@ -518,12 +583,6 @@ mod tests {
             ),
             (
                 "https://api.example.com",
-                "./a",
-                None,
-                "https://api.example.com/a",
-            ),
-            (
-                "https://api.example.com",
                 "a",
                 Some(""),
                 "https://api.example.com/a",
@@ -555,7 +614,7 @@ mod tests {
     }
 
     #[test]
-    fn dot_dot_segments_are_refused_however_they_are_encoded() {
+    fn dot_segments_are_refused_however_they_are_hidden() {
         let base = url("https://api.example.com/v1");
         for rest in [
             "..",
@@ -570,13 +629,40 @@ mod tests {
             "a/..%2fadmin",
             "a/..%5cadmin",
             "a/%2e%2e%2fadmin",
+            ".",
+            "./a",
+            "a/./b",
+            "%2e",
+            "..;/admin",
+            "..;jsessionid=x/admin",
+            ".;x",
+            "%2E%2e;/admin",
+            "..%3bx/admin",
+            "\u{ff0e}\u{ff0e}/admin",
+            "%EF%BC%8E%EF%BC%8E/admin",
+            "%25EF%25BC%258E%25EF%25BC%258E/admin",
+            "\u{2024}\u{2024}/admin",
+            "\u{2025}/admin",
+            "\u{fe52}/admin",
+            "\u{ff0e}\u{ff0e}\u{ff0f}admin",
+            "%EF%BC%85%EF%BC%92%EF%BD%85%EF%BC%85%EF%BC%92%EF%BD%85/admin",
         ] {
             assert!(
-                matches!(join(&base, rest, None), Err(ApiProxyError::DotDotSegment)),
+                matches!(join(&base, rest, None), Err(ApiProxyError::DotSegment)),
                 "{rest}"
             );
         }
-        for rest in ["...", "a..b", "..a", "%2e", "a/./b", ".well-known/x"] {
+        for rest in [
+            "...",
+            "a..b",
+            "..a",
+            ".well-known/x",
+            "...;x",
+            "a;b/c;d=e",
+            ";x",
+            "\u{ff0e}\u{ff0e}\u{ff0e}",
+            "caf\u{e9}",
+        ] {
             assert!(join(&base, rest, None).is_ok(), "{rest}");
         }
     }
@@ -644,7 +730,7 @@ mod tests {
     }
 
     #[test]
-    fn hop_by_hop_cookies_and_cors_headers_are_not_passed_back() {
+    fn hop_by_hop_origin_wide_cors_and_cache_headers_are_not_passed_back() {
         let mut api = reqwest::header::HeaderMap::new();
         for (name, value) in [
             ("content-type", "application/json"),
@@ -663,6 +749,13 @@ mod tests {
             ("trailer", "x"),
             ("content-length", "12"),
             ("access-control-allow-origin", "*"),
+            ("strict-transport-security", "max-age=600"),
+            ("content-security-policy", "script-src *"),
+            ("content-security-policy-report-only", "default-src *"),
+            ("cdn-cache-control", "max-age=600"),
+            ("cloudflare-cdn-cache-control", "max-age=600"),
+            ("surrogate-control", "max-age=600"),
+            ("nel", "{\"max_age\": 600}"),
         ] {
             api.append(
                 reqwest::header::HeaderName::from_static(name),
@@ -673,7 +766,24 @@ mod tests {
         let mut names: Vec<&str> = headers.keys().map(|n| n.as_str()).collect();
         names.sort_unstable();
         names.dedup();
-        assert_eq!(names, ["cache-control", "content-type", "etag", "x-custom"]);
+        assert_eq!(
+            names,
+            [
+                "cache-control",
+                "content-security-policy",
+                "content-type",
+                "etag",
+                "x-custom"
+            ]
+        );
         assert_eq!(headers.get_all("x-custom").count(), 2);
+        assert_eq!(
+            headers.get("cache-control").map(|v| v.as_bytes()),
+            Some(NO_STORE.as_bytes())
+        );
+        assert_eq!(
+            headers.get("content-security-policy").map(|v| v.as_bytes()),
+            Some(SANDBOX.as_bytes())
+        );
     }
 }

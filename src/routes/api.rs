@@ -38,8 +38,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// `Authorization: Bearer <the session's access token>` (refreshed when
 /// needed; for an API with its own `audience`, a token for that audience).
 /// The browser's cookies never reach the API. The API's answer comes back
-/// as it is (status, body, headers without `Set-Cookie` and hop-by-hop
-/// ones), errors included: the one exception to the JSON error rule.
+/// as it is (status, body, headers without hop-by-hop ones), errors
+/// included: the one exception to the JSON error rule. It is served from
+/// the gateway's origin, so it is sandboxed: it always carries
+/// `Content-Security-Policy: sandbox; default-src 'none'` and
+/// `Cache-Control: private, no-store`, and the API's `Set-Cookie`,
+/// `Strict-Transport-Security`, `Clear-Site-Data`, `Refresh`, `Link`,
+/// `Alt-Svc`, `Content-Security-Policy*` and `Permissions-Policy` are
+/// dropped. A `.` or `..` segment in `rest` (after `;parameters`,
+/// percent-decoding and NFKC) is `400 invalid_request`.
 #[utoipa::path(
     method(get, post, put, patch, delete),
     path = paths::API,
@@ -48,7 +55,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     security(("session_cookie" = [])),
     params(
         ("name" = String, Path, description = "A key of `session.apis`.", example = "orders"),
-        ("rest" = String, Path, description = "The rest of the path, slashes included; `..` segments are refused.", example = "v1/orders"),
+        ("rest" = String, Path, description = "The rest of the path, slashes included; `.` and `..` segments are refused, also behind `;parameters`, percent-encoding or NFKC forms such as fullwidth dots.", example = "v1/orders"),
         ("X-Lgw-Session" = Option<String>, Header, description = "Exactly `1` whenever the call carries the session cookie: the CSRF proof (SPEC §10); without it such a call is `403 csrf_failed`.", example = "1"),
     ),
     responses(

@@ -468,12 +468,18 @@ impl Settings {
     }
 
     pub fn from_raw(raw: RawSettings) -> Result<Self, SettingsError> {
+        let server = validate_server(raw.server)?;
+        let auth0 = validate_auth0(raw.auth0)?;
+        let rate_limit = validate_rate_limit(raw.rate_limit)?;
+        let sms = validate_sms(raw.sms)?;
+        let session = session::validate_session(raw.session)?;
+        session::check_session_origins(&server.cors_allowed_origins, &session)?;
         Ok(Self {
-            server: validate_server(raw.server)?,
-            auth0: validate_auth0(raw.auth0)?,
-            rate_limit: validate_rate_limit(raw.rate_limit)?,
-            sms: validate_sms(raw.sms)?,
-            session: session::validate_session(raw.session)?,
+            server,
+            auth0,
+            rate_limit,
+            sms,
+            session,
             log: LogSettings {
                 format: raw.log.format,
             },

@@ -70,6 +70,19 @@ pub struct SessionApi {
     pub audience: Option<String>,
 }
 
+/// The cookie prefix browsers enforce: a `__Host-` cookie is only accepted
+/// `Secure`, with `Path=/` and no `Domain`, so a sibling subdomain or a
+/// cleartext page cannot plant or shadow the session cookie.
+const HOST_PREFIX: &str = "__Host-";
+
+/// `session.max_age_secs` at most: 30 days (SPEC §13).
+const MAX_SESSION_SECS: u64 = 30 * 24 * 3600;
+
+/// `session.refresh_reuse_secs` at most (SPEC §13): within the window the
+/// refresh token already rotated still gets the new tokens, so a longer one
+/// lets a stolen token ride past Auth0's reuse detection.
+const MAX_REFRESH_REUSE_SECS: u64 = 60;
+
 pub(super) fn validate_session(raw: RawSession) -> Result<SessionSettings, SettingsError> {
     let name = raw.cookie_name.trim().to_string();
     if name.is_empty()
@@ -82,6 +95,14 @@ pub(super) fn validate_session(raw: RawSession) -> Result<SessionSettings, Setti
             "letters, digits, `-` and `_` only (e.g. __Host-lgw)",
         ));
     }
+    if !name.starts_with(HOST_PREFIX) || name.len() == HOST_PREFIX.len() {
+        return Err(SettingsError::new(
+            "session.cookie_name",
+            "must start with __Host- and name something after it (e.g. __Host-lgw): \
+             the prefix makes browsers keep the cookie Secure, on Path=/ and off \
+             other subdomains",
+        ));
+    }
     for (key, value) in [
         ("session.max_age_secs", raw.max_age_secs),
         ("session.idle_secs", raw.idle_secs),
@@ -90,6 +111,21 @@ pub(super) fn validate_session(raw: RawSession) -> Result<SessionSettings, Setti
         if value == 0 {
             return Err(SettingsError::new(key, "must be at least 1"));
         }
+    }
+    if raw.max_age_secs > MAX_SESSION_SECS {
+        return Err(SettingsError::new(
+            "session.max_age_secs",
+            "must be at most 2592000 (30 days)",
+        ));
+    }
+    // Checked with sessions off too: the single-flight also serves
+    // `/token/refresh` in token mode.
+    if raw.refresh_reuse_secs > MAX_REFRESH_REUSE_SECS {
+        return Err(SettingsError::new(
+            "session.refresh_reuse_secs",
+            "must be at most 60: while a refresh result is reused, the rotated-out \
+             refresh token still gets the new tokens",
+        ));
     }
     let public_origin = match raw.public_origin.trim() {
         "" => None,
@@ -203,21 +239,76 @@ fn session_keys(
             )
         }
     };
-    texts
-        .iter()
-        .enumerate()
-        .map(|(i, text)| {
-            STANDARD
-                .decode(text.expose_secret())
-                .ok()
-                .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
-                .map(SessionKey)
-                .ok_or_else(|| {
-                    SettingsError::new(
-                        key_name,
-                        format!("key {} is not standard base64 of 32 bytes", i + 1),
-                    )
-                })
-        })
-        .collect()
+    let mut keys: Vec<SessionKey> = Vec::with_capacity(texts.len());
+    for (i, text) in texts.iter().enumerate() {
+        let position = i + 1;
+        let key = STANDARD
+            .decode(text.expose_secret())
+            .ok()
+            .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+            .ok_or_else(|| {
+                SettingsError::new(
+                    key_name,
+                    format!("key {position} is not standard base64 of 32 bytes"),
+                )
+            })?;
+        // An all-zero (or any one-byte) key is a placeholder, not a secret:
+        // anyone could seal a session under it.
+        if key.iter().all(|byte| *byte == key[0]) {
+            return Err(SettingsError::new(
+                key_name,
+                format!(
+                    "key {position} is one byte repeated, not a random key \
+                     (make one with `openssl rand -base64 32`)"
+                ),
+            ));
+        }
+        // A key listed twice is a rotation gone wrong: the key meant to
+        // replace it is missing.
+        if let Some(earlier) = keys.iter().position(|k| k.0 == key) {
+            return Err(SettingsError::new(
+                key_name,
+                format!(
+                    "key {position} is the same as key {}: list each key once",
+                    earlier + 1
+                ),
+            ));
+        }
+        keys.push(SessionKey(key));
+    }
+    Ok(keys)
+}
+
+/// With sessions on, every origin allowed to send the session cookie with
+/// its CSRF header (`server.cors_allowed_origins`, `session.public_origin`)
+/// is `https://`, or `http://` on loopback (127.0.0.0/8, ::1, `localhost`):
+/// a cleartext page elsewhere could be rewritten on the way and act with
+/// the user's session. Names the key, never the origin.
+pub(super) fn check_session_origins(
+    cors_allowed_origins: &[String],
+    session: &SessionSettings,
+) -> Result<(), SettingsError> {
+    if !session.enabled {
+        return Ok(());
+    }
+    const CLEARTEXT: &str = "http:// is allowed for loopback origins only (127.0.0.0/8, ::1, \
+        localhost) while session.enabled; use https://";
+    if cors_allowed_origins.iter().any(|o| is_cleartext_remote(o)) {
+        return Err(SettingsError::new("server.cors_allowed_origins", CLEARTEXT));
+    }
+    if session
+        .public_origin
+        .as_deref()
+        .is_some_and(is_cleartext_remote)
+    {
+        return Err(SettingsError::new("session.public_origin", CLEARTEXT));
+    }
+    Ok(())
+}
+
+/// An `http://` origin off this machine (origins are already parsed).
+fn is_cleartext_remote(origin: &str) -> bool {
+    url::Url::parse(origin).map_or(true, |url| {
+        url.scheme() == "http" && !is_loopback_url_host(&url)
+    })
 }

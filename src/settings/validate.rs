@@ -27,6 +27,15 @@ pub(super) fn validate_server(raw: RawServer) -> Result<ServerSettings, Settings
         .map(|cidr| parse_cidr(&cidr))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|message| SettingsError::new("server.trusted_proxies", message))?;
+    // Trusting every peer lets any client write its own X-Forwarded-For,
+    // choosing its address for every limit and every log line.
+    if trusted_proxies.iter().any(|net| net.prefix_len() == 0) {
+        return Err(SettingsError::new(
+            "server.trusted_proxies",
+            "an entry trusts every address (0.0.0.0/0 or ::/0): any client could then \
+             choose its own address; list your proxies' ranges only",
+        ));
+    }
     let cors_allowed_origins = non_empty(raw.cors_allowed_origins)
         .map(|origin| parse_origin(&origin))
         .collect::<Result<Vec<_>, _>>()

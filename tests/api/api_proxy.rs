@@ -21,7 +21,10 @@ use serde_json::{json, Value};
 use wiremock::matchers::{body_string, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::helpers::RefusedPort;
+use crate::helpers::{
+    otp_grant, spawn_app_with, upstream, RefusedPort, TestApp, ACCESS_TOKEN, DEFAULT_SCOPE,
+    REFRESH_TOKEN,
+};
 
 const TOKEN: &str = "api-access-token-1234";
 
@@ -161,9 +164,10 @@ async fn a_2xx_comes_back_with_its_body_and_end_to_end_headers_only() {
         headers.get("content-type").map(HeaderValue::as_bytes),
         Some(&b"application/json; charset=utf-8"[..])
     );
+    // The API's cache directive is the gateway's to decide (SPEC §13).
     assert_eq!(
         headers.get("cache-control").map(HeaderValue::as_bytes),
-        Some(&b"private, max-age=30"[..])
+        Some(&b"private, no-store"[..])
     );
     assert_eq!(
         headers.get("x-api-version").map(HeaderValue::as_bytes),
@@ -250,7 +254,7 @@ async fn dot_dot_segments_are_refused_before_the_api_is_called() {
             .forward(get(rest, &headers), TOKEN)
             .await
             .expect_err(rest);
-        assert!(matches!(error, ApiProxyError::DotDotSegment), "{rest}");
+        assert!(matches!(error, ApiProxyError::DotSegment), "{rest}");
         assert_eq!(
             client_answer(error),
             (400, "invalid_request".to_string()),
@@ -528,4 +532,235 @@ async fn the_demo_api_answers_through_the_proxy() {
     assert_eq!(answer.status.as_u16(), 401);
     assert!(answer.headers.get("www-authenticate").is_some());
     demo.stop().await;
+}
+
+// Through the whole gateway (SPEC §13): a cookie session logged in over the
+// wire, `/api/orders/…` proxied to wiremock under `/v1`.
+
+/// An obviously fake session key that is not one byte repeated (SPEC §13
+/// refuses those): the bytes 0, 1, …, 31.
+const SESSION_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+/// A session gateway whose `orders` API is `api` under `/v1`, and the
+/// `Cookie` header of a session logged in through `/login/verify`.
+async fn gateway_with_session(api: &MockServer) -> (TestApp, String) {
+    let orders = format!("{}/v1", api.uri());
+    let app = spawn_app_with(&[
+        ("GATEWAY__SESSION__ENABLED", "true"),
+        ("GATEWAY__SESSION__KEYS", SESSION_KEY),
+        ("GATEWAY__SESSION__APIS__ORDERS__URL", &orders),
+    ])
+    .await;
+    // No id_token: the session's user is `{}`, which is all these tests need.
+    upstream(
+        "POST",
+        "/oauth/token",
+        otp_grant("jane@example.com", "123456", "email"),
+        "127.0.0.1",
+    )
+    .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+        "access_token": ACCESS_TOKEN,
+        "refresh_token": REFRESH_TOKEN,
+        "scope": DEFAULT_SCOPE,
+        "expires_in": 86400,
+        "token_type": "Bearer",
+    })))
+    .expect(1)
+    .mount(&app.auth0)
+    .await;
+    let login = app
+        .post_json_with(
+            "/login/verify",
+            &json!({"email": "jane@example.com", "code": "123456"}),
+            &[("x-lgw-session", "1")],
+        )
+        .await;
+    assert_eq!(login.status(), 200);
+    let cookie = login
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|line| line.split(';').next())
+        .filter(|pair| pair.split_once('=').is_some_and(|(_, v)| !v.is_empty()))
+        .collect::<Vec<_>>()
+        .join("; ");
+    assert!(cookie.starts_with("__Host-lgw="), "{cookie}");
+    (app, cookie)
+}
+
+/// `GET target` written byte for byte on a fresh connection (an HTTP client
+/// would normalise `..` and `%2e%2e` away before sending), with the session
+/// cookie and the CSRF header. Returns the status and the body.
+async fn raw_get(app: &TestApp, target: &str, cookie: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", app.port))
+        .await
+        .expect("connect");
+    let request = format!(
+        "GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {cookie}\r\n\
+         X-Lgw-Session: 1\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer))
+        .await
+        .expect("the gateway answers in time")
+        .expect("read");
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Headers an API could use to act on the gateway's whole origin, beyond
+/// the answer itself: pinning HSTS, wiping its storage, redirecting,
+/// preloading, moving it to another endpoint, replacing or loosening its
+/// policies, setting cookies.
+const ORIGIN_WIDE: [(&str, &str); 11] = [
+    (
+        "strict-transport-security",
+        "max-age=63072000; includeSubDomains",
+    ),
+    ("clear-site-data", "\"cookies\", \"storage\""),
+    ("refresh", "0; url=https://evil.example/"),
+    (
+        "link",
+        "<https://evil.example/x.js>; rel=preload; as=script",
+    ),
+    ("alt-svc", "h3=\"evil.example:443\"; ma=86400"),
+    ("content-security-policy", "script-src *"),
+    ("content-security-policy-report-only", "default-src 'none'"),
+    ("permissions-policy", "camera=*, microphone=*"),
+    ("set-cookie", "__Host-lgw=planted; Path=/; Secure"),
+    ("cdn-cache-control", "public, max-age=600"),
+    ("surrogate-control", "max-age=600"),
+];
+
+#[tokio::test]
+async fn every_proxied_answer_is_sandboxed_uncached_and_loses_origin_wide_headers() {
+    let api = MockServer::start().await;
+    let (app, cookie) = gateway_with_session(&api).await;
+    let page = "<html><script>fetch('/session/token')</script></html>";
+    for (rest, status) in [("page", 200), ("oops", 500)] {
+        let mut answer = ResponseTemplate::new(status)
+            .set_body_raw(page, "text/html; charset=utf-8")
+            .insert_header("cache-control", "public, max-age=600")
+            .insert_header("x-api-version", "3");
+        for (name, value) in ORIGIN_WIDE {
+            answer = answer.append_header(name, value);
+        }
+        Mock::given(method("GET"))
+            .and(path(format!("/v1/{rest}")))
+            .and(header(
+                "authorization",
+                format!("Bearer {ACCESS_TOKEN}").as_str(),
+            ))
+            .respond_with(answer)
+            .expect(1)
+            .mount(&api)
+            .await;
+    }
+    for (rest, status) in [("page", 200), ("oops", 500)] {
+        let answer = app
+            .client
+            .get(app.url(&format!("/api/orders/{rest}")))
+            .header("cookie", &cookie)
+            .header("x-lgw-session", "1")
+            .send()
+            .await
+            .expect("the gateway answers");
+        assert_eq!(answer.status().as_u16(), status, "{rest}");
+        let headers = answer.headers().clone();
+        let all = |name: &str| -> Vec<String> {
+            headers
+                .get_all(name)
+                .iter()
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .collect()
+        };
+        assert_eq!(
+            all("content-security-policy"),
+            ["sandbox; default-src 'none'"],
+            "{rest}"
+        );
+        assert_eq!(all("cache-control"), ["private, no-store"], "{rest}");
+        assert_eq!(all("content-type"), ["text/html; charset=utf-8"], "{rest}");
+        assert_eq!(all("x-api-version"), ["3"], "{rest}");
+        assert_eq!(all("x-content-type-options"), ["nosniff"], "{rest}");
+        for (name, _) in ORIGIN_WIDE {
+            if name == "content-security-policy" {
+                continue;
+            }
+            assert!(all(name).is_empty(), "{rest}: {name} passed back");
+        }
+        assert_eq!(answer.text().await.expect("body"), page, "{rest}");
+    }
+}
+
+#[tokio::test]
+async fn dot_segments_behind_parameters_encoding_or_nfkc_are_refused_before_the_api() {
+    let api = MockServer::start().await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(200))
+        .expect(0)
+        .mount(&api)
+        .await;
+    let (app, cookie) = gateway_with_session(&api).await;
+    for rest in [
+        "..;/admin",
+        "..;jsessionid=x/admin",
+        ".;x/admin",
+        "a/.;/admin",
+        "%2e%2e/admin",
+        "%2E%2e;/admin",
+        "..%3bx/admin",
+        "%2e/admin",
+        "a/./admin",
+        // Fullwidth full stops `．．` (U+FF0E).
+        "%EF%BC%8E%EF%BC%8E/admin",
+        "%EF%BC%8E%EF%BC%8E;x/admin",
+        // One dot leader `․` (U+2024) twice, two dot leader `‥` (U+2025),
+        // small full stop `﹒` (U+FE52).
+        "%E2%80%A4%E2%80%A4/admin",
+        "%E2%80%A5/admin",
+        "a/%EF%B9%92/admin",
+        // Fullwidth `．．／` (U+FF0F): a separator once normalised.
+        "%EF%BC%8E%EF%BC%8E%EF%BC%8Fadmin",
+    ] {
+        let (status, body) = raw_get(&app, &format!("/api/orders/{rest}"), &cookie).await;
+        assert_eq!(status, 400, "{rest}: {body}");
+        let body: Value = serde_json::from_str(&body).expect("a JSON error");
+        assert_eq!(body["error"], "invalid_request", "{rest}");
+    }
+}
+
+#[tokio::test]
+async fn parameters_and_dots_in_ordinary_segments_still_reach_the_api() {
+    let api = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/items;version=2/.../a..b/...;x/.well-known"))
+        .and(header(
+            "authorization",
+            format!("Bearer {ACCESS_TOKEN}").as_str(),
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .expect(1)
+        .mount(&api)
+        .await;
+    let (app, cookie) = gateway_with_session(&api).await;
+    let (status, body) = raw_get(
+        &app,
+        "/api/orders/items;version=2/.../a..b/...;x/.well-known",
+        &cookie,
+    )
+    .await;
+    assert_eq!((status, body.as_str()), (200, "ok"));
 }

@@ -202,14 +202,15 @@ async fn every_route_name_resolves_in_actix() {
 async fn spawn_gateway() -> (TestApp, RefusedPort) {
     let refused = RefusedPort::bind();
     // Cookie sessions on, so the /session routes are served (SPEC §10);
-    // an obviously fake key of 32 zero bytes.
+    // an obviously fake key: the bytes 0, 1, …, 31 (one byte repeated is
+    // refused, SPEC §13).
     let app = spawn_app_with(&[
         ("GATEWAY__AUTH0__DOMAIN", &refused.url()),
         ("GATEWAY__AUTH0__MAGIC_LINK_REDIRECT_URI", REDIRECT_URI),
         ("GATEWAY__SESSION__ENABLED", "true"),
         (
             "GATEWAY__SESSION__KEYS",
-            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
         ),
     ])
     .await;

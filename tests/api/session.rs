@@ -12,9 +12,10 @@ use wiremock::{Mock, ResponseTemplate};
 
 use crate::helpers::*;
 
-/// Obviously fake keys: 32 bytes of 1s and of 2s.
-const KEY_1: &str = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
-const KEY_2: &str = "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=";
+/// Obviously fake keys: the bytes 0, 1, …, 31 and 32, 33, …, 63 (one
+/// byte repeated is refused, SPEC §13).
+const KEY_1: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+const KEY_2: &str = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
 const COOKIE: &str = "__Host-lgw";
 const MFA_COOKIE: &str = "__Host-lgw-mfa";
 const APP_ORIGIN: &str = "https://app.example.com";

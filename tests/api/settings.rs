@@ -661,9 +661,15 @@ fn bad_redis_settings_are_rejected_without_echoing_secrets() {
     );
 }
 
-/// Obviously fake session keys: 32 bytes of 1s and of 2s.
-const FAKE_SESSION_KEY_1: &str = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
-const FAKE_SESSION_KEY_2: &str = "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=";
+/// Obviously fake session keys: the bytes 0, 1, …, 31 and 32, 33, …, 63
+/// (one byte repeated is refused, SPEC §13).
+const FAKE_SESSION_KEY_1: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+const FAKE_SESSION_KEY_2: &str = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
+
+/// The bytes `first`, `first + 1`, … of a 32-byte key.
+fn key_bytes(first: u8) -> [u8; 32] {
+    std::array::from_fn(|i| first + i as u8)
+}
 
 #[test]
 fn session_settings_default_off_and_need_keys_when_on() {
@@ -685,7 +691,7 @@ fn session_settings_default_off_and_need_keys_when_on() {
     ]))
     .expect("two keys");
     assert_eq!(settings.session.keys.len(), 2);
-    assert_eq!(settings.session.keys[0].0, [2u8; 32], "the first seals");
+    assert_eq!(settings.session.keys[0].0, key_bytes(32), "the first seals");
     assert!(
         !format!("{:?}", settings.session).contains(FAKE_SESSION_KEY_1),
         "keys never show in Debug"
@@ -785,4 +791,278 @@ fn session_apis_are_https_or_loopback_http() {
         ])),
         "session.public_origin",
     );
+}
+
+// SPEC §13: settings that would silently weaken security are refused at
+// start, naming the key, never quoting a key.
+
+/// A 32-byte key of one repeated byte (all zeros), and one of all 0x01.
+const ALL_ZERO_KEY: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+const ALL_ONES_KEY: &str = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+
+/// Sessions on under a valid key, plus `extra`.
+fn sessions_on(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+    let mut pairs = with_minimal(&[
+        ("GATEWAY__SESSION__ENABLED", "true"),
+        ("GATEWAY__SESSION__KEYS", FAKE_SESSION_KEY_1),
+    ]);
+    pairs.extend_from_slice(extra);
+    pairs
+}
+
+/// `rejected`, and the line quotes none of `material`.
+fn rejected_quoting_none(
+    result: Result<Settings, SettingsError>,
+    key: &str,
+    material: &[&str],
+) -> SettingsError {
+    let error = rejected(result, key);
+    for text in material {
+        assert!(!error.to_string().contains(text), "{error} quotes {text}");
+    }
+    error
+}
+
+#[test]
+fn a_session_cookie_name_without_the_host_prefix_is_refused() {
+    for name in [
+        "lgw",
+        "__Secure-lgw",
+        "__host-lgw",
+        "__Host-",
+        "x__Host-lgw",
+    ] {
+        rejected(
+            load_env(&with_minimal(&[("GATEWAY__SESSION__COOKIE_NAME", name)])),
+            "session.cookie_name",
+        );
+    }
+    let settings = load_env(&sessions_on(&[(
+        "GATEWAY__SESSION__COOKIE_NAME",
+        "__Host-app",
+    )]))
+    .expect("a __Host- name");
+    assert_eq!(settings.session.cookie_name, "__Host-app");
+}
+
+#[test]
+fn a_session_key_of_one_repeated_byte_is_refused_by_position_never_shown() {
+    for weak in [ALL_ZERO_KEY, ALL_ONES_KEY] {
+        let keys: &'static str = Box::leak(format!("{FAKE_SESSION_KEY_1},{weak}").into_boxed_str());
+        let error = rejected_quoting_none(
+            load_env(&with_minimal(&[
+                ("GATEWAY__SESSION__ENABLED", "true"),
+                ("GATEWAY__SESSION__KEYS", keys),
+            ])),
+            "session.keys",
+            &[weak, FAKE_SESSION_KEY_1, "AAAAAAAA", "AQEBAQEB"],
+        );
+        assert!(error.message.contains("key 2"), "{error}");
+    }
+    let mut file = tempfile::NamedTempFile::new().expect("temp file");
+    writeln!(file, "{ALL_ZERO_KEY}").expect("write");
+    let path: &'static str = Box::leak(file.path().to_string_lossy().into_owned().into_boxed_str());
+    rejected_quoting_none(
+        load_env(&with_minimal(&[
+            ("GATEWAY__SESSION__ENABLED", "true"),
+            ("GATEWAY__SESSION__KEYS_FILE", path),
+        ])),
+        "session.keys_file",
+        &[ALL_ZERO_KEY, "AAAAAAAA"],
+    );
+}
+
+#[test]
+fn a_session_key_listed_twice_is_refused_by_position_never_shown() {
+    let keys: &'static str = Box::leak(
+        format!("{FAKE_SESSION_KEY_1},{FAKE_SESSION_KEY_2},{FAKE_SESSION_KEY_1}").into_boxed_str(),
+    );
+    let error = rejected_quoting_none(
+        load_env(&with_minimal(&[
+            ("GATEWAY__SESSION__ENABLED", "true"),
+            ("GATEWAY__SESSION__KEYS", keys),
+        ])),
+        "session.keys",
+        &[FAKE_SESSION_KEY_1, FAKE_SESSION_KEY_2],
+    );
+    assert!(
+        error.message.contains("key 3") && error.message.contains("key 1"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_refresh_reuse_window_over_sixty_seconds_is_refused() {
+    rejected(
+        load_env(&with_minimal(&[(
+            "GATEWAY__SESSION__REFRESH_REUSE_SECS",
+            "61",
+        )])),
+        "session.refresh_reuse_secs",
+    );
+    let settings = load_env(&with_minimal(&[(
+        "GATEWAY__SESSION__REFRESH_REUSE_SECS",
+        "60",
+    )]))
+    .expect("60 s is allowed");
+    assert_eq!(settings.session.refresh_reuse.as_secs(), 60);
+}
+
+#[test]
+fn a_session_lifetime_over_thirty_days_is_refused() {
+    rejected(
+        load_env(&sessions_on(&[(
+            "GATEWAY__SESSION__MAX_AGE_SECS",
+            "2592001",
+        )])),
+        "session.max_age_secs",
+    );
+    let settings = load_env(&sessions_on(&[(
+        "GATEWAY__SESSION__MAX_AGE_SECS",
+        "2592000",
+    )]))
+    .expect("30 days is allowed");
+    assert_eq!(settings.session.max_age.as_secs(), 2_592_000);
+}
+
+#[test]
+fn trusting_every_address_as_a_proxy_is_refused() {
+    for proxies in ["0.0.0.0/0", "::/0", "10.0.0.0/8, ::/0", "192.0.2.1/0"] {
+        rejected(
+            load_env(&with_minimal(&[(
+                "GATEWAY__SERVER__TRUSTED_PROXIES",
+                proxies,
+            )])),
+            "server.trusted_proxies",
+        );
+    }
+    let settings = load_env(&with_minimal(&[(
+        "GATEWAY__SERVER__TRUSTED_PROXIES",
+        "0.0.0.0/1, 10.0.0.0/8, ::1",
+    )]))
+    .expect("narrower ranges");
+    assert_eq!(settings.server.trusted_proxies.len(), 3);
+}
+
+#[test]
+fn with_sessions_an_http_cors_origin_must_be_loopback() {
+    for origin in [
+        "http://app.example.com",
+        "http://10.0.0.5:8080",
+        "http://[2001:db8::1]",
+    ] {
+        rejected(
+            load_env(&sessions_on(&[(
+                "GATEWAY__SERVER__CORS_ALLOWED_ORIGINS",
+                origin,
+            )])),
+            "server.cors_allowed_origins",
+        );
+        // Without sessions no cookie is at stake: allowed as before.
+        load_env(&with_minimal(&[(
+            "GATEWAY__SERVER__CORS_ALLOWED_ORIGINS",
+            origin,
+        )]))
+        .expect("sessions off");
+    }
+    let settings = load_env(&sessions_on(&[(
+        "GATEWAY__SERVER__CORS_ALLOWED_ORIGINS",
+        "https://app.example.com, http://127.0.0.1:5173, http://127.8.9.10, \
+         http://localhost:3000, http://[::1]:8080",
+    )]))
+    .expect("https and loopback http");
+    assert_eq!(settings.server.cors_allowed_origins.len(), 5);
+}
+
+#[test]
+fn with_sessions_an_http_public_origin_must_be_loopback() {
+    rejected(
+        load_env(&sessions_on(&[(
+            "GATEWAY__SESSION__PUBLIC_ORIGIN",
+            "http://app.example.com",
+        )])),
+        "session.public_origin",
+    );
+    for origin in ["http://localhost:8080", "https://app.example.com"] {
+        let settings = load_env(&sessions_on(&[("GATEWAY__SESSION__PUBLIC_ORIGIN", origin)]))
+            .expect("loopback http or https");
+        assert_eq!(settings.session.public_origin.as_deref(), Some(origin));
+    }
+}
+
+/// `login-gateway --check-config` with exactly `env` (plus the Auth0
+/// application): its exit status and stderr.
+fn check_config(env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_login-gateway"))
+        .env_clear()
+        .envs(minimal_env())
+        .envs(env.iter().copied())
+        .arg("--check-config")
+        .output()
+        .expect("the binary runs");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn check_config_refuses_each_weakening_setting_naming_its_key() {
+    let on = ("GATEWAY__SESSION__ENABLED", "true");
+    let key = ("GATEWAY__SESSION__KEYS", FAKE_SESSION_KEY_1);
+    let twice = format!("{FAKE_SESSION_KEY_1},{FAKE_SESSION_KEY_1}");
+    let cases: [(&[(&str, &str)], &str); 8] = [
+        (
+            &[("GATEWAY__SESSION__COOKIE_NAME", "lgw")],
+            "session.cookie_name",
+        ),
+        (
+            &[on, ("GATEWAY__SESSION__KEYS", ALL_ZERO_KEY)],
+            "session.keys",
+        ),
+        (&[on, ("GATEWAY__SESSION__KEYS", &twice)], "session.keys"),
+        (
+            &[("GATEWAY__SESSION__REFRESH_REUSE_SECS", "61")],
+            "session.refresh_reuse_secs",
+        ),
+        (
+            &[on, key, ("GATEWAY__SESSION__MAX_AGE_SECS", "2592001")],
+            "session.max_age_secs",
+        ),
+        (
+            &[("GATEWAY__SERVER__TRUSTED_PROXIES", "0.0.0.0/0")],
+            "server.trusted_proxies",
+        ),
+        (
+            &[
+                on,
+                key,
+                (
+                    "GATEWAY__SERVER__CORS_ALLOWED_ORIGINS",
+                    "http://app.example.com",
+                ),
+            ],
+            "server.cors_allowed_origins",
+        ),
+        (
+            &[
+                on,
+                key,
+                ("GATEWAY__SESSION__PUBLIC_ORIGIN", "http://app.example.com"),
+            ],
+            "session.public_origin",
+        ),
+    ];
+    for (env, key) in cases {
+        let (code, stderr) = check_config(env);
+        assert!(code.is_some_and(|c| c != 0), "{key}: exit {code:?}");
+        assert!(stderr.contains(key), "{key} not named: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+        for material in [FAKE_SESSION_KEY_1, ALL_ZERO_KEY, "AAAAAAAA", "AAECAwQF"] {
+            assert!(!stderr.contains(material), "{key}: a key quoted: {stderr}");
+        }
+    }
+    // The same binary accepts the safe forms.
+    let (code, stderr) = check_config(&[on, key]);
+    assert_eq!(code, Some(0), "{stderr}");
 }
