@@ -916,3 +916,52 @@ async fn max_connections_defaults_to_ten_thousand_and_must_be_at_least_one() {
     let error = settings_from_env(&env).expect_err("0 is refused");
     assert_eq!(error.key, "server.max_connections");
 }
+
+/// A `GET /healthz` head of exactly `length` bytes (request line, headers
+/// and the blank line) in `headers` header lines, `Host` included.
+fn head_of(length: usize, headers: usize) -> String {
+    let mut head = String::from("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+    for i in 2..headers {
+        head.push_str(&format!("X-H{i}: v\r\n"));
+    }
+    let pad = length.saturating_sub(head.len() + "X-Pad: \r\n\r\n".len());
+    head.push_str(&format!("X-Pad: {}\r\n\r\n", "a".repeat(pad)));
+    assert_eq!(head.len(), length);
+    head
+}
+
+/// The status line the gateway answers `head` with.
+async fn status_line(app: &TestApp, head: &str) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", app.port))
+        .await
+        .expect("connect");
+    // The gateway may answer and close before it has read all of a head it
+    // refuses: a failed write is part of the answer.
+    let _ = stream.write_all(head.as_bytes()).await;
+    let mut answer = vec![0u8; 64];
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut answer))
+        .await
+        .expect("the gateway answers in time")
+        .expect("read");
+    let answer = String::from_utf8_lossy(&answer[..read]).into_owned();
+    answer.lines().next().unwrap_or_default().to_string()
+}
+
+/// The README's request-head limit is actix-http's (3.20, `h1/decoder.rs`
+/// `MAX_BUFFER_SIZE`, `MAX_HEADERS`): a head is refused once 128 KiB are
+/// buffered without its end. The check runs after each read, so a head
+/// delivered in a pause-then-burst pattern can reach the buffer's doubled
+/// capacity, 256 KiB, before it is judged; past that, never.
+#[tokio::test]
+async fn the_request_head_limit_is_128_kib_with_a_256_kib_ceiling_and_96_headers() {
+    let app = spawn_app().await;
+    let ok = "HTTP/1.1 200 OK";
+    let too_large = "HTTP/1.1 431 Request Header Fields Too Large";
+    assert_eq!(status_line(&app, &head_of(128 * 1024, 2)).await, ok);
+    assert_eq!(
+        status_line(&app, &head_of(256 * 1024 + 1, 2)).await,
+        too_large
+    );
+    assert_eq!(status_line(&app, &head_of(4096, 96)).await, ok);
+    assert_eq!(status_line(&app, &head_of(4096, 97)).await, too_large);
+}
