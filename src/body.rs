@@ -1,7 +1,8 @@
 //! The one way a client's request body is read (SPEC §1): strict media
 //! type, a size cap checked while reading, a deadline from the end of the
 //! head to the end of the body, and parse errors that name the field and the
-//! rule, never the value the client sent.
+//! rule, never the value the client sent. What no handler read is dropped
+//! here too, under the same limits ([`BodyDeadline`], SPEC §13).
 //!
 //! `Content-Encoding` is refused earlier, by the front door, so nothing here
 //! ever inflates a body. actix's own `web::Json` is not used: it accepts
@@ -327,6 +328,8 @@ struct WatchedBody {
 }
 
 /// The handler's view of a [`WatchedBody`]; the middleware keeps its own.
+/// The borrow lasts one `poll_next` on one thread, so two views never
+/// overlap.
 struct Watched(Rc<RefCell<WatchedBody>>);
 
 impl Stream for Watched {

@@ -5,6 +5,7 @@
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
@@ -233,6 +234,11 @@ fn run(state: web::Data<AppState>, listener: TcpListener) -> Result<Server, Star
         workers,
     ))
     .client_request_timeout(request_timeout)
+    // After an answer that closes the connection over an unread body,
+    // actix keeps reading and dropping for this long, so the answer is not
+    // lost to a TCP reset; it bounds how long such a connection outlives
+    // `client_body_timeout_ms` (actix's default, pinned: the README states it).
+    .client_disconnect_timeout(LINGER_AFTER_CLOSE)
     .shutdown_timeout(shutdown_timeout)
     // Signals are ours: readiness must turn 503 before the listener closes.
     .disable_signals()
@@ -241,6 +247,9 @@ fn run(state: web::Data<AppState>, listener: TcpListener) -> Result<Server, Star
     .run();
     Ok(server)
 }
+
+/// See `client_disconnect_timeout` in [`run`].
+const LINGER_AFTER_CLOSE: Duration = Duration::from_secs(1);
 
 /// actix caps connections per worker; `server.max_connections` is for the
 /// process. Rounded down, so the process never holds more than the setting
