@@ -1,21 +1,31 @@
 //! The one way a client's request body is read (SPEC §1): strict media
 //! type, a size cap checked while reading, a deadline from the end of the
 //! head to the end of the body, and parse errors that name the field and the
-//! rule, never the value the client sent.
+//! rule, never the value the client sent. What no handler read is dropped
+//! here too, under the same limits ([`BodyDeadline`], SPEC §13).
 //!
 //! `Content-Encoding` is refused earlier, by the front door, so nothing here
 //! ever inflates a body. actix's own `web::Json` is not used: it accepts
 //! `text/json` and any `+json` type, has no body deadline, and its
 //! deserialisation errors quote the client's values.
 
+use std::cell::RefCell;
+use std::future::{ready, Ready};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use actix_web::dev::Payload;
-use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest};
+use actix_web::body::{BodySize, BoxBody, MessageBody};
+use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform};
+use actix_web::error::{InternalError, PayloadError};
+use actix_web::http::{header, ConnectionType};
+use actix_web::web::Bytes;
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
+use tokio::time::Instant;
 
 use crate::error::ApiError;
 
@@ -163,20 +173,203 @@ pub async fn discard(req: &HttpRequest, mut payload: Payload) -> bool {
     if declared_length(req).is_some_and(|length| length > limits.max_bytes) {
         return false;
     }
-    let drain = async {
+    let deadline = Instant::now() + DISCARD_DEADLINE.min(limits.timeout);
+    drain(&mut payload, limits.max_bytes, deadline).await
+}
+
+/// Reads `payload` to its end and drops it: `false` when it passes
+/// `budget` bytes, fails, or has not ended by `deadline`.
+async fn drain<P>(payload: &mut P, budget: usize, deadline: Instant) -> bool
+where
+    P: Stream<Item = Result<Bytes, PayloadError>> + Unpin,
+{
+    let read = async {
         let mut seen = 0usize;
         while let Some(chunk) = payload.next().await {
             let Ok(chunk) = chunk else { return false };
             seen += chunk.len();
-            if seen > limits.max_bytes {
+            if seen > budget {
                 return false;
             }
         }
         true
     };
-    tokio::time::timeout(DISCARD_DEADLINE.min(limits.timeout), drain)
+    tokio::time::timeout_at(deadline, read)
         .await
         .unwrap_or(false)
+}
+
+/// The one decision for a body no handler read to its end (SPEC §13 "No
+/// body without a deadline"): a route that reads none (`/healthz`, a 404,
+/// a 405, `/docs`), an answer given before the body (a refusal, the front
+/// door's 415), a handler that stopped at 408 or 413. Once the answer is
+/// ready, what is left is read and dropped under the same
+/// [`BodyLimits`] as any body, counted from the end of the head; past
+/// either limit the answer says `Connection: close` and actix closes the
+/// connection after writing it.
+///
+/// Without this, actix 3.20 keeps reading a chunked body whose reader is
+/// gone, with no deadline, so one stalled connection per descriptor
+/// exhausted the process. A body that ends in time keeps the connection.
+pub struct BodyDeadline {
+    limits: BodyLimits,
+}
+
+impl BodyDeadline {
+    pub fn new(limits: BodyLimits) -> Self {
+        Self { limits }
+    }
+}
+
+impl<S> Transform<S, ServiceRequest> for BodyDeadline
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<BoxBody>, Error = actix_web::Error>
+        + 'static,
+{
+    type Response = ServiceResponse<BoxBody>;
+    type Error = actix_web::Error;
+    type Transform = BodyDeadlineService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(BodyDeadlineService {
+            service: Rc::new(service),
+            limits: self.limits,
+        }))
+    }
+}
+
+pub struct BodyDeadlineService<S> {
+    service: Rc<S>,
+    limits: BodyLimits,
+}
+
+impl<S> Service<ServiceRequest> for BodyDeadlineService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<BoxBody>, Error = actix_web::Error>
+        + 'static,
+{
+    type Response = ServiceResponse<BoxBody>;
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    actix_web::dev::forward_ready!(service);
+
+    fn call(&self, mut req: ServiceRequest) -> Self::Future {
+        let payload = req.take_payload();
+        if matches!(payload, Payload::None) {
+            // No body announced: nothing to wait for.
+            return Box::pin(self.service.call(req));
+        }
+        let deadline = Instant::now() + self.limits.timeout;
+        let max_bytes = self.limits.max_bytes;
+        let declared_over = declared_length(req.request()).is_some_and(|length| length > max_bytes);
+        let body = Rc::new(RefCell::new(WatchedBody {
+            payload,
+            seen: 0,
+            ended: false,
+        }));
+        req.set_payload(Payload::Stream {
+            payload: Box::pin(Watched(body.clone())),
+        });
+        let service = self.service.clone();
+        Box::pin(async move {
+            let outcome = service.call(req).await;
+            let (ended, seen) = {
+                let body = body.borrow();
+                (body.ended, body.seen)
+            };
+            let closing = match &outcome {
+                Ok(answer) => answer.response().head().connection_type() == ConnectionType::Close,
+                Err(_) => false,
+            };
+            let keep_alive = ended
+                || (!closing
+                    && !declared_over
+                    && drain(
+                        &mut Watched(body.clone()),
+                        max_bytes.saturating_sub(seen),
+                        deadline,
+                    )
+                    .await);
+            if keep_alive {
+                return outcome;
+            }
+            match outcome {
+                Ok(answer) => Ok(answer.map_body(|head, answer_body| {
+                    head.set_connection_type(ConnectionType::Close);
+                    BoxBody::new(HoldingBody {
+                        answer_body,
+                        _body: body,
+                    })
+                })),
+                Err(error) => {
+                    let mut answer = error.error_response();
+                    answer.head_mut().set_connection_type(ConnectionType::Close);
+                    let answer = answer.map_body(|_, answer_body| {
+                        BoxBody::new(HoldingBody {
+                            answer_body,
+                            _body: body,
+                        })
+                    });
+                    Err(InternalError::from_response(error, answer).into())
+                }
+            }
+        })
+    }
+}
+
+/// The request body as the handler reads it, and what it has read so far.
+struct WatchedBody {
+    payload: Payload,
+    seen: usize,
+    ended: bool,
+}
+
+/// The handler's view of a [`WatchedBody`]; the middleware keeps its own.
+/// The borrow lasts one `poll_next` on one thread, so two views never
+/// overlap.
+struct Watched(Rc<RefCell<WatchedBody>>);
+
+impl Stream for Watched {
+    type Item = Result<Bytes, PayloadError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let mut body = self.0.borrow_mut();
+        let next = Pin::new(&mut body.payload).poll_next(cx);
+        match &next {
+            Poll::Ready(Some(Ok(chunk))) => body.seen = body.seen.saturating_add(chunk.len()),
+            Poll::Ready(None) => body.ended = true,
+            _ => {}
+        }
+        next
+    }
+}
+
+/// An answer's body that keeps the unread request body alive until it is
+/// written: actix decides at that moment whether the request body was
+/// left unread (then it closes the connection, after a short lingering
+/// read so the answer is not lost to a reset) or was dropped (then it
+/// would read on with no deadline).
+struct HoldingBody {
+    answer_body: BoxBody,
+    _body: Rc<RefCell<WatchedBody>>,
+}
+
+impl MessageBody for HoldingBody {
+    type Error = Box<dyn std::error::Error>;
+
+    fn size(&self) -> BodySize {
+        self.answer_body.size()
+    }
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        Pin::new(&mut self.answer_body).poll_next(cx)
+    }
 }
 
 /// Reads the whole body, refusing it as soon as it passes `max_bytes`.

@@ -5,12 +5,13 @@
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 
 use crate::auth0::Auth0Client;
-use crate::body::BodyLimits;
+use crate::body::{BodyDeadline, BodyLimits};
 use crate::client_ip::ClientIpConfig;
 use crate::cors::Cors;
 use crate::error::{path_error_handler, query_error_handler};
@@ -221,11 +222,23 @@ fn run(state: web::Data<AppState>, listener: TcpListener) -> Result<Server, Star
             .app_data(web::QueryConfig::default().error_handler(query_error_handler))
             .app_data(client_ip.clone())
             .wrap(FrontDoor::new(client_ip.clone(), cors.clone()))
+            // Outermost: it also sees the answers the front door gives
+            // without calling a route (415 for an encoded body).
+            .wrap(BodyDeadline::new(body_limits))
             .configure(routes::configure)
             .default_service(web::to(routes::not_found))
     })
     .workers(workers)
+    .max_connections(connections_per_worker(
+        server_settings.max_connections,
+        workers,
+    ))
     .client_request_timeout(request_timeout)
+    // After an answer that closes the connection over an unread body,
+    // actix keeps reading and dropping for this long, so the answer is not
+    // lost to a TCP reset; it bounds how long such a connection outlives
+    // `client_body_timeout_ms` (actix's default, pinned: the README states it).
+    .client_disconnect_timeout(LINGER_AFTER_CLOSE)
     .shutdown_timeout(shutdown_timeout)
     // Signals are ours: readiness must turn 503 before the listener closes.
     .disable_signals()
@@ -233,6 +246,17 @@ fn run(state: web::Data<AppState>, listener: TcpListener) -> Result<Server, Star
     .map_err(StartupError::Server)?
     .run();
     Ok(server)
+}
+
+/// See `client_disconnect_timeout` in [`run`].
+const LINGER_AFTER_CLOSE: Duration = Duration::from_secs(1);
+
+/// actix caps connections per worker; `server.max_connections` is for the
+/// process. Rounded down, so the process never holds more than the setting
+/// (up to `workers - 1` fewer), but at least one per worker: with fewer
+/// connections than workers allowed, each worker still takes one.
+fn connections_per_worker(max_connections: usize, workers: usize) -> usize {
+    (max_connections / workers.max(1)).max(1)
 }
 
 /// The `/metrics` listener: one worker, one route, never the public port.
@@ -305,5 +329,32 @@ async fn wait_for_shutdown_signal() -> &'static str {
     {
         let _ = tokio::signal::ctrl_c().await;
         "SIGINT"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::connections_per_worker;
+
+    #[test]
+    fn the_process_total_never_passes_max_connections_and_no_worker_gets_zero() {
+        #[rustfmt::skip]
+        let cases = [
+            // (max_connections, workers, per worker)
+            (10_000, 1, 10_000),
+            (10_000, 2, 5_000),
+            (10_000, 3, 3_333),
+            (4, 2, 2),
+            (5, 2, 2),
+            (1, 4, 1),
+            (10, 0, 10),
+        ];
+        for (max_connections, workers, expected) in cases {
+            assert_eq!(
+                connections_per_worker(max_connections, workers),
+                expected,
+                "{max_connections} over {workers} workers"
+            );
+        }
     }
 }

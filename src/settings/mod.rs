@@ -85,6 +85,8 @@ pub struct RawServer {
     pub client_body_timeout_ms: u64,
     /// The `/metrics` listener; empty = no metrics listener.
     pub metrics_bind: String,
+    /// Open connections the process holds at most (SPEC §13).
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Deserialize)]
@@ -222,6 +224,7 @@ drain_delay_ms = 5000
 client_request_timeout_ms = 5000
 client_body_timeout_ms = 10000
 metrics_bind = "127.0.0.1:9464"
+max_connections = 10000
 
 [auth0]
 email_connection = "email"
@@ -385,6 +388,9 @@ pub struct ServerSettings {
     pub client_body_timeout: Duration,
     /// `None`: no metrics listener.
     pub metrics_bind: Option<SocketAddr>,
+    /// Open connections the process holds at most; past it, new ones wait
+    /// in the kernel's backlog until one closes (SPEC §13).
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Clone)]

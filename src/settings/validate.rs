@@ -52,6 +52,12 @@ pub(super) fn validate_server(raw: RawServer) -> Result<ServerSettings, Settings
             "must be at least 1",
         ));
     }
+    if raw.max_connections == 0 {
+        return Err(SettingsError::new(
+            "server.max_connections",
+            "must be at least 1",
+        ));
+    }
     let metrics_bind = match raw.metrics_bind.trim() {
         "" => None,
         text => Some(text.parse::<SocketAddr>().map_err(|_| {
@@ -73,6 +79,7 @@ pub(super) fn validate_server(raw: RawServer) -> Result<ServerSettings, Settings
         client_request_timeout: Duration::from_millis(raw.client_request_timeout_ms),
         client_body_timeout: Duration::from_millis(raw.client_body_timeout_ms),
         metrics_bind,
+        max_connections: raw.max_connections,
     })
 }
 

@@ -631,3 +631,337 @@ fn debug_output_never_shows_codes_tokens_or_identifiers() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// No body without a deadline (SPEC §13): a body sent to a route that reads
+// none is read and dropped under server.max_body_bytes and
+// server.client_body_timeout_ms; past either, the connection closes.
+// ---------------------------------------------------------------------------
+
+/// How long a test waits for the gateway to close a connection: the body
+/// deadline the tests set (300 ms) plus actix's lingering close (1 s), with
+/// room for a loaded machine.
+const CLOSE_BOUND: Duration = Duration::from_secs(3);
+
+/// What the gateway sent on a connection, when its first byte came and
+/// when the connection closed (EOF or a reset), each counted from the end
+/// of the request head; `closed` is `None` when it was still open after
+/// [`CLOSE_BOUND`].
+struct Ending {
+    answer: String,
+    answered: Option<Duration>,
+    closed: Option<Duration>,
+}
+
+/// Reads until the gateway closes the connection or [`CLOSE_BOUND`] passes.
+async fn read_until_closed(
+    reader: &mut tokio::net::tcp::OwnedReadHalf,
+    started: Instant,
+) -> Ending {
+    let mut received = Vec::new();
+    let mut answered = None;
+    let mut buffer = [0u8; 4096];
+    let closed = loop {
+        let left = CLOSE_BOUND.saturating_sub(started.elapsed());
+        match tokio::time::timeout(left, reader.read(&mut buffer)).await {
+            Err(_) => break None,
+            Ok(Ok(0)) | Ok(Err(_)) => break Some(started.elapsed()),
+            Ok(Ok(read)) => {
+                answered.get_or_insert_with(|| started.elapsed());
+                received.extend_from_slice(&buffer[..read]);
+            }
+        }
+    };
+    Ending {
+        answer: String::from_utf8_lossy(&received).into_owned(),
+        answered,
+        closed,
+    }
+}
+
+/// Sends `head` and the first part of a body, then nothing (the write half
+/// stays open: silence, not EOF), and reads until the gateway closes.
+async fn stalled_body(app: &TestApp, head: String, start_of_body: &str) -> Ending {
+    let stream = TcpStream::connect(("127.0.0.1", app.port))
+        .await
+        .expect("connect");
+    let (mut reader, mut writer) = stream.into_split();
+    writer
+        .write_all(format!("{head}{start_of_body}").as_bytes())
+        .await
+        .expect("head");
+    let ending = read_until_closed(&mut reader, Instant::now()).await;
+    drop(writer);
+    ending
+}
+
+/// A request head for `request_line` announcing a chunked body.
+fn chunked_head(request_line: &str) -> String {
+    format!("{request_line} HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n")
+}
+
+/// A request head for `request_line` announcing `length` body bytes.
+fn sized_head(request_line: &str, length: usize) -> String {
+    format!("{request_line} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {length}\r\n\r\n")
+}
+
+/// Routes that read no body: the ops and docs routes, a route of a
+/// disabled feature, an unknown path, a method a route does not serve.
+const ROUTES_THAT_READ_NO_BODY: [(&str, u16); 7] = [
+    ("GET /healthz", 200),
+    ("GET /readyz", 200),
+    ("GET /openapi.json", 200),
+    ("GET /docs/", 200),
+    ("GET /session", 404),
+    ("GET /no/such/path", 404),
+    ("DELETE /healthz", 405),
+];
+
+#[tokio::test]
+async fn a_stalled_body_on_a_route_that_reads_none_is_closed_at_the_body_deadline() {
+    let app = spawn_app_with(&[("GATEWAY__SERVER__CLIENT_BODY_TIMEOUT_MS", "300")]).await;
+    let calls = ROUTES_THAT_READ_NO_BODY.iter().flat_map(|&(line, status)| {
+        // One chunk, or 5 of 100 announced bytes, then silence.
+        [
+            (line, status, chunked_head(line), "5\r\nhello\r\n"),
+            (line, status, sized_head(line, 100), "hello"),
+        ]
+    });
+    let answers = futures_util::future::join_all(calls.map(|(line, status, head, body)| {
+        let app = &app;
+        async move { (line, status, stalled_body(app, head, body).await) }
+    }))
+    .await;
+
+    for (line, status, ending) in answers {
+        let Ending {
+            answer,
+            answered,
+            closed,
+        } = ending;
+        let closed = closed.unwrap_or_else(|| panic!("{line}: still open after {CLOSE_BOUND:?}"));
+        println!("{line}: answered after {answered:?}, closed after {closed:?}");
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {status} ")),
+            "{line}: {answer}"
+        );
+        assert!(
+            answer.to_ascii_lowercase().contains("connection: close"),
+            "{line}: {answer}"
+        );
+        // The body had its deadline before the answer said close.
+        assert!(
+            answered.is_some_and(|at| at >= Duration::from_millis(290)),
+            "{line}: {answered:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_body_over_max_body_bytes_to_a_route_that_reads_none_closes_the_connection() {
+    // The body deadline stays at its 10 s default: only the size closes.
+    let app = spawn_app_with(&[("GATEWAY__SERVER__MAX_BODY_BYTES", "1024")]).await;
+
+    // Chunked, endless: 512-byte chunks every 10 ms until the gateway
+    // closes (or 4 s pass).
+    let stream = TcpStream::connect(("127.0.0.1", app.port))
+        .await
+        .expect("connect");
+    let (mut reader, mut writer) = stream.into_split();
+    writer
+        .write_all(chunked_head("GET /healthz").as_bytes())
+        .await
+        .expect("head");
+    let started = Instant::now();
+    let chunk = format!("200\r\n{}\r\n", "a".repeat(512));
+    let endless = tokio::spawn(async move {
+        while started.elapsed() < Duration::from_secs(4) {
+            if writer.write_all(chunk.as_bytes()).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    });
+    let Ending {
+        answer,
+        answered,
+        closed,
+    } = read_until_closed(&mut reader, started).await;
+    endless.abort();
+    let closed = closed.unwrap_or_else(|| panic!("still open after {CLOSE_BOUND:?}: {answer}"));
+    println!("endless chunked body: answered after {answered:?}, closed after {closed:?}");
+    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("connection: close"),
+        "{answer}"
+    );
+
+    // Announced over the cap: not read at all.
+    let Ending { answer, closed, .. } =
+        stalled_body(&app, sized_head("GET /healthz", 1 << 20), "").await;
+    assert!(
+        closed.is_some(),
+        "still open after {CLOSE_BOUND:?}: {answer}"
+    );
+    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("connection: close"),
+        "{answer}"
+    );
+}
+
+#[tokio::test]
+async fn a_small_body_sent_whole_to_a_route_that_reads_none_keeps_the_connection() {
+    let app = spawn_app().await;
+    for (head, body) in [
+        (sized_head("GET /healthz", 5), "hello"),
+        (chunked_head("GET /healthz"), "5\r\nhello\r\n0\r\n\r\n"),
+    ] {
+        let mut stream = TcpStream::connect(("127.0.0.1", app.port))
+            .await
+            .expect("connect");
+        // The body comes in its own segment, after the head: the route has
+        // answered before it arrives.
+        stream.write_all(head.as_bytes()).await.expect("head");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        stream.write_all(body.as_bytes()).await.expect("body");
+        let (first, _) = exchange(&mut stream, "").await;
+        assert!(first.starts_with("http/1.1 200"), "{head}: {first}");
+        assert!(!first.contains("connection: close"), "{head}: {first}");
+
+        let (second, _) = exchange(
+            &mut stream,
+            "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+        )
+        .await;
+        assert!(second.starts_with("http/1.1 200"), "{head}: {second}");
+    }
+}
+
+/// Writes `request` on `stream` (nothing when empty) and reads one whole
+/// answer: the head (lower-cased) and `Content-Length` bytes of body.
+async fn exchange(stream: &mut TcpStream, request: &str) -> (String, String) {
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&received).into_owned();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let head = text[..end].to_ascii_lowercase();
+            let length = head
+                .lines()
+                .find_map(|line| line.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            if received.len() >= end + 4 + length {
+                return (head, text[end + 4..end + 4 + length].to_string());
+            }
+        }
+        let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buffer))
+            .await
+            .expect("the gateway answers in time")
+            .expect("read");
+        assert!(read > 0, "the connection closed mid-answer: {text}");
+        received.extend_from_slice(&buffer[..read]);
+    }
+}
+
+#[tokio::test]
+async fn max_connections_caps_the_open_connections_of_the_process() {
+    let app = spawn_app_with(&[
+        ("GATEWAY__SERVER__MAX_CONNECTIONS", "4"),
+        ("GATEWAY__SERVER__WORKERS", "2"),
+    ])
+    .await;
+    let healthz = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    // Four connections, each answered once and then held open (keep-alive).
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let mut stream = TcpStream::connect(("127.0.0.1", app.port))
+            .await
+            .expect("connect");
+        let (head, _) = exchange(&mut stream, healthz).await;
+        assert!(head.starts_with("http/1.1 200"), "{head}");
+        held.push(stream);
+    }
+
+    // A fifth: the kernel completes the handshake, the gateway does not
+    // take the connection while four are open.
+    let mut fifth = TcpStream::connect(("127.0.0.1", app.port))
+        .await
+        .expect("connect");
+    fifth.write_all(healthz.as_bytes()).await.expect("write");
+    let mut buffer = [0u8; 1];
+    let early = tokio::time::timeout(Duration::from_millis(500), fifth.read(&mut buffer)).await;
+    assert!(early.is_err(), "the fifth connection was served: {early:?}");
+
+    // One closes: the fifth is served.
+    drop(held.pop());
+    let (head, _) = exchange(&mut fifth, "").await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+}
+
+#[tokio::test]
+async fn max_connections_defaults_to_ten_thousand_and_must_be_at_least_one() {
+    let settings = settings_from_env(&base_env("http://127.0.0.1:9")).expect("valid");
+    assert_eq!(settings.server.max_connections, 10_000);
+    let env = [
+        base_env("http://127.0.0.1:9"),
+        vec![(
+            "GATEWAY__SERVER__MAX_CONNECTIONS".to_string(),
+            "0".to_string(),
+        )],
+    ]
+    .concat();
+    let error = settings_from_env(&env).expect_err("0 is refused");
+    assert_eq!(error.key, "server.max_connections");
+}
+
+/// A `GET /healthz` head of exactly `length` bytes (request line, headers
+/// and the blank line) in `headers` header lines, `Host` included.
+fn head_of(length: usize, headers: usize) -> String {
+    let mut head = String::from("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+    for i in 2..headers {
+        head.push_str(&format!("X-H{i}: v\r\n"));
+    }
+    let pad = length.saturating_sub(head.len() + "X-Pad: \r\n\r\n".len());
+    head.push_str(&format!("X-Pad: {}\r\n\r\n", "a".repeat(pad)));
+    assert_eq!(head.len(), length);
+    head
+}
+
+/// The status line the gateway answers `head` with.
+async fn status_line(app: &TestApp, head: &str) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", app.port))
+        .await
+        .expect("connect");
+    // The gateway may answer and close before it has read all of a head it
+    // refuses: a failed write is part of the answer.
+    let _ = stream.write_all(head.as_bytes()).await;
+    let mut answer = vec![0u8; 64];
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut answer))
+        .await
+        .expect("the gateway answers in time")
+        .expect("read");
+    let answer = String::from_utf8_lossy(&answer[..read]).into_owned();
+    answer.lines().next().unwrap_or_default().to_string()
+}
+
+/// The README's request-head limit is actix-http's (3.20, `h1/decoder.rs`
+/// `MAX_BUFFER_SIZE`, `MAX_HEADERS`): a head is refused once 128 KiB are
+/// buffered without its end. The check runs after each read, so a head
+/// delivered in a pause-then-burst pattern can reach the buffer's doubled
+/// capacity, 256 KiB, before it is judged; past that, never.
+#[tokio::test]
+async fn the_request_head_limit_is_128_kib_with_a_256_kib_ceiling_and_96_headers() {
+    let app = spawn_app().await;
+    let ok = "HTTP/1.1 200 OK";
+    let too_large = "HTTP/1.1 431 Request Header Fields Too Large";
+    assert_eq!(status_line(&app, &head_of(128 * 1024, 2)).await, ok);
+    assert_eq!(
+        status_line(&app, &head_of(256 * 1024 + 1, 2)).await,
+        too_large
+    );
+    assert_eq!(status_line(&app, &head_of(4096, 96)).await, ok);
+    assert_eq!(status_line(&app, &head_of(4096, 97)).await, too_large);
+}
