@@ -269,7 +269,10 @@ def flow_mfa_otp(client: Client) -> None:
 
     challenge = check(
         mfa_challenge.sync_detailed(
-            client=bearer, body=models.MfaChallengeRequest(challenge_type=models.MfaChallengeType("otp"))
+            client=bearer,
+            body=models.MfaChallengeOtp(
+                challenge_type=literal("MfaChallengeOtpChallengeType", "otp"), authenticator_id=otp[0].id
+            ),
         ),
         200,
         models.MfaChallengeResponse,

@@ -115,16 +115,19 @@ export async function loginWithEmailCode(
   return tokensOf(mfa.data);
 }
 
-/** Out-of-band second factor (SMS, voice, email): challenge, then verify. */
+/** Out-of-band second factor (SMS, voice, email): challenge the named
+ *  authenticator (an `id` from `GET /mfa/authenticators`; an `oob`
+ *  challenge must name one), then verify. */
 export async function verifyOutOfBand(
   baseUrl: string,
   mfaToken: string,
+  authenticatorId: string,
   prompt: Prompt,
 ): Promise<TokenSet> {
   const client = gateway(baseUrl);
   const headers = { Authorization: `Bearer ${mfaToken}` };
   const challenge = await client.POST("/mfa/challenge", {
-    body: { challenge_type: "oob" },
+    body: { challenge_type: "oob", authenticator_id: authenticatorId },
     headers,
   });
   if (challenge.error) {

@@ -238,6 +238,7 @@ impl LocalLimits {
                 .hasher
                 .hash_one(("mfa_token", crate::domain::mfa_token_key(token))),
             Subject::Phone(number) => self.hasher.hash_one(("phone", number)),
+            Subject::Authenticator(id) => self.hasher.hash_one(("authenticator", id)),
             Subject::Everyone => 0,
         }
     }

@@ -117,6 +117,9 @@ pub enum Subject<'a> {
     MfaToken(&'a str),
     /// A destination phone number (E.164).
     Phone(&'a str),
+    /// An Auth0 authenticator id (`sms|dev_…`): the enrolled number a
+    /// challenge texts, the same across logins (SPEC §13).
+    Authenticator(&'a str),
     /// One bucket for all callers.
     Everyone,
 }
@@ -132,11 +135,12 @@ pub fn network(ip: IpAddr) -> (u8, u64) {
 }
 
 /// Where a text or call goes, for `sms_per_phone`: the number when the
-/// request names it, else the mfa_token whose enrolled number Auth0 picks.
+/// request names it, else the enrolled authenticator a challenge names.
+/// Never the mfa_token: every login brings a new one (SPEC §13).
 #[derive(Debug, Clone, Copy)]
 pub enum SmsDestination<'a> {
     Number(&'a str),
-    MfaToken(&'a str),
+    Authenticator(&'a str),
 }
 
 /// The limits every route asks before Auth0 is called.
@@ -262,7 +266,7 @@ impl Limits {
     ) -> Result<(), Refusal> {
         let per_phone = match destination {
             SmsDestination::Number(number) => Subject::Phone(number),
-            SmsDestination::MfaToken(token) => Subject::MfaToken(token),
+            SmsDestination::Authenticator(id) => Subject::Authenticator(id),
         };
         self.charge_with_ip(
             ip,

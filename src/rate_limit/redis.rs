@@ -121,6 +121,9 @@ impl RedisLimits {
                 &[b"mfa_token", crate::domain::mfa_token_key(token).as_bytes()],
             ),
             Subject::Phone(number) => self.store.key(id.name(), &[b"phone", number.as_bytes()]),
+            Subject::Authenticator(authenticator) => self
+                .store
+                .key(id.name(), &[b"authenticator", authenticator.as_bytes()]),
             Subject::Everyone => self.store.key(id.name(), &[b"everyone"]),
         }
     }

@@ -6,7 +6,6 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 use super::{caller, no_store_json, paths, scoped_resource};
 use crate::auth0::{
@@ -253,34 +252,91 @@ async fn associate(
     Ok(no_store_json(&answer))
 }
 
-/// Auth0's ids of phone authenticators start with their channel.
-fn is_phone_authenticator(id: &str) -> bool {
-    id.starts_with("sms|") || id.starts_with("voice|")
-}
-
-/// Which kind of challenge, and optionally which authenticator.
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-#[schema(as = MfaChallengeRequest, examples(json!({"challenge_type": "oob", "authenticator_id": "sms|dev_NU1Ofuw3Cw0XCt5x"})))]
 pub struct ChallengeBody {
     pub challenge_type: ChallengeType,
-    /// An `id` from `GET /mfa/authenticators`; default: Auth0 picks one.
-    #[schema(pattern = r"^[\x21-\x7E]{1,512}$", min_length = 1, max_length = 512)]
     pub authenticator_id: Option<String>,
+}
+
+/// What a `/mfa/challenge` call asks Auth0 for.
+enum Challenge {
+    /// The user reads the code from their app: nothing is sent.
+    Otp { authenticator_id: Option<Sensitive> },
+    /// Auth0 sends a message to this authenticator. It must be named
+    /// (SPEC §13): left to Auth0, the message could go to a phone while the
+    /// gateway could not tell whose budget it spends.
+    Oob { authenticator_id: Sensitive },
+}
+
+impl ChallengeBody {
+    fn into_challenge(self) -> Result<Challenge, String> {
+        let authenticator_id = self
+            .authenticator_id
+            .map(|id| visible_ascii("authenticator_id", &id, MAX_OPAQUE_CHARS))
+            .transpose()?;
+        match (self.challenge_type, authenticator_id) {
+            (ChallengeType::Otp, authenticator_id) => Ok(Challenge::Otp { authenticator_id }),
+            (ChallengeType::Oob, Some(authenticator_id)) => Ok(Challenge::Oob { authenticator_id }),
+            (ChallengeType::Oob, None) => Err(
+                "authenticator_id is required for an oob challenge: an id from GET \
+                 /mfa/authenticators"
+                    .into(),
+            ),
+        }
+    }
+}
+
+impl Challenge {
+    fn challenge_type(&self) -> ChallengeType {
+        match self {
+            Self::Otp { .. } => ChallengeType::Otp,
+            Self::Oob { .. } => ChallengeType::Oob,
+        }
+    }
+
+    fn authenticator_id(&self) -> Option<&str> {
+        match self {
+            Self::Otp { authenticator_id } => authenticator_id.as_ref().map(Sensitive::expose),
+            Self::Oob { authenticator_id } => Some(authenticator_id.expose()),
+        }
+    }
+
+    /// The authenticator whose number Auth0 will text or phone, if the
+    /// challenge may do that. Auth0's ids start with their channel
+    /// (`sms|…`, `voice|…`, `email|…`, `push|…`); an out-of-band id that is
+    /// not an email or a push one is taken for a phone, since what Auth0
+    /// sends to an id the gateway does not recognise is unknown, and
+    /// counting a message that was no text costs less than missing a text.
+    fn phone_authenticator(&self) -> Option<&str> {
+        match self {
+            Self::Oob { authenticator_id } => {
+                let id = authenticator_id.expose();
+                let other_channel = ["email|", "push|"]
+                    .iter()
+                    .any(|prefix| id.starts_with(prefix));
+                (!other_channel).then_some(id)
+            }
+            Self::Otp { .. } => None,
+        }
+    }
 }
 
 /// Challenge an enrolled factor
 ///
-/// For `oob` Auth0 sends the SMS, voice call, email or push and the answer
-/// carries the `oob_code` for `POST /mfa/verify`; for `otp` the user reads
-/// the code from their app.
+/// For `oob` Auth0 sends the SMS, voice call, email or push of the named
+/// `authenticator_id` (required) and the answer carries the `oob_code` for
+/// `POST /mfa/verify`; for `otp` the user reads the code from their app.
+/// A text or call spends the authenticator's `sms_per_phone` budget, the
+/// same at every login, and is judged by the SMS fraud guard under the
+/// country of the number this mfa_token enrolled, or `unknown`.
 #[utoipa::path(
     post,
     path = paths::MFA_CHALLENGE,
     tag = "mfa",
     operation_id = "mfaChallenge",
     security(("bearer" = [])),
-    request_body(content = ChallengeBody, content_type = "application/json"),
+    request_body(content = super::schemas::MfaChallengeRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "Challenge sent.", body = crate::auth0::ChallengeAnswer, headers(
             ("Cache-Control" = String, description = "`no-store`: the body holds an `oob_code`."),
@@ -295,40 +351,39 @@ async fn challenge(
     req: HttpRequest,
     body: JsonBody<ChallengeBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let authenticator_id = body
-        .authenticator_id
-        .as_deref()
-        .map(|id| visible_ascii("authenticator_id", id, MAX_OPAQUE_CHARS))
-        .transpose()
+    let challenge = body
+        .into_inner()
+        .into_challenge()
         .map_err(ApiError::invalid_request)?;
     let mfa_token = bearer.0.expose();
-    let texts = body.challenge_type == ChallengeType::Oob
-        && authenticator_id
-            .as_ref()
-            .is_none_or(|id| is_phone_authenticator(id.expose()));
-    // A challenge that may text or phone: the country its mfa_token's number
-    // was enrolled with through this gateway, else `unknown` (SPEC §4, §8).
-    let country = if texts {
-        let country = state
-            .sms
-            .token_country(mfa_token)
-            .await
-            .unwrap_or(Country::Unknown);
-        state.sms.check_allowed(country, false)?;
-        state.sms.check_paused(country).await?;
-        state
-            .limits
-            .check_sms_send(ip.0, SmsDestination::MfaToken(mfa_token))
-            .await?;
-        Some(country)
-    } else {
-        state.limits.check_ip_left_to_route(ip.0).await?;
-        None
+    // A text or call: the country of the number this mfa_token enrolled
+    // through the gateway, else `unknown`, which the fraud guard judges
+    // like any country; the per-number budget is the authenticator's,
+    // which outlives the mfa_token (SPEC §4, §8, §13).
+    let country = match challenge.phone_authenticator() {
+        Some(authenticator_id) => {
+            let country = state
+                .sms
+                .token_country(mfa_token)
+                .await
+                .unwrap_or(Country::Unknown);
+            state.sms.check_allowed(country, false)?;
+            state.sms.check_paused(country).await?;
+            state
+                .limits
+                .check_sms_send(ip.0, SmsDestination::Authenticator(authenticator_id))
+                .await?;
+            Some(country)
+        }
+        None => {
+            state.limits.check_ip_left_to_route(ip.0).await?;
+            None
+        }
     };
     let request = ChallengeRequest {
         mfa_token,
-        challenge_type: body.challenge_type,
-        authenticator_id: authenticator_id.as_ref().map(Sensitive::expose),
+        challenge_type: challenge.challenge_type(),
+        authenticator_id: challenge.authenticator_id(),
     };
     let answer = state
         .auth0
@@ -534,6 +589,66 @@ mod tests {
             assert!(bearer(bad).is_err(), "{bad:?}");
         }
         assert!(parse_bearer(None).is_err());
+    }
+
+    /// The challenge type, and the authenticator whose number is texted.
+    fn challenge(json: serde_json::Value) -> Result<(ChallengeType, Option<String>), String> {
+        let body: ChallengeBody = serde_json::from_value(json).map_err(|e| e.to_string())?;
+        let challenge = body.into_challenge()?;
+        Ok((
+            challenge.challenge_type(),
+            challenge.phone_authenticator().map(str::to_string),
+        ))
+    }
+
+    #[test]
+    fn an_oob_challenge_names_its_authenticator_and_phones_are_texts() {
+        use serde_json::json;
+        let text = |id: &str| Ok((ChallengeType::Oob, Some(id.to_string())));
+        let no_text = |kind| Ok((kind, None));
+        for (body, expected) in [
+            (
+                json!({"challenge_type": "otp"}),
+                no_text(ChallengeType::Otp),
+            ),
+            (
+                json!({"challenge_type": "otp", "authenticator_id": "totp|dev_a"}),
+                no_text(ChallengeType::Otp),
+            ),
+            (
+                json!({"challenge_type": "oob", "authenticator_id": "sms|dev_a"}),
+                text("sms|dev_a"),
+            ),
+            (
+                json!({"challenge_type": "oob", "authenticator_id": "voice|dev_a"}),
+                text("voice|dev_a"),
+            ),
+            // An id the gateway does not recognise may be a phone.
+            (
+                json!({"challenge_type": "oob", "authenticator_id": "SMS|dev_a"}),
+                text("SMS|dev_a"),
+            ),
+            (
+                json!({"challenge_type": "oob", "authenticator_id": "email|dev_a"}),
+                no_text(ChallengeType::Oob),
+            ),
+            (
+                json!({"challenge_type": "oob", "authenticator_id": "push|dev_a"}),
+                no_text(ChallengeType::Oob),
+            ),
+        ] {
+            assert_eq!(challenge(body.clone()), expected, "{body}");
+        }
+        let missing = challenge(json!({"challenge_type": "oob"}));
+        assert!(
+            missing
+                .as_ref()
+                .is_err_and(|e| e.contains("authenticator_id")),
+            "{missing:?}"
+        );
+        assert!(
+            challenge(json!({"challenge_type": "oob", "authenticator_id": "sms|a b"})).is_err()
+        );
     }
 
     fn proof(json: serde_json::Value) -> Result<&'static str, String> {

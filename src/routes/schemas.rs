@@ -1,5 +1,6 @@
 //! Schemas written by hand: the request bodies whose fields are either/or
-//! (`/login/start`, `/login/verify`, `/mfa/associate`, `/mfa/verify`).
+//! (`/login/start`, `/login/verify`, `/mfa/associate`, `/mfa/challenge`,
+//! `/mfa/verify`).
 //! Each is a `oneOf` of named component schemas, one closed object per
 //! branch (`LoginVerifyByEmail`, `MfaAssociateSms`, …), so every client
 //! generator gets one type per branch with a name that says what it is.
@@ -459,6 +460,74 @@ request_union!(
         MfaAssociateVoice,
         MfaAssociateEmail
     ]
+);
+
+hand_schema!(
+    /// `POST /mfa/challenge` of an authenticator app.
+    MfaChallengeOtp,
+    || {
+        branch(
+            "Challenge an authenticator app: nothing is sent; the user reads the code \
+             from the app and it goes to `POST /mfa/verify` `{\"otp\"}`.",
+            json!({"challenge_type": "otp", "authenticator_id": "totp|dev_Ahx4AKyCdjY3hVnO"}),
+        )
+        .property(
+            "challenge_type",
+            factor_schema("otp", "`otp`: a code from an authenticator app."),
+        )
+        .required("challenge_type")
+        .property(
+            "authenticator_id",
+            nullable_opaque(
+                "An `id` from `GET /mfa/authenticators`; default: Auth0 picks the app.",
+                "totp|dev_Ahx4AKyCdjY3hVnO",
+            ),
+        )
+        .build()
+        .into()
+    }
+);
+
+hand_schema!(
+    /// `POST /mfa/challenge` of an out-of-band factor.
+    MfaChallengeOob,
+    || {
+        branch(
+            "Challenge an out-of-band factor: Auth0 sends the text, voice call, email or \
+             push of the named authenticator, and the answer's `oob_code` goes to `POST \
+             /mfa/verify`.",
+            json!({"challenge_type": "oob", "authenticator_id": "sms|dev_NU1Ofuw3Cw0XCt5x"}),
+        )
+        .property(
+            "challenge_type",
+            factor_schema("oob", "`oob`: a text, voice call, email or push."),
+        )
+        .required("challenge_type")
+        .property(
+            "authenticator_id",
+            opaque_schema(
+                "An `id` from `GET /mfa/authenticators`; required (without it the answer \
+                 is `400 invalid_request`). A text or call (`sms|…`, `voice|…`) spends \
+                 that authenticator's `sms_per_phone` budget, the same at every login.",
+                "sms|dev_NU1Ofuw3Cw0XCt5x",
+            ),
+        )
+        .required("authenticator_id")
+        .build()
+        .into()
+    }
+);
+
+request_union!(
+    /// `POST /mfa/challenge`: which kind of challenge, of which authenticator.
+    MfaChallengeRequest,
+    "Which kind of challenge, told apart by `challenge_type`. An `oob` challenge must \
+     name its `authenticator_id`; an `otp` one may.",
+    Some((
+        "challenge_type",
+        &[("otp", "MfaChallengeOtp"), ("oob", "MfaChallengeOob")]
+    )),
+    [MfaChallengeOtp, MfaChallengeOob]
 );
 
 hand_schema!(

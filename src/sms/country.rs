@@ -11,7 +11,11 @@
 //! - a shared code (+1, +7, +44, …) tries its regions in metadata order:
 //!   a region with leading digits matches on those, another on its
 //!   number patterns (general description and one number type), as
-//!   libphonenumber does, with the patterns compiled anchored.
+//!   libphonenumber does, with the patterns compiled anchored;
+//! - a number of a shared code that no region claims (an unassigned range,
+//!   where libphonenumber answers "no region") is the code's main region
+//!   (SPEC §13): `unknown` would put it beside texts the guard cannot
+//!   place, and out of reach of `sms.allowed_countries`.
 //!
 //! A test checks the tables against `phonenumber`'s own answer for every
 //! example number in the metadata.
@@ -24,8 +28,9 @@ use phonenumber::metadata::{Descriptor, DATABASE};
 use regex_lite::Regex;
 
 /// A destination country: an ISO 3166-1 alpha-2 code, or `unknown` (a
-/// number libphonenumber cannot place, or a challenge whose number the
-/// gateway never saw).
+/// number of a calling code no country has, such as a global service
+/// number, or a challenge whose number the gateway never saw). The fraud
+/// guard judges `unknown` like any country.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Country {
     Known(Id),
@@ -55,6 +60,15 @@ impl Country {
         code.parse::<Id>().ok().map(Self::Known)
     }
 
+    /// The inverse of [`Self::as_str`]: an alpha-2 code or `unknown`, as
+    /// the shared store (SPEC §9) keeps them.
+    pub fn from_label(label: &str) -> Option<Self> {
+        match label {
+            "unknown" => Some(Self::Unknown),
+            code => Self::from_code(code),
+        }
+    }
+
     /// `US`, `FR`, …, or `unknown`: the metrics label and log field.
     pub fn as_str(&self) -> &str {
         match self {
@@ -74,18 +88,19 @@ impl Country {
 enum Entry {
     /// One region (or a non-geographic code such as +800: `unknown`).
     Single(Country),
-    /// Several regions, tried in metadata order.
-    Shared(Vec<Region>),
+    /// Several regions, tried in metadata order; `main` when none claims
+    /// the number.
+    Shared { regions: Vec<Region>, main: Country },
 }
 
 impl Entry {
     fn country(&self, national: &str) -> Country {
         match self {
             Self::Single(country) => *country,
-            Self::Shared(regions) => regions
+            Self::Shared { regions, main } => regions
                 .iter()
                 .find(|region| region.claims(national))
-                .map_or(Country::Unknown, |region| region.country),
+                .map_or(*main, |region| region.country),
         }
     }
 }
@@ -159,11 +174,26 @@ fn build_table() -> HashMap<u16, Entry> {
         let entry = if let [only] = regions.as_slice() {
             Entry::Single(Country::from_code(only).unwrap_or(Country::Unknown))
         } else {
-            Entry::Shared(regions.iter().filter_map(|id| region(id)).collect())
+            Entry::Shared {
+                regions: regions.iter().filter_map(|id| region(id)).collect(),
+                main: main_region(code),
+            }
         };
         table.insert(code, entry);
     }
     table
+}
+
+/// The region libphonenumber's metadata marks as the calling code's main
+/// country (`GB` for +44, `US` for +1, `RU` for +7).
+fn main_region(code: u16) -> Country {
+    DATABASE
+        .by_code(&code)
+        .unwrap_or_default()
+        .iter()
+        .find(|metadata| metadata.is_main_country_for_code())
+        .and_then(|metadata| Country::from_code(metadata.id()))
+        .unwrap_or(Country::Unknown)
 }
 
 fn region(id: &str) -> Option<Region> {
@@ -215,6 +245,34 @@ mod tests {
             ("+2348031234567", "NG"),
         ] {
             assert_eq!(Country::of_number(number).as_str(), country, "{number}");
+        }
+    }
+
+    /// SPEC §13: a number of a shared calling code that no region's
+    /// metadata claims (an unassigned range) is its main region's.
+    #[test]
+    fn numbers_no_region_claims_count_under_their_calling_codes_main_region() {
+        for (number, country) in [
+            ("+447612345678", "GB"),
+            ("+441000000000", "GB"),
+            ("+446123456789", "GB"),
+            ("+12002345678", "US"),
+            ("+19992345678", "US"),
+            ("+71001234567", "RU"),
+        ] {
+            assert_eq!(Country::of_number(number).as_str(), country, "{number}");
+            // libphonenumber itself places none of them.
+            let parsed = phonenumber::parse(None, number).map(|p| p.country().id());
+            assert!(matches!(parsed, Ok(None)), "{number}: {parsed:?}");
+        }
+    }
+
+    #[test]
+    fn every_shared_calling_code_has_a_main_region() {
+        for (code, entry) in table() {
+            if let Entry::Shared { main, .. } = entry {
+                assert_ne!(*main, Country::Unknown, "+{code}");
+            }
         }
     }
 
@@ -294,5 +352,10 @@ mod tests {
             Some("FR".into())
         );
         assert_eq!(Country::from_code("XX"), None);
+        for country in [Country::from_code("GB"), Some(Country::Unknown)] {
+            let label = country.map(|c| c.as_str().to_string()).unwrap_or_default();
+            assert_eq!(Country::from_label(&label), country, "{label}");
+        }
+        assert_eq!(Country::from_label("Unknown"), None);
     }
 }

@@ -3,7 +3,10 @@
 //! Auth0 accepted and the verifications that followed over a sliding
 //! window; a country whose conversion falls below `min_conversion` after
 //! `min_sends` is paused for `pause_secs`. Other countries, and email, are
-//! never touched; `unknown` is counted but never paused.
+//! never touched. `unknown` (an MFA challenge to a number enrolled
+//! elsewhere, a number of no country) is judged like any country: left
+//! unjudged, it was the open door for pumping through `/mfa/challenge`
+//! (SPEC §13).
 //!
 //! Memory is bounded by the number of countries (about 250): the state is a
 //! fixed ring of time slots per country, whatever the number of distinct
@@ -105,7 +108,7 @@ impl FraudGuard {
     /// How long `country` stays paused, if it is. A pause that has ended
     /// starts the country over with empty counters.
     pub fn paused_for(&self, country: Country, now: Instant) -> Option<Duration> {
-        if !self.settings.enabled || country == Country::Unknown {
+        if !self.settings.enabled {
             return None;
         }
         let mut countries = self.lock();
@@ -133,9 +136,6 @@ impl FraudGuard {
             return None;
         }
         window.slot(step).sends += 1;
-        if country == Country::Unknown {
-            return None;
-        }
         let (sends, verifications) = window.totals(step);
         let converting = verifications as f64 / sends as f64 >= self.settings.min_conversion;
         if sends < self.settings.min_sends || converting {
@@ -289,12 +289,23 @@ mod tests {
     }
 
     #[test]
-    fn unknown_is_counted_but_never_paused() {
+    fn unknown_is_judged_and_paused_like_any_country() {
         let (guard, t) = new_guard();
-        for _ in 0..100 {
+        for _ in 0..9 {
             assert_eq!(guard.record_send(Country::Unknown, t), None);
         }
-        assert_eq!(guard.paused_for(Country::Unknown, t), None);
+        assert_eq!(
+            guard.record_send(Country::Unknown, t),
+            Some(Trip {
+                sends: 10,
+                verifications: 0
+            })
+        );
+        assert_eq!(
+            guard.paused_for(Country::Unknown, t),
+            Some(Duration::from_secs(900))
+        );
+        assert_eq!(guard.paused_for(FR, t), None);
     }
 
     #[test]

@@ -71,9 +71,10 @@ impl SmsGuard {
 
     /// May the gateway ask Auth0 to text or phone this country?
     /// `number_seen`: the number is in the request (login, enrollment), so
-    /// an unknown country is one `sms.allowed_countries` cannot admit; a
-    /// challenge's country may be unknown (the number was enrolled
-    /// elsewhere) and is then judged by the fraud guard alone.
+    /// an unknown country (a calling code no country has) is one
+    /// `sms.allowed_countries` cannot admit; a challenge's country may be
+    /// unknown (the number was enrolled elsewhere) and is then judged by
+    /// the fraud guard alone, which pauses `unknown` like any country.
     pub fn check_allowed(
         &self,
         country: Country,
@@ -94,9 +95,6 @@ impl SmsGuard {
     /// before every text (a text costs money; one round trip is cheap), so
     /// no replica sends one more while it has not heard of a pause.
     pub async fn check_paused(&self, country: Country) -> Result<(), Refusal> {
-        if country == Country::Unknown {
-            return Ok(());
-        }
         let left = match self
             .shared_or_local(|shared| shared.pause_left(country))
             .await

@@ -21,12 +21,12 @@ const SLOTS: u64 = 60;
 
 /// KEYS: window hash, pauses, and the mfa_token's key when the send was
 /// for one; ARGV: country, step µs, slots, min_sends, min_conversion,
-/// pause ms, judge (0: count only), the token's lifetime in s. Remembers
-/// the token's country, then returns
+/// pause ms, the token's lifetime in s. Remembers the token's country,
+/// then returns
 /// `{pause_left_ms, tripped, sends, verifications}`; a paused country's
 /// send is not counted.
 const RECORD_SEND: &str = r#"
-if KEYS[3] then redis.call('SET', KEYS[3], ARGV[1], 'EX', ARGV[8]) end
+if KEYS[3] then redis.call('SET', KEYS[3], ARGV[1], 'EX', ARGV[7]) end
 local time = redis.call('TIME')
 local now_us = tonumber(time[1]) * 1000000 + tonumber(time[2])
 local now_ms = math.floor(now_us / 1000)
@@ -52,7 +52,7 @@ for i = 1, #fields, 2 do
     redis.call('HDEL', KEYS[1], field)
   end
 end
-if ARGV[7] ~= '1' or sends < tonumber(ARGV[4]) or verified >= tonumber(ARGV[5]) * sends then
+if sends < tonumber(ARGV[4]) or verified >= tonumber(ARGV[5]) * sends then
   return {0, 0, sends, verified}
 end
 local pause_ms = tonumber(ARGV[6])
@@ -160,7 +160,6 @@ impl SharedSms {
         country: Country,
         mfa_token: Option<&str>,
     ) -> Result<SendOutcome, StoreUnavailable> {
-        let judge = country != Country::Unknown;
         let mut invocation = self.record_send.prepare_invoke();
         invocation
             .key(self.window_key(country))
@@ -175,7 +174,6 @@ impl SharedSms {
             .arg(self.settings.min_sends)
             .arg(self.settings.min_conversion)
             .arg(self.settings.pause.as_millis() as u64)
-            .arg(if judge { "1" } else { "0" })
             .arg(TOKEN_LIFETIME.as_secs());
         let (paused_ms, tripped, sends, verifications): (u64, u8, u64, u64) =
             self.store.run(&invocation).await?;
@@ -222,7 +220,7 @@ impl SharedSms {
         Ok(flat
             .chunks_exact(2)
             .filter_map(|pair| {
-                let country = Country::from_code(&pair[0])?;
+                let country = Country::from_label(&pair[0])?;
                 let left = pair[1].parse::<u64>().ok()?;
                 Some((country, Duration::from_millis(left)))
             })
@@ -237,6 +235,6 @@ impl SharedSms {
         let mut invocation = self.get.prepare_invoke();
         invocation.key(self.token_key(mfa_token));
         let code: Option<String> = self.store.run(&invocation).await?;
-        Ok(code.map(|code| Country::from_code(&code).unwrap_or(Country::Unknown)))
+        Ok(code.map(|label| Country::from_label(&label).unwrap_or(Country::Unknown)))
     }
 }

@@ -743,7 +743,7 @@ async fn an_otp_challenge_sends_the_mfa_token_and_authenticator_id_in_the_body()
 }
 
 #[tokio::test]
-async fn an_oob_challenge_without_an_authenticator_id_answers_the_oob_code_and_binding_method() {
+async fn an_oob_challenge_answers_the_oob_code_and_binding_method() {
     let app = spawn_app().await;
     upstream(
         "POST",
@@ -753,6 +753,7 @@ async fn an_oob_challenge_without_an_authenticator_id_answers_the_oob_code_and_b
             "client_secret": CLIENT_SECRET,
             "mfa_token": MFA_TOKEN,
             "challenge_type": "oob",
+            "authenticator_id": "sms|dev_abc",
         }),
         "127.0.0.1",
     )
@@ -769,7 +770,12 @@ async fn an_oob_challenge_without_an_authenticator_id_answers_the_oob_code_and_b
     .mount(&app.auth0)
     .await;
 
-    let response = post_mfa(&app, "/mfa/challenge", &json!({"challenge_type": "oob"})).await;
+    let response = post_mfa(
+        &app,
+        "/mfa/challenge",
+        &json!({"challenge_type": "oob", "authenticator_id": "sms|dev_abc"}),
+    )
+    .await;
 
     let (headers, body) = assert_ok_json(response).await;
     assert_no_store(&headers);
@@ -777,6 +783,25 @@ async fn an_oob_challenge_without_an_authenticator_id_answers_the_oob_code_and_b
         body,
         json!({"challenge_type": "oob", "oob_code": FAKE_OOB_CODE, "binding_method": "prompt"})
     );
+}
+
+/// SPEC §13: an out-of-band challenge names its authenticator, so that a
+/// text's budget can key on it; without one Auth0 would pick (maybe a
+/// phone), and the gateway could not tell whose budget it spends.
+#[tokio::test]
+async fn an_oob_challenge_without_an_authenticator_id_is_400_naming_the_field() {
+    let app = spawn_app().await;
+    forbid_any_upstream_call(&app).await;
+
+    let response = post_mfa(&app, "/mfa/challenge", &json!({"challenge_type": "oob"})).await;
+
+    let (_, body) = assert_error(&app, response, 400, "invalid_request").await;
+    let description = body["error_description"].as_str().unwrap_or_default();
+    assert!(
+        description.contains("authenticator_id"),
+        "names the field: {description}"
+    );
+    app.auth0.verify().await;
 }
 
 #[tokio::test]
@@ -812,6 +837,7 @@ async fn an_unsupported_challenge_type_keeps_auth0s_status_and_code() {
             "client_secret": CLIENT_SECRET,
             "mfa_token": MFA_TOKEN,
             "challenge_type": "oob",
+            "authenticator_id": "push|dev_abc",
         }),
         "127.0.0.1",
     )
@@ -824,7 +850,12 @@ async fn an_unsupported_challenge_type_keeps_auth0s_status_and_code() {
     .mount(&app.auth0)
     .await;
 
-    let response = post_mfa(&app, "/mfa/challenge", &json!({"challenge_type": "oob"})).await;
+    let response = post_mfa(
+        &app,
+        "/mfa/challenge",
+        &json!({"challenge_type": "oob", "authenticator_id": "push|dev_abc"}),
+    )
+    .await;
 
     assert_error_described(
         &app,

@@ -670,6 +670,10 @@ fn request_unions_are_named_branches_every_generator_reads() {
             ],
         ),
         (
+            "MfaChallengeRequest",
+            vec!["MfaChallengeOtp", "MfaChallengeOob"],
+        ),
+        (
             "MfaVerifyRequest",
             vec![
                 "MfaVerifyWithOtp",
@@ -701,6 +705,21 @@ fn request_unions_are_named_branches_every_generator_reads() {
             );
         }
     }
+    // SPEC §13: an out-of-band challenge names its authenticator.
+    assert_eq!(
+        components["MfaChallengeOob"]["required"],
+        serde_json::json!(["challenge_type", "authenticator_id"])
+    );
+    assert_eq!(
+        components["MfaChallengeOtp"]["required"],
+        serde_json::json!(["challenge_type"])
+    );
+    let discriminator = &components["MfaChallengeRequest"]["discriminator"];
+    assert_eq!(discriminator["propertyName"], "challenge_type");
+    assert_eq!(
+        discriminator["mapping"]["oob"],
+        "#/components/schemas/MfaChallengeOob"
+    );
     // `factor` tells the associate branches apart: one value per branch.
     let discriminator = &components["MfaAssociateRequest"]["discriminator"];
     assert_eq!(discriminator["propertyName"], "factor");

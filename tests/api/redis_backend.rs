@@ -294,6 +294,98 @@ async fn the_sms_fraud_guard_is_the_fleets() {
     assert_eq!(events(&mut a, "sms_fraud_guard_paused").await, 0);
 }
 
+/// SPEC §13 on the fleet: an `sms|` authenticator's challenges share one
+/// `sms_per_phone` bucket whatever the mfa_token and the replica, and the
+/// bucket's key is a keyed hash, not the authenticator id; an unseen
+/// number's challenges are judged under `unknown` fleet-wide.
+#[tokio::test]
+async fn an_authenticators_texts_share_one_bucket_across_tokens_and_replicas() {
+    let redis = RedisServer::start().await;
+    let auth0 = MockServer::start().await;
+    for n in 1..=3 {
+        upstream(
+            "POST",
+            "/mfa/challenge",
+            json!({
+                "client_id": CLIENT_ID,
+                "client_secret": CLIENT_SECRET,
+                "mfa_token": format!("fake-login-{n}-mfa-token"),
+                "challenge_type": "oob",
+                "authenticator_id": "sms|dev_victim",
+            }),
+            "127.0.0.1",
+        )
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "challenge_type": "oob", "oob_code": "fake-oob-code", "binding_method": "prompt"
+        })))
+        .expect(if n == 3 { 1 } else { 2 })
+        .mount(&auth0)
+        .await;
+    }
+    let guard = [
+        ("GATEWAY__SMS__FRAUD_GUARD__MIN_SENDS", "6"),
+        ("GATEWAY__SMS__FRAUD_GUARD__MIN_CONVERSION", "0.5"),
+    ];
+    let a = gateway(&auth0, &redis, &guard).await;
+    let b = gateway(&auth0, &redis, &guard).await;
+    let challenge = |replica: &RealGateway, n: u32| {
+        http_client()
+            .post(replica.url("/mfa/challenge"))
+            .bearer_auth(format!("fake-login-{n}-mfa-token"))
+            .json(&json!({"challenge_type": "oob", "authenticator_id": "sms|dev_victim"}))
+            .send()
+    };
+    for (replica, n) in [(&a, 1), (&b, 2), (&a, 3), (&b, 1), (&a, 2)] {
+        let answer = challenge(replica, n).await.expect("answers");
+        assert_eq!(answer.status(), 200, "login {n}");
+    }
+    let sixth = challenge(&b, 3).await.expect("answers");
+    assert_eq!(sixth.status(), 429);
+    assert_eq!(policy_of(&sixth), "\"sms_per_phone\";q=5;w=3600");
+    assert_eq!(upstream_calls(&auth0).await, 5);
+    let keys = redis.keys().await;
+    assert!(
+        keys.iter()
+            .any(|key| key.starts_with(&format!("{PREFIX}sms_per_phone:"))),
+        "{keys:?}"
+    );
+    for key in &keys {
+        assert!(!key.contains("victim") && !key.contains("sms|"), "{key}");
+    }
+    // Five unverified sends under `unknown` and a sixth on another
+    // authenticator: `unknown` is paused for the fleet.
+    upstream(
+        "POST",
+        "/mfa/challenge",
+        json!({
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "mfa_token": "fake-login-4-mfa-token",
+            "challenge_type": "oob",
+            "authenticator_id": "voice|dev_other",
+        }),
+        "127.0.0.1",
+    )
+    .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+        "challenge_type": "oob", "oob_code": "fake-oob-code", "binding_method": "prompt"
+    })))
+    .expect(1)
+    .mount(&auth0)
+    .await;
+    let other = |replica: &RealGateway| {
+        http_client()
+            .post(replica.url("/mfa/challenge"))
+            .bearer_auth("fake-login-4-mfa-token")
+            .json(&json!({"challenge_type": "oob", "authenticator_id": "voice|dev_other"}))
+            .send()
+    };
+    assert_eq!(other(&a).await.expect("answers").status(), 200);
+    let paused = other(&b).await.expect("answers");
+    assert_eq!(paused.status(), 429);
+    assert_eq!(policy_of(&paused), "\"sms_fraud_guard\";q=6;w=3600");
+    assert_eq!(upstream_calls(&auth0).await, 6);
+}
+
 #[tokio::test]
 async fn keys_are_keyed_hashes_that_expire_when_their_bucket_is_full() {
     let redis = RedisServer::start().await;
@@ -704,19 +796,24 @@ async fn mount_every_limited_route(auth0: &MockServer, email: &str, phone: &str)
             .mount(auth0)
             .await;
     }
-    for (challenge_type, answer) in [
-        ("otp", json!({"challenge_type": "otp"})),
+    for (challenge, answer) in [
         (
-            "oob",
+            json!({"challenge_type": "otp"}),
+            json!({"challenge_type": "otp"}),
+        ),
+        (
+            json!({"challenge_type": "oob", "authenticator_id": "sms|dev_fake1"}),
             json!({"challenge_type": "oob", "oob_code": "fake-oob-code", "binding_method": "prompt"}),
         ),
     ] {
-        let body = json!({
+        let mut body = json!({
             "client_id": CLIENT_ID,
             "client_secret": CLIENT_SECRET,
             "mfa_token": MFA_TOKEN,
-            "challenge_type": challenge_type,
         });
+        if let (Some(map), Value::Object(challenge)) = (body.as_object_mut(), challenge) {
+            map.extend(challenge);
+        }
         upstream("POST", "/mfa/challenge", body, "127.0.0.1")
             .respond_with(ResponseTemplate::new(200).set_body_json(answer))
             .mount(auth0)
@@ -807,7 +904,7 @@ async fn each_call_charges_all_its_buckets_per_ip_included_in_one_script() {
         ("/mfa/challenge", json!({"challenge_type": "otp"}), &[]),
         (
             "/mfa/challenge",
-            json!({"challenge_type": "oob"}),
+            json!({"challenge_type": "oob", "authenticator_id": "sms|dev_fake1"}),
             &["sms_per_phone", "sms_global"],
         ),
         (

@@ -166,11 +166,11 @@ async fn logins_enrollments_and_challenges_share_the_global_sms_budget() {
     assert_eq!(app.upstream_requests().await.len(), 3);
 }
 
-/// A challenge names no number: `sms_per_phone` keys on its mfa_token.
-/// Only out-of-band challenges that may text count: `sms|`/`voice|`
-/// authenticators and challenges without an authenticator_id.
+/// A challenge names no number: `sms_per_phone` keys on its authenticator
+/// (SPEC §13). Only out-of-band challenges of `sms|`/`voice|`
+/// authenticators are texts; each authenticator is its own bucket.
 #[tokio::test]
-async fn challenges_that_may_text_spend_the_mfa_tokens_budget() {
+async fn challenges_of_phone_authenticators_spend_that_authenticators_budget() {
     let app = spawn_app_with(&[("GATEWAY__RATE_LIMIT__SMS_PER_PHONE", "1/hour")]).await;
     Mock::given(method("POST"))
         .and(path("/mfa/challenge"))
@@ -178,21 +178,16 @@ async fn challenges_that_may_text_spend_the_mfa_tokens_budget() {
         .expect(5)
         .mount(&app.auth0)
         .await;
-    let first = mfa_post(
-        &app,
-        "/mfa/challenge",
-        BEARER,
-        json!({"challenge_type": "oob", "authenticator_id": "voice|dev_fake1"}),
-    )
-    .await;
+    let voice = json!({"challenge_type": "oob", "authenticator_id": "voice|dev_fake1"});
+    let first = mfa_post(&app, "/mfa/challenge", BEARER, voice.clone()).await;
     assert_eq!(first.status(), 200);
-    let again = mfa_post(
-        &app,
-        "/mfa/challenge",
-        "Bearer fake-sms-mfa-token-1111==",
-        json!({"challenge_type": "oob", "authenticator_id": "sms|dev_fake1"}),
-    )
-    .await;
+    let again = mfa_post(&app, "/mfa/challenge", BEARER, voice).await;
+    assert_policy(&app, again, "sms_per_phone").await;
+    // Another phone authenticator has its own budget.
+    let sms = json!({"challenge_type": "oob", "authenticator_id": "sms|dev_fake1"});
+    let other = mfa_post(&app, "/mfa/challenge", BEARER, sms.clone()).await;
+    assert_eq!(other.status(), 200);
+    let again = mfa_post(&app, "/mfa/challenge", BEARER, sms).await;
     assert_policy(&app, again, "sms_per_phone").await;
     // Not texts: an otp challenge, an email or push authenticator.
     for body in [
@@ -203,17 +198,112 @@ async fn challenges_that_may_text_spend_the_mfa_tokens_budget() {
         let response = mfa_post(&app, "/mfa/challenge", BEARER, body.clone()).await;
         assert_eq!(response.status(), 200, "{body}");
     }
-    // No authenticator_id: Auth0 may pick a phone, so it counts.
-    let other = "Bearer fake-sms-mfa-token-other";
-    let pick = json!({"challenge_type": "oob"});
+    assert_eq!(app.upstream_requests().await.len(), 5);
+}
+
+/// SMS pumping through `/mfa/challenge` (issue 26, finding 2): every login
+/// brings a new mfa_token, so a budget keyed on the token never runs out.
+/// The authenticator id stays the same across logins: its challenges on
+/// three tokens share one `sms_per_phone` bucket (default 5/hour).
+#[tokio::test]
+async fn one_sms_authenticators_challenges_share_one_budget_across_mfa_tokens() {
+    let app = spawn_app().await;
+    for n in 1..=3 {
+        Mock::given(method("POST"))
+            .and(path("/mfa/challenge"))
+            .and(header("auth0-forwarded-for", "127.0.0.1"))
+            .and(body_partial_json(json!({
+                "client_id": CLIENT_ID,
+                "client_secret": CLIENT_SECRET,
+                "mfa_token": format!("fake-login-{n}-mfa-token"),
+                "challenge_type": "oob",
+                "authenticator_id": "sms|dev_victim",
+            })))
+            .respond_with(challenge_ok())
+            .expect(if n == 3 { 1 } else { 2 })
+            .named(format!("login {n}"))
+            .mount(&app.auth0)
+            .await;
+    }
+    let challenge = json!({"challenge_type": "oob", "authenticator_id": "sms|dev_victim"});
+    // Logins 1, 2, 3, 1, 2: five texts, the default budget.
+    for n in [1, 2, 3, 1, 2] {
+        let bearer = format!("Bearer fake-login-{n}-mfa-token");
+        let response = mfa_post(&app, "/mfa/challenge", &bearer, challenge.clone()).await;
+        assert_eq!(response.status(), 200, "login {n}");
+    }
+    let sixth = mfa_post(
+        &app,
+        "/mfa/challenge",
+        "Bearer fake-login-3-mfa-token",
+        challenge,
+    )
+    .await;
+    let retry_after = assert_policy(&app, sixth, "sms_per_phone").await;
+    assert!((1..=720).contains(&retry_after), "{retry_after}");
+    assert_eq!(app.upstream_requests().await.len(), 5, "Auth0 saw 5");
+}
+
+/// SPEC §13: a challenge whose country the gateway never saw (the number
+/// was enrolled elsewhere) counts under `unknown`, and the §8 guard pauses
+/// `unknown` like any country once its texts go unverified. Countries the
+/// gateway knows are not touched.
+#[tokio::test]
+async fn unverified_challenges_of_unknown_country_pause_unknown() {
+    let app = spawn_app_with(&[
+        ("GATEWAY__SMS__FRAUD_GUARD__MIN_SENDS", "3"),
+        ("GATEWAY__SMS__FRAUD_GUARD__MIN_CONVERSION", "0.5"),
+    ])
+    .await;
+    Mock::given(method("POST"))
+        .and(path("/mfa/challenge"))
+        .respond_with(challenge_ok())
+        .expect(4)
+        .mount(&app.auth0)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/mfa/associate"))
+        .respond_with(associate_ok())
+        .expect(1)
+        .mount(&app.auth0)
+        .await;
+    // Three logins, three authenticators (each within its own budget),
+    // numbers the gateway never saw: three unverified sends to `unknown`.
+    let challenge = |n: u32| {
+        let app = &app;
+        async move {
+            mfa_post(
+                app,
+                "/mfa/challenge",
+                &format!("Bearer fake-unseen-token-{n}"),
+                json!({"challenge_type": "oob", "authenticator_id": format!("sms|dev_unseen{n}")}),
+            )
+            .await
+        }
+    };
+    for n in 1..=3 {
+        assert_eq!(challenge(n).await.status(), 200, "challenge {n}");
+    }
+    let paused = challenge(4).await;
+    let retry_after = assert_policy(&app, paused, "sms_fraud_guard").await;
+    assert!((1..=900).contains(&retry_after), "{retry_after}");
+    assert_eq!(app.upstream_requests().await.len(), 3, "Auth0 not called");
+    // A token whose number the gateway enrolled (France) is France's.
+    let known = "Bearer fake-known-token-1";
+    let enroll = json!({"factor": "sms", "phone_number": "+33612345678"});
     assert_eq!(
-        mfa_post(&app, "/mfa/challenge", other, pick.clone())
+        mfa_post(&app, "/mfa/associate", known, enroll)
             .await
             .status(),
         200
     );
-    let again = mfa_post(&app, "/mfa/challenge", other, pick).await;
-    assert_policy(&app, again, "sms_per_phone").await;
+    let challenge = json!({"challenge_type": "oob", "authenticator_id": "sms|dev_known"});
+    assert_eq!(
+        mfa_post(&app, "/mfa/challenge", known, challenge)
+            .await
+            .status(),
+        200
+    );
     assert_eq!(app.upstream_requests().await.len(), 5);
 }
 
@@ -261,6 +351,51 @@ async fn numbers_outside_the_allowed_countries_get_400_and_never_reach_auth0() {
         .await;
     assert_eq!(email.status(), 200);
     assert_eq!(app.upstream_requests().await.len(), 2);
+}
+
+/// SPEC §13 "Every number has a country": a number libphonenumber cannot
+/// place in a region (`+44 7612…` and `+1 200…` are unassigned ranges)
+/// counts under its calling code's main region, never `unknown`:
+/// `sms.allowed_countries` admits it as GB (or US), and its unverified
+/// texts pause GB like any British number's.
+#[tokio::test]
+async fn a_number_libphonenumber_cannot_place_counts_under_its_calling_codes_main_region() {
+    let app = spawn_app_with(&[
+        ("GATEWAY__SMS__ALLOWED_COUNTRIES", "GB,US"),
+        ("GATEWAY__SMS__FRAUD_GUARD__MIN_SENDS", "2"),
+        ("GATEWAY__SMS__FRAUD_GUARD__MIN_CONVERSION", "0.5"),
+    ])
+    .await;
+    for phone in ["+447612345678", "+447612345679", "+12002345678"] {
+        Mock::given(method("POST"))
+            .and(path("/passwordless/start"))
+            .and(body_partial_json(json!({"phone_number": phone})))
+            .respond_with(start_ok())
+            .expect(1)
+            .named(phone)
+            .mount(&app.auth0)
+            .await;
+    }
+    for phone in ["+447612345678", "+447612345679", "+12002345678"] {
+        let response = app
+            .post_json("/login/start", &json!({"phone_number": phone}))
+            .await;
+        assert_eq!(response.status(), 200, "{phone}");
+    }
+    // Two unverified texts under GB: a placed British number is paused.
+    let placed = app
+        .post_json("/login/start", &json!({"phone_number": "+447400123456"}))
+        .await;
+    assert_policy(&app, placed, "sms_fraud_guard").await;
+    assert_eq!(app.upstream_requests().await.len(), 3);
+
+    // With only US allowed, the unplaceable British number is refused.
+    let app = spawn_app_with(&[("GATEWAY__SMS__ALLOWED_COUNTRIES", "US")]).await;
+    let response = app
+        .post_json("/login/start", &json!({"phone_number": "+447612345678"}))
+        .await;
+    assert_error(&app, response, 400, "phone_country_not_allowed").await;
+    assert_eq!(app.upstream_requests().await.len(), 0);
 }
 
 /// A verified enrollment counts for its country: the guard remembers the
