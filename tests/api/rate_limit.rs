@@ -833,7 +833,10 @@ async fn a_known_network_passes_the_ceilings_strangers_spent() {
 #[tokio::test]
 async fn a_known_network_still_meets_its_own_per_identifier_network_buckets() {
     let app = behind_proxy(&[
-        ("GATEWAY__RATE_LIMIT__LOGIN_START_PER_IDENTIFIER_IP", "3/hour"),
+        (
+            "GATEWAY__RATE_LIMIT__LOGIN_START_PER_IDENTIFIER_IP",
+            "3/hour",
+        ),
         ("GATEWAY__RATE_LIMIT__LOGIN_START_PER_IDENTIFIER", "2/hour"),
         ("GATEWAY__RATE_LIMIT__VERIFY_PER_IDENTIFIER_IP", "3/hour"),
         ("GATEWAY__RATE_LIMIT__VERIFY_PER_IDENTIFIER", "2/hour"),
