@@ -132,10 +132,11 @@ impl Identifier {
         }
     }
 
-    /// The form rate limits key on (SPEC §4): for an email, the local
-    /// part without its `+tag`, and for Gmail without dots, so
+    /// The form `/login/start`'s limits key on (SPEC §4): for an email,
+    /// the local part without its `+tag`, and for Gmail without dots, so
     /// `jane+x@` and `j.ane@gmail.com` spend Jane's budget; a phone number
-    /// as is. Auth0 still receives [`Self::as_str`].
+    /// as is. Auth0 still receives [`Self::as_str`], which `/login/verify`'s
+    /// limits key on (SPEC §13; `rate_limit::identifier_key` decides).
     pub fn limit_key(&self) -> Cow<'_, str> {
         match self {
             Self::Email(email) => canonical_email(email.as_str()),

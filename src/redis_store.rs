@@ -53,6 +53,15 @@ thread_local! {
         RefCell::new(HashMap::new());
 }
 
+/// Appends `bytes` in lowercase hex.
+pub fn push_hex(out: &mut String, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for byte in bytes {
+        out.push(HEX[usize::from(byte >> 4)] as char);
+        out.push(HEX[usize::from(byte & 0x0f)] as char);
+    }
+}
+
 /// Redis did not answer in time, refused, or is not connected yet.
 #[derive(Debug, Clone, Copy)]
 pub struct StoreUnavailable;
@@ -121,7 +130,18 @@ impl RedisStore {
     /// A key name: the prefix, the kind (a policy name, `sms`, …) and the
     /// keyed hash of the parts.
     pub fn key(&self, kind: &str, parts: &[&[u8]]) -> String {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let digest = self.digest(kind, parts);
+        let mut key = String::with_capacity(self.prefix.len() + kind.len() + 33);
+        key.push_str(&self.prefix);
+        key.push_str(kind);
+        key.push(':');
+        push_hex(&mut key, &digest);
+        key
+    }
+
+    /// The keyed hash of `kind` and the parts (128 bits): what [`Self::key`]
+    /// names a key by, and a value that may be stored where a name may not.
+    pub fn digest(&self, kind: &str, parts: &[&[u8]]) -> [u8; 16] {
         let mut mac = self.keyed_mac.clone();
         mac.update(kind.as_bytes());
         for part in parts {
@@ -129,16 +149,10 @@ impl RedisStore {
             mac.update(&(part.len() as u64).to_be_bytes());
             mac.update(part);
         }
-        let digest = mac.finalize().into_bytes();
-        let mut key = String::with_capacity(self.prefix.len() + kind.len() + 33);
-        key.push_str(&self.prefix);
-        key.push_str(kind);
-        key.push(':');
-        for byte in &digest[..16] {
-            key.push(HEX[usize::from(byte >> 4)] as char);
-            key.push(HEX[usize::from(byte & 0x0f)] as char);
-        }
-        key
+        let full = mac.finalize().into_bytes();
+        let mut digest = [0u8; 16];
+        digest.copy_from_slice(&full[..16]);
+        digest
     }
 
     /// Runs a script within the deadline. `Err` means: use the fallback.

@@ -18,7 +18,7 @@
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
 use governor::clock::{Clock, DefaultClock};
@@ -27,6 +27,7 @@ use governor::state::keyed::ShrinkableKeyedStateStore;
 use governor::state::{InMemoryState, StateStore};
 use governor::{Quota, RateLimiter};
 
+use super::known::KnownNetworks;
 use super::{network, PolicyId, Rejection, Subject};
 use crate::settings::{QuotaSpec, RateLimitSettings};
 
@@ -179,11 +180,13 @@ pub fn ceil_secs(wait: Duration) -> u64 {
     secs.max(1)
 }
 
-/// Every policy of SPEC §4 in this process, indexed by [`PolicyId`].
+/// Every policy of SPEC §4 in this process, indexed by [`PolicyId`], and
+/// the networks known for an identifier (SPEC §13).
 pub struct LocalLimits {
     prune_ticks: AtomicU64,
     hasher: std::hash::RandomState,
     policies: Vec<Policy>,
+    known: KnownNetworks,
 }
 
 impl LocalLimits {
@@ -195,6 +198,7 @@ impl LocalLimits {
                 .iter()
                 .map(|id| Policy::new(id.name(), id.quota(settings), settings.max_keys))
                 .collect(),
+            known: KnownNetworks::new(settings.max_keys),
         }
     }
 
@@ -202,10 +206,20 @@ impl LocalLimits {
         &self.policies
     }
 
+    pub fn known(&self) -> &KnownNetworks {
+        &self.known
+    }
+
     /// Takes a cell from each bucket in order; the first that is empty
-    /// refuses the call.
+    /// refuses the call. A ceiling whose caller is a known network is
+    /// skipped (SPEC §13).
     pub fn charge(&self, buckets: &[(PolicyId, Subject<'_>)]) -> Result<(), Rejection> {
         for (id, subject) in buckets {
+            if let Subject::IdentifierCeiling(key, ip) = subject {
+                if self.known.is_known(*id, key, *ip) {
+                    continue;
+                }
+            }
             if let Some(policy) = self.policies.get(*id as usize) {
                 policy.check(self.key(*subject))?;
             }
@@ -214,7 +228,10 @@ impl LocalLimits {
     }
 
     /// Prunes idle keys and exports the store sizes; called every
-    /// [`PRUNE_INTERVAL`], each store when [`Policy::prune_due`].
+    /// [`PRUNE_INTERVAL`], each store when [`Policy::prune_due`], the
+    /// known networks every [`KNOWN_PRUNE_EVERY`] ticks (they live 30
+    /// days: a minute of expired entries costs little, walking them every
+    /// second would cost more).
     pub fn prune(&self) {
         let tick = self.prune_ticks.fetch_add(1, Ordering::Relaxed);
         for policy in &self.policies {
@@ -223,13 +240,20 @@ impl LocalLimits {
             }
             crate::metrics::record_limiter_keys(policy.name(), policy.len());
         }
+        if tick % KNOWN_PRUNE_EVERY == 0 {
+            self.known.prune(Instant::now());
+        }
+        crate::metrics::record_limiter_keys("known_networks", self.known.len());
+        crate::metrics::record_limiter_keys("known_mfa_tokens", self.known.tokens_len());
     }
 
     /// A 64-bit keyed hash of the subject (SipHash, per-process key).
     fn key(&self, subject: Subject<'_>) -> u64 {
         match subject {
             Subject::Network(ip) => self.hasher.hash_one(("network", network(ip))),
-            Subject::Identifier(identifier) => self.hasher.hash_one(("identifier", identifier)),
+            Subject::IdentifierCeiling(identifier, _) => {
+                self.hasher.hash_one(("identifier", identifier))
+            }
             Subject::IdentifierNetwork(identifier, ip) => {
                 self.hasher
                     .hash_one(("identifier_network", identifier, network(ip)))
@@ -254,6 +278,8 @@ pub const PRUNE_INTERVAL: Duration = Duration::from_secs(1);
 pub const LARGE_STORE_KEYS: usize = 100_000;
 /// ... every this many intervals (a million keys take ~15 ms to walk).
 pub const LARGE_STORE_PRUNE_EVERY: u64 = 10;
+/// The known networks are pruned every this many intervals.
+pub const KNOWN_PRUNE_EVERY: u64 = 60;
 
 #[cfg(test)]
 mod tests {

@@ -5,20 +5,28 @@
 //! - [`redis`]: one server-side script on a Redis the whole fleet shares,
 //!   with this process's memory limits, no limit, or a 503 while it does
 //!   not answer (`rate_limit.redis.on_error`).
+//!
+//! A network that completed a login for an identifier is exempt from that
+//! identifier's all-network ceilings ([`known`], SPEC §13): each backend
+//! skips a ceiling bucket whose caller it knows, in the same check.
 
+pub mod known;
 pub mod memory;
 pub mod redis;
 
-use std::net::IpAddr;
+use std::borrow::Cow;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
+use std::time::Instant;
 
 pub use memory::{ceil_secs, Policy, PRUNE_INTERVAL};
 
 use crate::domain::Identifier;
 use crate::redis_store::RedisStore;
 use crate::settings::{OnStoreError, QuotaSpec, RateLimitSettings};
+use known::LocalLogin;
 use memory::LocalLimits;
-use redis::RedisLimits;
+use redis::{RedisLimits, SharedLogin};
 
 /// A call a policy refused: what the 429's IETF headers describe.
 #[derive(Debug, Clone)]
@@ -102,6 +110,26 @@ impl PolicyId {
     }
 }
 
+/// The all-network ceilings a known network is exempt from (SPEC §13).
+pub const CEILINGS: [PolicyId; 2] = [
+    PolicyId::LoginStartPerIdentifier,
+    PolicyId::VerifyPerIdentifier,
+];
+
+/// The form of the identifier a policy keys on (SPEC §4, §13). `/login/start`
+/// protects the inbox: every spelling that reaches it (`jane+x@`, Gmail's
+/// dots) is one key. `/login/verify` protects an Auth0 user, who is the
+/// address as Auth0 receives it: guesses against `victim+1@` are guesses
+/// against another user and do not spend `victim@`'s budget.
+pub fn identifier_key(policy: PolicyId, identifier: &Identifier) -> Cow<'_, str> {
+    match policy {
+        PolicyId::LoginStartPerIdentifierIp | PolicyId::LoginStartPerIdentifier => {
+            identifier.limit_key()
+        }
+        _ => Cow::Borrowed(identifier.as_str()),
+    }
+}
+
 /// What a bucket is keyed by. Backends hash every subject with a secret
 /// key, in its own domain, so an email can never share a bucket with an
 /// address or a token, and no store holds any of them.
@@ -109,8 +137,11 @@ impl PolicyId {
 pub enum Subject<'a> {
     /// The client network: the IPv4 address or the IPv6 /64.
     Network(IpAddr),
-    /// The identifier in its limit form (`Identifier::limit_key`).
-    Identifier(&'a str),
+    /// The identifier from all networks (keyed by the identifier alone,
+    /// in its [`identifier_key`] form), except the caller's network when
+    /// it is known for the identifier under this policy: then the bucket
+    /// is neither checked nor charged.
+    IdentifierCeiling(&'a str, IpAddr),
     /// The identifier from one client network.
     IdentifierNetwork(&'a str, IpAddr),
     /// An mfa_token (its padding is ignored).
@@ -127,11 +158,36 @@ pub enum Subject<'a> {
 /// The client network: an IPv4 address, or an IPv6 /64 (one subscriber
 /// usually owns a whole /64, so per-address keys would let one host rotate
 /// through 2^64 of them). Tagged so an IPv4 address never equals a prefix.
+/// A translated IPv6 address is the IPv4 client it carries (SPEC §13): a
+/// NAT64 gateway puts every IPv4 host behind one /64, and 6to4 gives each
+/// IPv4 address its own /48.
 pub fn network(ip: IpAddr) -> (u8, u64) {
-    match ip {
-        IpAddr::V4(v4) => (4, u64::from(u32::from(v4))),
-        IpAddr::V6(v6) => (6, (u128::from(v6) >> 64) as u64),
+    match embedded_ipv4(ip) {
+        Some(v4) => (4, u64::from(u32::from(v4))),
+        None => match ip {
+            IpAddr::V4(v4) => (4, u64::from(u32::from(v4))),
+            IpAddr::V6(v6) => (6, (u128::from(v6) >> 64) as u64),
+        },
     }
+}
+
+/// The IPv4 address a translated IPv6 address carries: NAT64's
+/// well-known `64:ff9b::/96` (RFC 6052) and local-use `64:ff9b:1::/48`
+/// (RFC 8215) in their last 32 bits, 6to4's `2002::/16` (RFC 3056) in
+/// bits 16–47.
+fn embedded_ipv4(ip: IpAddr) -> Option<Ipv4Addr> {
+    let IpAddr::V6(v6) = ip else {
+        return None;
+    };
+    let bits = u128::from(v6);
+    let nat64 = bits >> 32 == 0x0064_ff9b_0000_0000_0000_0000 || bits >> 80 == 0x0064_ff9b_0001;
+    if nat64 {
+        return Some(Ipv4Addr::from(bits as u32));
+    }
+    if bits >> 112 == 0x2002 {
+        return Some(Ipv4Addr::from((bits >> 80) as u32));
+    }
+    None
 }
 
 /// Where a text or call goes, for `sms_per_phone`: the number when the
@@ -148,6 +204,16 @@ pub struct Limits {
     enabled: bool,
     local: LocalLimits,
     shared: Option<RedisLimits>,
+}
+
+/// What an `/mfa/verify` check learned of the login its mfa_token
+/// finishes (the token `/login/verify` issued for an identifier), to make
+/// the network known if the second factor passes. Empty for a token the
+/// gateway did not issue, or no longer remembers.
+#[derive(Debug, Default)]
+pub struct MfaLogin {
+    local: Option<LocalLogin>,
+    shared: Option<SharedLogin>,
 }
 
 impl Limits {
@@ -169,8 +235,9 @@ impl Limits {
     /// made before the body is read, except on the routes that charge
     /// `per_ip` with their own buckets (see [`Self::per_ip_joins_route`]).
     pub async fn check_ip(&self, ip: IpAddr) -> Result<(), Refusal> {
-        self.charge(&[(PolicyId::PerIp, Subject::Network(ip))])
+        self.charge(&[(PolicyId::PerIp, Subject::Network(ip))], None)
             .await
+            .map(drop)
     }
 
     /// With a shared store, the routes that have buckets of their own
@@ -187,19 +254,20 @@ impl Limits {
     /// or challenge that texts no one). Nothing in memory, where the guard
     /// made it.
     pub async fn check_ip_left_to_route(&self, ip: IpAddr) -> Result<(), Refusal> {
-        self.charge_with_ip(ip, &[]).await
+        self.charge_with_ip(ip, &[], None).await.map(drop)
     }
 
     /// `/login/start`: per network, per identifier from that network, per
-    /// identifier from all networks, and for a phone number the text's
-    /// budgets (`sms_per_phone`, `sms_global`), all in one charge (with
-    /// `per_ip` when it [joins the route](Self::per_ip_joins_route)).
+    /// identifier from all networks (unless this network is known for it),
+    /// and for a phone number the text's budgets (`sms_per_phone`,
+    /// `sms_global`), all in one charge (with `per_ip` when it [joins the
+    /// route](Self::per_ip_joins_route)).
     pub async fn check_login_start(
         &self,
         ip: IpAddr,
         identifier: &Identifier,
     ) -> Result<(), Refusal> {
-        let key = identifier.limit_key();
+        let key = identifier_key(PolicyId::LoginStartPerIdentifier, identifier);
         let key = key.as_ref();
         let login = [
             (PolicyId::LoginStartPerIp, Subject::Network(ip)),
@@ -207,10 +275,13 @@ impl Limits {
                 PolicyId::LoginStartPerIdentifierIp,
                 Subject::IdentifierNetwork(key, ip),
             ),
-            (PolicyId::LoginStartPerIdentifier, Subject::Identifier(key)),
+            (
+                PolicyId::LoginStartPerIdentifier,
+                Subject::IdentifierCeiling(key, ip),
+            ),
         ];
-        match identifier {
-            Identifier::Email(_) => self.charge_with_ip(ip, &login).await,
+        let charged = match identifier {
+            Identifier::Email(_) => self.charge_with_ip(ip, &login, None).await,
             Identifier::Phone(phone) => {
                 let [a, b, c] = login;
                 self.charge_with_ip(
@@ -222,40 +293,96 @@ impl Limits {
                         (PolicyId::SmsPerPhone, Subject::Phone(phone.as_str())),
                         (PolicyId::SmsGlobal, Subject::Everyone),
                     ],
+                    None,
                 )
                 .await
             }
-        }
+        };
+        charged.map(drop)
     }
 
-    /// `/login/verify`: code guessing, per identifier from one network,
-    /// then across all networks.
+    /// `/login/verify`: code guessing against one Auth0 user, per network,
+    /// then across all networks (unless this network is known for it).
     pub async fn check_verify(&self, ip: IpAddr, identifier: &Identifier) -> Result<(), Refusal> {
-        let identifier = identifier.limit_key();
-        let identifier = identifier.as_ref();
+        let key = identifier_key(PolicyId::VerifyPerIdentifier, identifier);
+        let key = key.as_ref();
         self.charge_with_ip(
             ip,
             &[
                 (
                     PolicyId::VerifyPerIdentifierIp,
-                    Subject::IdentifierNetwork(identifier, ip),
+                    Subject::IdentifierNetwork(key, ip),
                 ),
                 (
                     PolicyId::VerifyPerIdentifier,
-                    Subject::Identifier(identifier),
+                    Subject::IdentifierCeiling(key, ip),
                 ),
             ],
+            None,
         )
         .await
+        .map(drop)
     }
 
-    /// `/mfa/verify`: second-factor guessing, per mfa_token.
-    pub async fn check_mfa_verify(&self, ip: IpAddr, mfa_token: &str) -> Result<(), Refusal> {
-        self.charge_with_ip(
-            ip,
-            &[(PolicyId::MfaVerifyPerToken, Subject::MfaToken(mfa_token))],
-        )
-        .await
+    /// `/mfa/verify`: second-factor guessing, per mfa_token. Also reads
+    /// (in the same charge, with Redis) the login the token finishes.
+    pub async fn check_mfa_verify(&self, ip: IpAddr, mfa_token: &str) -> Result<MfaLogin, Refusal> {
+        let shared = self
+            .charge_with_ip(
+                ip,
+                &[(PolicyId::MfaVerifyPerToken, Subject::MfaToken(mfa_token))],
+                Some(mfa_token),
+            )
+            .await?;
+        if !self.enabled {
+            return Ok(MfaLogin::default());
+        }
+        Ok(MfaLogin {
+            local: self.local.known().token_login(mfa_token, Instant::now()),
+            shared,
+        })
+    }
+
+    /// `/login/verify` answered `200` for `identifier`: the caller's
+    /// network is known for it from now on (SPEC §13). Written to this
+    /// process too with Redis: the fallback then knows it.
+    pub async fn login_completed(&self, ip: IpAddr, identifier: &Identifier) {
+        if !self.enabled {
+            return;
+        }
+        let known = self.local.known();
+        known.remember(known.login(identifier), ip, Instant::now());
+        if let Some(shared) = &self.shared {
+            shared.remember_login(shared.login(identifier), ip).await;
+        }
+    }
+
+    /// `/login/verify` answered `mfa_required` for `identifier`: its
+    /// mfa_token finishes that login, for the token's lifetime.
+    pub async fn login_awaits_mfa(&self, mfa_token: &str, identifier: &Identifier) {
+        if !self.enabled {
+            return;
+        }
+        let known = self.local.known();
+        known.remember_token(mfa_token, known.login(identifier), Instant::now());
+        if let Some(shared) = &self.shared {
+            shared
+                .remember_token(mfa_token, shared.login(identifier))
+                .await;
+        }
+    }
+
+    /// `/mfa/verify` answered `200` on a token [`Self::check_mfa_verify`]
+    /// read: the caller's network is known for the token's login.
+    pub async fn mfa_login_completed(&self, ip: IpAddr, mfa_token: &str, login: MfaLogin) {
+        if let Some(local) = login.local {
+            let known = self.local.known();
+            known.remember(local, ip, Instant::now());
+            known.forget_token(mfa_token);
+        }
+        if let (Some(shared), Some(login)) = (&self.shared, login.shared) {
+            shared.remember_login(login, ip).await;
+        }
     }
 
     /// Every call that makes Auth0 text or phone someone.
@@ -274,8 +401,10 @@ impl Limits {
                 (PolicyId::SmsPerPhone, per_phone),
                 (PolicyId::SmsGlobal, Subject::Everyone),
             ],
+            None,
         )
         .await
+        .map(drop)
     }
 
     /// A route's buckets, after `per_ip` when it [joins the
@@ -285,33 +414,43 @@ impl Limits {
         &self,
         ip: IpAddr,
         buckets: &[(PolicyId, Subject<'_>)],
-    ) -> Result<(), Refusal> {
+        mfa_login_of: Option<&str>,
+    ) -> Result<Option<SharedLogin>, Refusal> {
         if !self.per_ip_joins_route() {
             return match buckets {
-                [] => Ok(()),
-                _ => self.charge(buckets).await,
+                [] => Ok(None),
+                _ => self.charge(buckets, mfa_login_of).await,
             };
         }
         let mut joined = Vec::with_capacity(buckets.len() + 1);
         joined.push((PolicyId::PerIp, Subject::Network(ip)));
         joined.extend_from_slice(buckets);
-        self.charge(&joined).await
+        self.charge(&joined, mfa_login_of).await
     }
 
     /// The shared store when there is one and it answers; else what
-    /// `on_error` says.
-    async fn charge(&self, buckets: &[(PolicyId, Subject<'_>)]) -> Result<(), Refusal> {
+    /// `on_error` says. `mfa_login_of`: an mfa_token whose login the
+    /// shared store reads in the same script.
+    async fn charge(
+        &self,
+        buckets: &[(PolicyId, Subject<'_>)],
+        mfa_login_of: Option<&str>,
+    ) -> Result<Option<SharedLogin>, Refusal> {
         if !self.enabled {
-            return Ok(());
+            return Ok(None);
         }
         let Some(shared) = &self.shared else {
-            return Ok(self.local.charge(buckets)?);
+            self.local.charge(buckets)?;
+            return Ok(None);
         };
-        match shared.charge(buckets).await {
+        match shared.charge(buckets, mfa_login_of).await {
             Ok(outcome) => outcome.map_err(Refusal::Limited),
             Err(on_error) => match on_error {
-                OnStoreError::Local => Ok(self.local.charge(buckets)?),
-                OnStoreError::Open => Ok(()),
+                OnStoreError::Local => {
+                    self.local.charge(buckets)?;
+                    Ok(None)
+                }
+                OnStoreError::Open => Ok(None),
                 OnStoreError::Closed => Err(Refusal::StoreUnavailable),
             },
         }
@@ -320,5 +459,53 @@ impl Limits {
     /// Prunes the in-memory stores (they are the fallback with Redis).
     pub fn prune(&self) {
         self.local.prune();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn translated_ipv6_addresses_are_the_ipv4_client_they_carry() {
+        let v4 = |text: &str| network(IpAddr::V4(text.parse().unwrap_or(Ipv4Addr::UNSPECIFIED)));
+        let v6 = |text: &str| network(text.parse().unwrap_or(IpAddr::from([0u16; 8])));
+        #[rustfmt::skip]
+        let cases = [
+            // (why, address, the network it is)
+            ("NAT64 well-known /96", "64:ff9b::c633:6401", v4("198.51.100.1")),
+            ("NAT64, dotted", "64:ff9b::198.51.100.2", v4("198.51.100.2")),
+            ("NAT64 local-use /48", "64:ff9b:1::c633:6403", v4("198.51.100.3")),
+            ("NAT64 local-use, other bits set", "64:ff9b:1:abcd::c633:6403", v4("198.51.100.3")),
+            ("6to4: bits 16-47", "2002:c633:6404::1", v4("198.51.100.4")),
+            ("6to4, another host of that /48", "2002:c633:6404:ffff::2", v4("198.51.100.4")),
+            ("outside the NAT64 /96", "64:ff9b:0:0:1::c633:6401", (6, 0x0064_ff9b_0000_0000)),
+            ("a plain /64", "2001:db8:1:2::c633:6401", v6("2001:db8:1:2::")),
+            ("next to 6to4", "2003:c633:6404::1", v6("2003:c633:6404::")),
+            ("IPv4 itself", "198.51.100.1", v4("198.51.100.1")),
+        ];
+        for (why, address, expected) in cases {
+            let ip: IpAddr = address.parse().unwrap_or(IpAddr::from([0u8; 4]));
+            assert_eq!(network(ip), expected, "{why}: {address}");
+        }
+        // Two NAT64 clients are two networks; a NAT64 client is not a /64.
+        assert_ne!(v6("64:ff9b::c633:6401"), v6("64:ff9b::c633:6402"));
+        assert_ne!(v6("64:ff9b:0:0:1::1").0, 4);
+    }
+
+    #[test]
+    fn start_keys_are_the_inbox_and_verify_keys_the_auth0_user() {
+        let id = Identifier::parse(Some(" V.ictim+News@GMail.com "), None);
+        let Ok(id) = id else {
+            panic!("a valid address");
+        };
+        for (policy, key) in [
+            (PolicyId::LoginStartPerIdentifierIp, "victim@gmail.com"),
+            (PolicyId::LoginStartPerIdentifier, "victim@gmail.com"),
+            (PolicyId::VerifyPerIdentifierIp, "v.ictim+news@gmail.com"),
+            (PolicyId::VerifyPerIdentifier, "v.ictim+news@gmail.com"),
+        ] {
+            assert_eq!(identifier_key(policy, &id), key, "{}", policy.name());
+        }
     }
 }

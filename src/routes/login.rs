@@ -207,6 +207,20 @@ async fn verify(
         .auth0
         .token_grant(caller(ip, None, &req), &grant)
         .await;
+    // A network that completes a login is known for this user (SPEC §13):
+    // strangers spending the user's all-network ceilings no longer lock
+    // the user out of it. A login that needs a second factor completes at
+    // `/mfa/verify`, on the token issued here.
+    match &answer {
+        Ok(_) => state.limits.login_completed(ip.0, &identifier).await,
+        Err(UpstreamError::MfaRequired(details)) => {
+            state
+                .limits
+                .login_awaits_mfa(details.mfa_token.expose(), &identifier)
+                .await;
+        }
+        Err(_) => {}
+    }
     // The right code proves the text arrived: tokens, or `mfa_required`
     // (the first factor passed) count as the SMS fraud guard's conversion.
     if let Identifier::Phone(phone) = &identifier {

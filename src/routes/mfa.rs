@@ -486,7 +486,7 @@ async fn verify(
         .into_proof()
         .map_err(ApiError::invalid_request)?;
     let mfa_token = bearer.0.expose();
-    state.limits.check_mfa_verify(ip.0, mfa_token).await?;
+    let login = state.limits.check_mfa_verify(ip.0, mfa_token).await?;
     let grant = match &proof {
         Proof::Otp(otp) => TokenGrant::MfaOtp {
             mfa_token,
@@ -517,6 +517,12 @@ async fn verify(
     }
     if answer.is_ok() {
         tracing::debug!("second factor verified");
+        // The login `/login/verify` started is complete: its network is
+        // known for that user (SPEC §13).
+        state
+            .limits
+            .mfa_login_completed(ip.0, mfa_token, login)
+            .await;
     }
     super::session::complete_login(&state, &req, answer)
 }

@@ -630,3 +630,331 @@ async fn a_refused_call_whose_body_is_too_large_or_missing_loses_its_connection(
     assert!(head.starts_with("http/1.1 429"), "{head}");
     assert!(head.contains("connection: close"), "{head}");
 }
+
+// ---------------------------------------------------------------------------
+// SPEC §13: translated IPv6, verify keys are Auth0's user, known networks
+// ---------------------------------------------------------------------------
+
+/// NAT64 (`64:ff9b::/96`) and 6to4 (`2002::/16`) clients are the IPv4
+/// clients they carry: two NAT64 clients behind one /64 are two networks,
+/// and a NAT64 address and its plain IPv4 address are one.
+#[tokio::test]
+async fn translated_ipv6_clients_key_on_the_ipv4_address_they_carry() {
+    let app = behind_proxy(&[("GATEWAY__RATE_LIMIT__LOGIN_START_PER_IP", "1/hour")]).await;
+    Mock::given(method("POST"))
+        .and(path("/passwordless/start"))
+        .respond_with(start_ok())
+        .expect(2)
+        .mount(&app.auth0)
+        .await;
+    let body = |n: u8| json!({"email": format!("user{n}@example.com")});
+    // 198.51.100.1 and 198.51.100.2 through the well-known NAT64 prefix.
+    assert_eq!(
+        start_from(&app, "64:ff9b::c633:6401", body(1))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        start_from(&app, "64:ff9b::c633:6402", body(2))
+            .await
+            .status(),
+        200,
+        "another IPv4 client behind the same NAT64 /64 has its own bucket"
+    );
+    // The first client seen as plain IPv4, and through 6to4: one network.
+    for same in ["198.51.100.1", "2002:c633:6401::1"] {
+        let again = start_from(&app, same, body(3)).await;
+        assert_limited(&app, again, "login_start_per_ip", 1, 3600).await;
+    }
+    let forwarded: Vec<String> = app
+        .upstream_requests()
+        .await
+        .iter()
+        .map(|r| {
+            header_str(&r.headers, "auth0-forwarded-for")
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        forwarded,
+        ["64:ff9b::c633:6401", "64:ff9b::c633:6402"],
+        "Auth0 still receives the client address as it is"
+    );
+}
+
+/// Finding 4 of issue 26: five networks guessing ten codes each against
+/// `victim+N@` spent the victim's all-network verify ceiling (50/hour).
+/// Each `victim+N@` is another Auth0 user, so they now spend their own.
+#[tokio::test]
+async fn guesses_against_tagged_variants_leave_the_victims_own_login_working() {
+    let app = behind_proxy(&[]).await;
+    let victim = "victim@example.com";
+    for n in 1..=5 {
+        upstream(
+            "POST",
+            "/oauth/token",
+            otp_grant(&format!("victim+{n}@example.com"), "000000", "email"),
+            &format!("203.0.113.{n}"),
+        )
+        .respond_with(wrong_code())
+        .expect(10)
+        .named(format!("the guesses from network {n}"))
+        .mount(&app.auth0)
+        .await;
+    }
+    upstream(
+        "POST",
+        "/oauth/token",
+        otp_grant(victim, "424242", "email"),
+        "198.51.100.20",
+    )
+    .respond_with(ResponseTemplate::new(200).set_body_json(token_answer()))
+    .expect(1)
+    .named("the victim's own code")
+    .mount(&app.auth0)
+    .await;
+
+    for n in 1..=5 {
+        let client = format!("203.0.113.{n}");
+        let variant = format!("victim+{n}@example.com");
+        for _ in 0..10 {
+            let guess = verify_from(&app, &client, &variant, "000000").await;
+            assert_eq!(guess.status(), 403, "{variant} from {client}");
+        }
+    }
+    let victim_call = verify_from(&app, "198.51.100.20", victim, "424242").await;
+    assert_eq!(victim_call.status(), 200, "the victim is not locked out");
+}
+
+/// The network the victim last logged in from (A).
+const HOME: &str = "198.51.100.20";
+
+/// The victim logs in from [`HOME`]: a code, then the right code.
+async fn victim_logs_in_at_home(app: &TestApp, victim: &str) {
+    let started = start_from(app, HOME, json!({"email": victim})).await;
+    assert_eq!(started.status(), 200);
+    let verified = verify_from(app, HOME, victim, "424242").await;
+    assert_eq!(verified.status(), 200);
+}
+
+/// Auth0 answering the victim at home: codes sent, the right code accepted.
+async fn mount_victim_at_home(app: &TestApp, victim: &str, starts: u64, logins: u64) {
+    upstream(
+        "POST",
+        "/passwordless/start",
+        json!({
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "connection": "email",
+            "email": victim,
+            "send": "code",
+        }),
+        HOME,
+    )
+    .respond_with(start_ok())
+    .expect(starts)
+    .named("the victim's codes, at home")
+    .mount(&app.auth0)
+    .await;
+    upstream(
+        "POST",
+        "/oauth/token",
+        otp_grant(victim, "424242", "email"),
+        HOME,
+    )
+    .respond_with(ResponseTemplate::new(200).set_body_json(token_answer()))
+    .expect(logins)
+    .named("the victim's logins, at home")
+    .mount(&app.auth0)
+    .await;
+}
+
+/// Strangers on other networks spend the victim's exact identifier's
+/// all-network ceilings; the victim's own network, known since the last
+/// login, still gets codes sent and checked, while a fresh network is
+/// refused.
+#[tokio::test]
+async fn a_known_network_passes_the_ceilings_strangers_spent() {
+    let app = behind_proxy(&[
+        ("GATEWAY__RATE_LIMIT__LOGIN_START_PER_IDENTIFIER", "3/hour"),
+        ("GATEWAY__RATE_LIMIT__VERIFY_PER_IDENTIFIER", "3/hour"),
+    ])
+    .await;
+    let victim = "victim@example.com";
+    mount_victim_at_home(&app, victim, 2, 2).await;
+    Mock::given(method("POST"))
+        .and(path("/passwordless/start"))
+        .and(wiremock::matchers::header_regex(
+            "auth0-forwarded-for",
+            "^203\\.0\\.113\\.",
+        ))
+        .respond_with(start_ok())
+        .expect(2)
+        .named("the strangers' starts")
+        .mount(&app.auth0)
+        .await;
+    upstream(
+        "POST",
+        "/oauth/token",
+        otp_grant(victim, "000000", "email"),
+        "203.0.113.1",
+    )
+    .respond_with(wrong_code())
+    .expect(2)
+    .named("the strangers' guesses")
+    .mount(&app.auth0)
+    .await;
+
+    victim_logs_in_at_home(&app, victim).await;
+    // Each ceiling had 3 cells; the victim's login took one of each.
+    for n in 1..=2 {
+        let client = format!("203.0.113.{n}");
+        let start = start_from(&app, &client, json!({"email": victim})).await;
+        assert_eq!(start.status(), 200, "{client}");
+    }
+    for _ in 0..2 {
+        let guess = verify_from(&app, "203.0.113.1", victim, "000000").await;
+        assert_eq!(guess.status(), 403);
+    }
+    let fresh = "192.0.2.77";
+    let start = start_from(&app, fresh, json!({"email": victim})).await;
+    assert_limited(&app, start, "login_start_per_identifier", 3, 3600).await;
+    let guess = verify_from(&app, fresh, victim, "000000").await;
+    assert_limited(&app, guess, "verify_per_identifier", 3, 3600).await;
+
+    // The victim, at home, is not locked out of either.
+    victim_logs_in_at_home(&app, victim).await;
+}
+
+/// A known network is exempt from the all-network ceilings only: its own
+/// per-identifier buckets still count its guesses.
+#[tokio::test]
+async fn a_known_network_still_meets_its_own_per_identifier_network_buckets() {
+    let app = behind_proxy(&[
+        (
+            "GATEWAY__RATE_LIMIT__LOGIN_START_PER_IDENTIFIER_IP",
+            "3/hour",
+        ),
+        ("GATEWAY__RATE_LIMIT__LOGIN_START_PER_IDENTIFIER", "2/hour"),
+        ("GATEWAY__RATE_LIMIT__VERIFY_PER_IDENTIFIER_IP", "3/hour"),
+        ("GATEWAY__RATE_LIMIT__VERIFY_PER_IDENTIFIER", "2/hour"),
+    ])
+    .await;
+    let victim = "victim@example.com";
+    mount_victim_at_home(&app, victim, 3, 3).await;
+    Mock::given(method("POST"))
+        .and(path("/passwordless/start"))
+        .and(wiremock::matchers::header(
+            "auth0-forwarded-for",
+            "203.0.113.1",
+        ))
+        .respond_with(start_ok())
+        .expect(1)
+        .mount(&app.auth0)
+        .await;
+    upstream(
+        "POST",
+        "/oauth/token",
+        otp_grant(victim, "000000", "email"),
+        "203.0.113.1",
+    )
+    .respond_with(wrong_code())
+    .expect(1)
+    .mount(&app.auth0)
+    .await;
+
+    victim_logs_in_at_home(&app, victim).await;
+    // A stranger takes each ceiling's last cell.
+    let start = start_from(&app, "203.0.113.1", json!({"email": victim})).await;
+    assert_eq!(start.status(), 200);
+    let guess = verify_from(&app, "203.0.113.1", victim, "000000").await;
+    assert_eq!(guess.status(), 403);
+    // Home passes the spent ceilings up to its own 3 an hour.
+    for _ in 0..2 {
+        victim_logs_in_at_home(&app, victim).await;
+    }
+    let start = start_from(&app, HOME, json!({"email": victim})).await;
+    assert_limited(&app, start, "login_start_per_identifier_ip", 3, 3600).await;
+    let verify = verify_from(&app, HOME, victim, "424242").await;
+    assert_limited(&app, verify, "verify_per_identifier_ip", 3, 3600).await;
+}
+
+/// A login that passes its second factor at `/mfa/verify` makes the
+/// network known too: the mfa_token `/login/verify` issued names the user.
+#[tokio::test]
+async fn a_login_finished_at_mfa_verify_makes_its_network_known() {
+    let app = behind_proxy(&[("GATEWAY__RATE_LIMIT__VERIFY_PER_IDENTIFIER", "2/hour")]).await;
+    let victim = "victim@example.com";
+    upstream(
+        "POST",
+        "/oauth/token",
+        otp_grant(victim, "111111", "email"),
+        HOME,
+    )
+    .respond_with(ResponseTemplate::new(403).set_body_json(mfa_required_answer()))
+    .expect(1)
+    .named("the first factor")
+    .mount(&app.auth0)
+    .await;
+    upstream(
+        "POST",
+        "/oauth/token",
+        json!({
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "grant_type": "http://auth0.com/oauth/grant-type/mfa-otp",
+            "mfa_token": MFA_TOKEN,
+            "otp": "654321",
+        }),
+        HOME,
+    )
+    .respond_with(ResponseTemplate::new(200).set_body_json(token_answer()))
+    .expect(1)
+    .named("the second factor")
+    .mount(&app.auth0)
+    .await;
+    upstream(
+        "POST",
+        "/oauth/token",
+        otp_grant(victim, "000000", "email"),
+        "203.0.113.1",
+    )
+    .respond_with(wrong_code())
+    .expect(1)
+    .named("the stranger's guess")
+    .mount(&app.auth0)
+    .await;
+    upstream(
+        "POST",
+        "/oauth/token",
+        otp_grant(victim, "424242", "email"),
+        HOME,
+    )
+    .respond_with(ResponseTemplate::new(200).set_body_json(token_answer()))
+    .expect(1)
+    .named("the victim's next login")
+    .mount(&app.auth0)
+    .await;
+
+    let first = verify_from(&app, HOME, victim, "111111").await;
+    assert_error(&app, first, 403, "mfa_required").await;
+    let second = app
+        .client
+        .post(app.url("/mfa/verify"))
+        .bearer_auth(MFA_TOKEN)
+        .header("x-forwarded-for", HOME)
+        .json(&json!({"otp": "654321"}))
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(second.status(), 200);
+
+    let guess = verify_from(&app, "203.0.113.1", victim, "000000").await;
+    assert_eq!(guess.status(), 403, "the ceiling's last cell");
+    let fresh = verify_from(&app, "192.0.2.77", victim, "000000").await;
+    assert_limited(&app, fresh, "verify_per_identifier", 2, 3600).await;
+    let home = verify_from(&app, HOME, victim, "424242").await;
+    assert_eq!(home.status(), 200, "the network that passed MFA is known");
+}

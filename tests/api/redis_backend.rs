@@ -396,6 +396,16 @@ async fn keys_are_keyed_hashes_that_expire_when_their_bucket_is_full() {
         .mount(&auth0)
         .await;
     mount_verify(&auth0, "jane.doe+news@example.com").await;
+    upstream(
+        "POST",
+        "/oauth/token",
+        otp_grant("john.roe@example.com", "123456", "email"),
+        "127.0.0.1",
+    )
+    .respond_with(ResponseTemplate::new(403).set_body_json(mfa_required_answer()))
+    .expect(1)
+    .mount(&auth0)
+    .await;
     Mock::given(method("POST"))
         .and(path("/mfa/associate"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
@@ -423,6 +433,8 @@ async fn keys_are_keyed_hashes_that_expire_when_their_bucket_is_full() {
         200
     );
     assert_eq!(verify(&gateway, email).await.status(), 200);
+    // A login that needs a second factor: its mfa_token is remembered.
+    assert_eq!(verify(&gateway, "john.roe@example.com").await.status(), 403);
     let associate = http_client()
         .post(gateway.url("/mfa/associate"))
         .bearer_auth(MFA_TOKEN)
@@ -454,6 +466,8 @@ async fn keys_are_keyed_hashes_that_expire_when_their_bucket_is_full() {
         "sms_global",
         "sms_window",
         "sms_token",
+        "known_network",
+        "known_token",
     ] {
         assert!(kinds.contains(&kind), "a {kind} key in {keys:?}");
     }
@@ -468,6 +482,8 @@ async fn keys_are_keyed_hashes_that_expire_when_their_bucket_is_full() {
         for secret in [
             "jane",
             "doe",
+            "john",
+            "roe",
             "example",
             "33612345678",
             "127.0.0.1",
@@ -497,6 +513,32 @@ async fn keys_are_keyed_hashes_that_expire_when_their_bucket_is_full() {
         .await
         .expect("PTTL");
     assert!((700_000..=720_000).contains(&ttl_ms), "PTTL {ttl_ms}");
+    // A known network is remembered for 30 days, an mfa_token's login for
+    // the token's 10 minutes; neither value names anyone either.
+    for (kind, ttl) in [("known_network", 30 * 86_400_000), ("known_token", 600_000)] {
+        let key = keys
+            .iter()
+            .find(|key| key.starts_with(&format!("{PREFIX}{kind}:")))
+            .expect("the key");
+        let ttl_ms: i64 = redis::cmd("PTTL")
+            .arg(key)
+            .query_async(&mut connection)
+            .await
+            .expect("PTTL");
+        assert!(
+            (ttl - 60_000..=ttl).contains(&ttl_ms),
+            "{kind}: PTTL {ttl_ms}"
+        );
+        let value: String = redis::cmd("GET")
+            .arg(key)
+            .query_async(&mut connection)
+            .await
+            .expect("GET");
+        assert!(
+            value.len() <= 64 && value.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{kind} holds keyed hashes only: {value:?}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -936,6 +978,16 @@ async fn each_call_charges_all_its_buckets_per_ip_included_in_one_script() {
         charged.sort_unstable();
         assert_eq!(charged, expected, "{route} {body}: {}", charges[0]);
         assert!(charges[0].contains("\"EVALSHA\""), "{}", charges[0]);
+        // The known-network lookup rides in the same script (SPEC §13).
+        let ceiling = own
+            .iter()
+            .any(|p| matches!(*p, "login_start_per_identifier" | "verify_per_identifier"));
+        assert_eq!(
+            charges[0].contains(&format!("\"{PREFIX}known_network:")),
+            ceiling,
+            "{route} {body}: {}",
+            charges[0]
+        );
     }
     assert_eq!(upstream_calls(&auth0).await, 1 + calls.len());
 
@@ -1249,4 +1301,197 @@ async fn with_no_reuse_window_racing_replicas_still_share_one_call_but_keep_noth
     );
     assert_eq!(oauth_token_calls(&auth0).await, 2);
     auth0.verify().await;
+}
+
+// Known networks (SPEC §13) across the fleet.
+
+/// The network the victim logs in from.
+const HOME: &str = "198.51.100.20";
+
+/// `route` from `client`, through the trusted proxy on loopback.
+async fn post_from(
+    gateway: &RealGateway,
+    route: &str,
+    client: &str,
+    body: Value,
+) -> reqwest::Response {
+    http_client()
+        .post(gateway.url(route))
+        .header("x-forwarded-for", client)
+        .json(&body)
+        .send()
+        .await
+        .expect("the gateway answers")
+}
+
+/// Two-cell ceilings, behind a trusted proxy on loopback.
+const SMALL_CEILINGS: [(&str, &str); 3] = [
+    ("GATEWAY__SERVER__TRUSTED_PROXIES", "127.0.0.1/32"),
+    ("GATEWAY__RATE_LIMIT__LOGIN_START_PER_IDENTIFIER", "2/hour"),
+    ("GATEWAY__RATE_LIMIT__VERIFY_PER_IDENTIFIER", "2/hour"),
+];
+
+/// Auth0 for the known-network tests: codes sent to anyone, the victim's
+/// right code (from home only) accepted, and a stranger's wrong one.
+async fn mount_known_network_auth0(auth0: &MockServer, victim: &str) {
+    Mock::given(method("POST"))
+        .and(path("/passwordless/start"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"_id": "fake-id"})))
+        .mount(auth0)
+        .await;
+    upstream(
+        "POST",
+        "/oauth/token",
+        otp_grant(victim, "123456", "email"),
+        HOME,
+    )
+    .respond_with(ResponseTemplate::new(200).set_body_json(token_answer()))
+    .mount(auth0)
+    .await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .and(wiremock::matchers::body_partial_json(
+            json!({"otp": "000000"}),
+        ))
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({
+            "error": "invalid_grant",
+            "error_description": "Wrong email or verification code."
+        })))
+        .mount(auth0)
+        .await;
+}
+
+/// Strangers spend both ceilings of `victim` through `replica`, from two
+/// networks; a third, fresh network is refused by each.
+async fn strangers_spend_the_ceilings(replica: &RealGateway, victim: &str) {
+    let start = json!({"email": victim});
+    let guess = json!({"email": victim, "code": "000000"});
+    for client in ["203.0.113.1", "203.0.113.2"] {
+        let started = post_from(replica, "/login/start", client, start.clone()).await;
+        assert!(matches!(started.status().as_u16(), 200 | 429), "{client}");
+        let guessed = post_from(replica, "/login/verify", client, guess.clone()).await;
+        assert!(matches!(guessed.status().as_u16(), 403 | 429), "{client}");
+    }
+    let fresh = "192.0.2.77";
+    let refused = post_from(replica, "/login/start", fresh, start).await;
+    assert_eq!(refused.status(), 429);
+    assert_eq!(
+        policy_of(&refused),
+        "\"login_start_per_identifier\";q=2;w=3600"
+    );
+    let refused = post_from(replica, "/login/verify", fresh, guess).await;
+    assert_eq!(refused.status(), 429);
+    assert_eq!(policy_of(&refused), "\"verify_per_identifier\";q=2;w=3600");
+}
+
+/// The victim, at home, asks for a code and logs in through `replica`.
+async fn victim_logs_in_at_home(replica: &RealGateway, victim: &str) {
+    let started = post_from(replica, "/login/start", HOME, json!({"email": victim})).await;
+    assert_eq!(started.status(), 200, "start from home");
+    let verified = post_from(
+        replica,
+        "/login/verify",
+        HOME,
+        json!({"email": victim, "code": "123456"}),
+    )
+    .await;
+    assert_eq!(verified.status(), 200, "verify from home");
+}
+
+#[tokio::test]
+async fn a_network_known_on_one_replica_passes_spent_ceilings_on_another() {
+    let redis = RedisServer::start().await;
+    let auth0 = MockServer::start().await;
+    let victim = "victim@example.com";
+    mount_known_network_auth0(&auth0, victim).await;
+    let a = gateway(&auth0, &redis, &SMALL_CEILINGS).await;
+    let b = gateway(&auth0, &redis, &SMALL_CEILINGS).await;
+
+    victim_logs_in_at_home(&a, victim).await;
+    strangers_spend_the_ceilings(&b, victim).await;
+    // Replica B never saw the victim's login: Redis knows the network.
+    victim_logs_in_at_home(&b, victim).await;
+    for replica in [&a, &b] {
+        assert!(
+            !metrics(replica)
+                .await
+                .contains("gateway_rate_limit_store_fallbacks_total"),
+            "every check went to Redis"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_mfa_login_finished_on_another_replica_makes_its_network_known() {
+    let redis = RedisServer::start().await;
+    let auth0 = MockServer::start().await;
+    let victim = "victim@example.com";
+    upstream(
+        "POST",
+        "/oauth/token",
+        otp_grant(victim, "111111", "email"),
+        HOME,
+    )
+    .respond_with(ResponseTemplate::new(403).set_body_json(mfa_required_answer()))
+    .expect(1)
+    .mount(&auth0)
+    .await;
+    upstream(
+        "POST",
+        "/oauth/token",
+        json!({
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "grant_type": "http://auth0.com/oauth/grant-type/mfa-otp",
+            "mfa_token": MFA_TOKEN,
+            "otp": "654321",
+        }),
+        HOME,
+    )
+    .respond_with(ResponseTemplate::new(200).set_body_json(token_answer()))
+    .expect(1)
+    .mount(&auth0)
+    .await;
+    mount_known_network_auth0(&auth0, victim).await;
+    let a = gateway(&auth0, &redis, &SMALL_CEILINGS).await;
+    let b = gateway(&auth0, &redis, &SMALL_CEILINGS).await;
+
+    let first = post_from(
+        &a,
+        "/login/verify",
+        HOME,
+        json!({"email": victim, "code": "111111"}),
+    )
+    .await;
+    assert_eq!(first.status(), 403);
+    let second = http_client()
+        .post(b.url("/mfa/verify"))
+        .bearer_auth(MFA_TOKEN)
+        .header("x-forwarded-for", HOME)
+        .json(&json!({"otp": "654321"}))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(second.status(), 200);
+
+    strangers_spend_the_ceilings(&a, victim).await;
+    victim_logs_in_at_home(&a, victim).await;
+}
+
+#[tokio::test]
+async fn with_redis_down_local_still_knows_the_networks_this_replica_saw() {
+    let mut redis = RedisServer::start().await;
+    let auth0 = MockServer::start().await;
+    let victim = "victim@example.com";
+    mount_known_network_auth0(&auth0, victim).await;
+    let gateway = gateway(&auth0, &redis, &SMALL_CEILINGS).await;
+
+    victim_logs_in_at_home(&gateway, victim).await;
+    redis.kill();
+    // This replica's memory limits decide, with its memory of networks.
+    strangers_spend_the_ceilings(&gateway, victim).await;
+    victim_logs_in_at_home(&gateway, victim).await;
+    assert!(metrics(&gateway)
+        .await
+        .contains("gateway_rate_limit_store_fallbacks_total"));
 }
