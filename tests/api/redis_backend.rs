@@ -658,6 +658,11 @@ async fn with_redis_down_open_lets_calls_through() {
         &[
             ("GATEWAY__RATE_LIMIT__REDIS__ON_ERROR", "open"),
             ("GATEWAY__RATE_LIMIT__VERIFY_PER_IDENTIFIER_IP", "1/hour"),
+            // With `open`, a check slower than the timeout lets the call
+            // through: on a loaded CI machine 50 ms can pass while Redis
+            // is up, which would read as "not limited". A killed Redis
+            // refuses at once, so the longer bound costs nothing below.
+            ("GATEWAY__RATE_LIMIT__REDIS__TIMEOUT_MS", "1000"),
         ],
     )
     .await;
