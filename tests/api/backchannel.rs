@@ -475,3 +475,244 @@ async fn a_key_set_over_the_answer_cap_is_unavailable() {
         Err(LogoutTokenError::JwksUnavailable)
     );
 }
+
+/// The demo tenant, ending sessions the way Auth0 does, posting to a
+/// gateway played by wiremock.
+mod demo {
+    use login_gateway::demo::end_session::END_SESSION_PATH;
+    use login_gateway::demo::{DemoTenant, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET};
+    use wiremock::matchers::header;
+
+    use super::*;
+
+    const APP_ORIGIN: &str = "http://127.0.0.1:5999";
+    const JANE: &str = "email|jane@example.com";
+    const BACKCHANNEL_PATH: &str = "/session/backchannel-logout";
+
+    fn client() -> reqwest::Client {
+        crate::helpers::http_client()
+    }
+
+    /// Signs `email` in at the tenant; the `sid` of its id_token.
+    async fn sign_in(demo: &DemoTenant, email: &str) -> String {
+        let client = client();
+        let start = client
+            .post(format!("{}/passwordless/start", demo.base_url))
+            .json(&json!({
+                "client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET,
+                "connection": "email", "email": email, "send": "code",
+            }))
+            .send()
+            .await
+            .expect("the tenant answers");
+        assert_eq!(start.status(), 200);
+        let code = demo.tenant.pending_code(email).expect("a code");
+        let tokens: Value = client
+            .post(format!("{}/oauth/token", demo.base_url))
+            .json(&json!({
+                "grant_type": "http://auth0.com/oauth/grant-type/passwordless/otp",
+                "client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET,
+                "username": email, "otp": code, "realm": "email",
+                "scope": "openid offline_access",
+            }))
+            .send()
+            .await
+            .expect("the tenant answers")
+            .json()
+            .await
+            .expect("JSON");
+        let id_token = tokens["id_token"].as_str().expect("an id_token");
+        let payload = id_token.split('.').nth(1).expect("a JWT");
+        let claims: Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url"))
+                .expect("JSON claims");
+        claims["sid"].as_str().expect("a sid").to_string()
+    }
+
+    async fn end_session(
+        demo: &DemoTenant,
+        origin: Option<&str>,
+        body: &Value,
+    ) -> reqwest::Response {
+        let mut request = client()
+            .post(format!("{}{END_SESSION_PATH}", demo.base_url))
+            .json(body);
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        request.send().await.expect("the tenant answers")
+    }
+
+    /// The gateway's verifier for the demo tenant.
+    fn verifier_for(demo: &DemoTenant) -> LogoutTokens {
+        let mut env = base_env(&demo.base_url);
+        env.retain(|(key, _)| key != "GATEWAY__AUTH0__CLIENT_ID");
+        env.push(("GATEWAY__AUTH0__CLIENT_ID".into(), DEMO_CLIENT_ID.into()));
+        let settings = settings_from_env(&env).expect("valid settings");
+        LogoutTokens::from_settings(&settings.auth0).expect("a verifier")
+    }
+
+    /// The logout tokens the gateway received, in order.
+    async fn received_tokens(gateway: &MockServer) -> Vec<String> {
+        gateway
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .map(|request| {
+                let fields: Vec<(String, String)> = url::form_urlencoded::parse(&request.body)
+                    .into_owned()
+                    .collect();
+                assert_eq!(fields.len(), 1, "logout_token only");
+                assert_eq!(fields[0].0, "logout_token");
+                fields[0].1.clone()
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn ending_a_users_session_posts_one_verifiable_logout_token_per_auth0_session() {
+        let demo = DemoTenant::start().await.expect("demo tenant starts");
+        let gateway = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path(BACKCHANNEL_PATH))
+            .and(header("content-type", "application/x-www-form-urlencoded"))
+            .respond_with(ResponseTemplate::new(204))
+            .expect(3)
+            .mount(&gateway)
+            .await;
+        demo.tenant.link(&gateway.uri(), Some(APP_ORIGIN));
+        let first = sign_in(&demo, "jane@example.com").await;
+        let second = sign_in(&demo, "jane@example.com").await;
+        sign_in(&demo, "joe@example.com").await;
+        assert_ne!(first, second);
+
+        let response = end_session(&demo, Some(APP_ORIGIN), &json!({"sub": JANE})).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            crate::helpers::header_str(response.headers(), "access-control-allow-origin"),
+            Some(APP_ORIGIN)
+        );
+        let body: Value = response.json().await.expect("JSON");
+        assert_eq!(
+            body,
+            json!({"sub": JANE, "sessions": [
+                {"sid": first, "gateway_status": 204},
+                {"sid": second, "gateway_status": 204},
+            ]})
+        );
+
+        let tokens = verifier_for(&demo);
+        let received = received_tokens(&gateway).await;
+        assert_eq!(received.len(), 2);
+        for (token, sid) in received.iter().zip([&first, &second]) {
+            let claims = tokens.verify(token).await.expect("the gateway accepts it");
+            assert_eq!(claims.sid.as_deref(), Some(sid.as_str()));
+            assert_eq!(claims.sub.as_deref(), Some(JANE));
+        }
+        assert!(
+            demo.tenant.sids_of(JANE).is_empty(),
+            "jane's sessions ended"
+        );
+        assert_eq!(demo.tenant.sids_of("email|joe@example.com").len(), 1);
+
+        // No session left: one token naming the user only.
+        let again = end_session(&demo, None, &json!({"sub": JANE})).await;
+        let body: Value = again.json().await.expect("JSON");
+        assert_eq!(
+            body["sessions"],
+            json!([{"sid": null, "gateway_status": 204}])
+        );
+        let last = received_tokens(&gateway)
+            .await
+            .pop()
+            .expect("a third token");
+        let claims = tokens.verify(&last).await.expect("the gateway accepts it");
+        assert_eq!((claims.sid, claims.sub.as_deref()), (None, Some(JANE)));
+    }
+
+    #[tokio::test]
+    async fn the_gateways_answer_is_reported_and_strangers_cannot_ask() {
+        let demo = DemoTenant::start().await.expect("demo tenant starts");
+        // Not linked yet: nowhere to post.
+        let unlinked = end_session(&demo, None, &json!({"sub": JANE})).await;
+        assert_eq!(unlinked.status(), 409);
+
+        let gateway = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path(BACKCHANNEL_PATH))
+            .respond_with(ResponseTemplate::new(404))
+            .expect(1)
+            .mount(&gateway)
+            .await;
+        demo.tenant.link(&gateway.uri(), Some(APP_ORIGIN));
+        let sid = sign_in(&demo, "jane@example.com").await;
+        let body: Value = end_session(&demo, None, &json!({"sub": JANE, "sid": sid}))
+            .await
+            .json()
+            .await
+            .expect("JSON");
+        assert_eq!(
+            body["sessions"],
+            json!([{"sid": sid, "gateway_status": 404}]),
+            "the route not wired (or off) shows as the gateway's 404"
+        );
+
+        // Refused before anything is sent.
+        let stranger =
+            end_session(&demo, Some("https://evil.example"), &json!({"sub": JANE})).await;
+        assert_eq!(stranger.status(), 403);
+        assert!(stranger
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none());
+        for bad in [
+            json!({}),
+            json!({"sub": ""}),
+            json!({"sub": 5}),
+            json!({"sub": JANE, "sid": []}),
+        ] {
+            assert_eq!(end_session(&demo, None, &bad).await.status(), 400, "{bad}");
+        }
+        let form = client()
+            .post(format!("{}{END_SESSION_PATH}", demo.base_url))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("sub=email%7Cjane%40example.com")
+            .send()
+            .await
+            .expect("the tenant answers");
+        assert_eq!(form.status(), 415, "a cross-site form cannot send it");
+
+        // The app's preflight, and nobody else's.
+        let preflight = |origin: &'static str| {
+            client()
+                .request(
+                    reqwest::Method::OPTIONS,
+                    format!("{}{END_SESSION_PATH}", demo.base_url),
+                )
+                .header("origin", origin)
+                .header("access-control-request-method", "POST")
+                .header("access-control-request-headers", "content-type")
+                .send()
+        };
+        let allowed = preflight(APP_ORIGIN).await.expect("the tenant answers");
+        assert_eq!(allowed.status(), 204);
+        let headers = allowed.headers();
+        assert_eq!(
+            crate::helpers::header_str(headers, "access-control-allow-origin"),
+            Some(APP_ORIGIN)
+        );
+        assert_eq!(
+            crate::helpers::header_str(headers, "access-control-allow-methods"),
+            Some("POST")
+        );
+        assert_eq!(
+            crate::helpers::header_str(headers, "access-control-allow-headers"),
+            Some("content-type")
+        );
+        let refused = preflight("https://evil.example")
+            .await
+            .expect("the tenant answers");
+        assert_eq!(refused.status(), 403);
+    }
+}
