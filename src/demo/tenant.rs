@@ -235,9 +235,13 @@ impl Tenant {
                 crate::auth0::GRANT_MFA_RECOVERY_CODE,
             ],
             "claims_supported": [
-                "aud", "iss", "iat", "exp", "sub", "name",
+                "aud", "iss", "iat", "exp", "sub", "sid", "name",
                 "email", "email_verified", "phone_number", "phone_number_verified",
             ],
+            // OIDC Back-Channel Logout 1.0 §2.1: logout tokens are sent,
+            // with `sid` (see `/demo/end-session`).
+            "backchannel_logout_supported": true,
+            "backchannel_logout_session_supported": true,
             "request_uri_parameter_supported": false,
             "request_parameter_supported": false,
         })
@@ -898,5 +902,7 @@ mod tests {
             discovery["jwks_uri"],
             "http://127.0.0.1:1/.well-known/jwks.json"
         );
+        assert_eq!(discovery["backchannel_logout_supported"], true);
+        assert_eq!(discovery["backchannel_logout_session_supported"], true);
     }
 }
