@@ -268,6 +268,8 @@ async function main() {
 
   let page;
   let appUrl;
+  // The fake tenant's origin, from the banner.
+  let tenantOrigin;
   const tid = (id) => page.getByTestId(id);
   const text = async (id) => ((await tid(id).first().textContent()) || '').trim();
   const visible = (id, timeout = UI_TIMEOUT_MS) => tid(id).first().waitFor({ state: 'visible', timeout });
@@ -433,6 +435,7 @@ async function main() {
       appUrl = url;
       check(new URL(appUrl).origin !== gatewayOrigin, 'the app must be on another origin than the gateway');
       await gatewayConsole.wait(/Swagger UI:\s+http:\/\/127\.0\.0\.1:\d+\/docs/);
+      [, tenantOrigin] = await gatewayConsole.wait(/Fake tenant:\s+(http:\/\/127\.0\.0\.1:\d+)/);
       const health = await fetch(`${gatewayOrigin}/healthz`);
       check(health.ok, `/healthz answered ${health.status}`);
     });
@@ -503,7 +506,7 @@ async function main() {
       await page.waitForSelector('body[data-ready="true"]');
     });
 
-    await step('index.html\'s own CSP (<meta>) limits connect-src to the gateway, header or not', async () => {
+    await step('index.html\'s own CSP (<meta>) limits connect-src to the gateway (and the demo tenant), header or not', async () => {
       const response = await fetch(appUrl);
       const html = await response.text();
       const meta = /<meta http-equiv="Content-Security-Policy" content="([^"]*)"/.exec(html);
@@ -511,7 +514,13 @@ async function main() {
       const directives = new Map(
         meta[1].split(';').map((d) => d.trim().split(/\s+/)).map(([name, ...values]) => [name, values.join(' ')]),
       );
-      check(directives.get('connect-src') === gatewayOrigin, `meta connect-src: ${directives.get('connect-src')}`);
+      // The demo's page may also reach the fake tenant, for its demo-only
+      // POST /demo/end-session (SPEC §12); a copy of examples/spa names the
+      // gateway alone.
+      check(
+        directives.get('connect-src') === `${gatewayOrigin} ${tenantOrigin}`,
+        `meta connect-src: ${directives.get('connect-src')}`,
+      );
       check(directives.get('script-src') === "'self'", `meta script-src: ${directives.get('script-src')}`);
       check(directives.get('default-src') === "'none'", `meta default-src: ${directives.get('default-src')}`);
       // The demo also sends it as a header: both are enforced, so they agree.

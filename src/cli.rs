@@ -126,7 +126,10 @@ async fn serve(cli: Cli) -> ExitCode {
             "http://{}",
             std::net::SocketAddr::new(bind_ip, application.port())
         );
-        match listener.serve(&gateway) {
+        // The tenant posts logout tokens to the gateway and lets the app
+        // ask it to (SPEC §12, demo only).
+        tenant.tenant.link(&gateway, Some(&listener.origin()));
+        match listener.serve(&gateway, Some(&tenant.base_url)) {
             Ok(app) => {
                 let limits =
                     crate::demo::defaults::limits_summary(&application.state().settings.rate_limit);

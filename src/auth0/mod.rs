@@ -367,7 +367,7 @@ thread_local! {
 /// hyper only re-send a request the server provably did not process (a
 /// pooled connection found closed before writing, an HTTP/2 refused
 /// stream); the gateway itself never retries.
-fn build_http(
+pub(crate) fn build_http(
     timeout: std::time::Duration,
     connect_timeout: std::time::Duration,
 ) -> Result<reqwest::Client, reqwest::Error> {

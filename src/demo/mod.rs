@@ -14,6 +14,7 @@
 
 pub mod api;
 pub mod defaults;
+pub mod end_session;
 pub mod jwt;
 pub mod mfa;
 mod options;
@@ -104,12 +105,15 @@ impl DemoTenant {
              Metrics:      {metrics}\n  \
              Fake tenant:  {}  (one-time codes and links are printed here)\n  \
              MFA API audience: {}  (for DELETE /mfa/authenticators/{{id}})\n  \
+             End a session: POST {}{}  {{\"sub\": \"<user id>\"}}  (Auth0's back-channel logout)\n  \
              Limits:       {limits}\n                \
              (demo defaults; see a 429 with e.g. GATEWAY__RATE_LIMIT__LOGIN_START_PER_IDENTIFIER=2/hour)\n  \
              Try: curl -s -X POST {gateway}/login/start \\\n         \
              -H 'content-type: application/json' -d '{{\"email\":\"jane@example.com\"}}'\n{line}",
             self.base_url,
-            self.mfa_audience()
+            self.mfa_audience(),
+            self.base_url,
+            end_session::END_SESSION_PATH,
         );
     }
 
@@ -163,7 +167,9 @@ pub fn adjust_settings(settings: &mut Settings, tenant: &DemoTenant) {
 /// Cookie sessions (SPEC §10) in the demo: on, under a key made at start
 /// (so sessions end with the process; a listed `session.keys` is kept
 /// after it), with the tenant's small protected API as `demo`, so the
-/// example app can try cookie mode and call `/api/demo/profile`.
+/// example app can try cookie mode and call `/api/demo/profile`, and with
+/// the back-channel logout route on, which the tenant's
+/// `/demo/end-session` posts to.
 fn enable_sessions(settings: &mut Settings, tenant: &DemoTenant) {
     use rand::RngCore;
     let mut key = [0u8; 32];
@@ -171,6 +177,9 @@ fn enable_sessions(settings: &mut Settings, tenant: &DemoTenant) {
     let session = &mut settings.session;
     session.enabled = true;
     session.keys.insert(0, crate::settings::SessionKey(key));
+    // The tenant can end a user's session as Auth0 does (SPEC §12,
+    // `POST /demo/end-session`), so the gateway listens for it.
+    session.backchannel_logout = true;
     if let Ok(url) = url::Url::parse(&format!("{}/demo-api", tenant.base_url)) {
         session
             .apis

@@ -62,6 +62,7 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         Method::GET,
         web::get().to(openid_configuration),
     ))
+    .service(super::end_session::resource())
     .service(only(
         super::api::PROFILE_PATH,
         Method::GET,

@@ -96,10 +96,19 @@ impl SpaListener {
         format!("{}/", self.origin())
     }
 
-    /// Starts serving the app; it calls the gateway at `gateway_origin`.
-    pub fn serve(self, gateway_origin: &str) -> std::io::Result<SpaServer> {
+    /// Starts serving the app; it calls the gateway at `gateway_origin`,
+    /// and the demo tenant at `demo_tenant` (its demo-only
+    /// `/demo/end-session`), which `config.js` names as `demoTenant` and
+    /// the policy lets the page reach.
+    pub fn serve(
+        self,
+        gateway_origin: &str,
+        demo_tenant: Option<&str>,
+    ) -> std::io::Result<SpaServer> {
         let url = self.url();
-        let site = web::Data::new(Site::new(gateway_origin).served_at(&self.origin()));
+        let site = web::Data::new(
+            Site::with_demo_tenant(gateway_origin, demo_tenant).served_at(&self.origin()),
+        );
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(security_headers(&site.csp))
@@ -143,8 +152,18 @@ struct Site {
 }
 
 impl Site {
+    #[cfg(test)]
     fn new(gateway_origin: &str) -> Self {
-        let config = serde_json::json!({ "gateway": gateway_origin });
+        Self::with_demo_tenant(gateway_origin, None)
+    }
+
+    fn with_demo_tenant(gateway_origin: &str, demo_tenant: Option<&str>) -> Self {
+        let mut config = serde_json::json!({ "gateway": gateway_origin });
+        let mut connect = gateway_origin.to_string();
+        if let Some(tenant) = demo_tenant {
+            config["demoTenant"] = serde_json::json!(tenant);
+            connect = format!("{gateway_origin} {tenant}");
+        }
         let page = String::from_utf8_lossy(INDEX_HTML);
         Self {
             config_js: format!(
@@ -153,9 +172,9 @@ impl Site {
             ),
             // The shipped page names the default gateway; a test makes sure
             // it has the tag, so the page is never served without it.
-            index_html: with_meta_policy(&page, &meta_content_security_policy(gateway_origin))
+            index_html: with_meta_policy(&page, &meta_content_security_policy(&connect))
                 .unwrap_or_else(|| page.into_owned()),
-            csp: content_security_policy(gateway_origin),
+            csp: content_security_policy(&connect),
             origin: None,
         }
     }
@@ -184,21 +203,22 @@ impl Site {
 const INDEX_HTML: &[u8] = include_bytes!("../../examples/spa/index.html");
 
 /// Scripts, styles and images from the app's own origin only (no inline
-/// code at all), network calls to the gateway only, no framing, no forms
-/// posted anywhere (the app submits with `fetch`).
-fn content_security_policy(gateway_origin: &str) -> String {
+/// code at all), network calls to `connect` only (the gateway; in the demo
+/// also the tenant), no framing, no forms posted anywhere (the app submits
+/// with `fetch`).
+fn content_security_policy(connect: &str) -> String {
     format!(
         "{}; frame-ancestors 'none'",
-        meta_content_security_policy(gateway_origin)
+        meta_content_security_policy(connect)
     )
 }
 
 /// The same policy minus what a `<meta>` tag cannot carry (browsers ignore
 /// `frame-ancestors` there).
-fn meta_content_security_policy(gateway_origin: &str) -> String {
+fn meta_content_security_policy(connect: &str) -> String {
     format!(
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
-         connect-src {gateway_origin}; base-uri 'none'; form-action 'none'"
+         connect-src {connect}; base-uri 'none'; form-action 'none'"
     )
 }
 
@@ -459,6 +479,28 @@ mod tests {
         assert!(
             body.contains(r#"export default {"gateway":"http://127.0.0.1:8080"};"#),
             "{body}"
+        );
+    }
+
+    /// The demo's app may also reach the tenant (its `/demo/end-session`),
+    /// and `config.js` says where it is; nothing else widens.
+    #[actix_web::test]
+    async fn the_demo_names_the_tenant_in_config_js_and_lets_the_page_reach_it() {
+        let tenant = "http://127.0.0.1:18090";
+        let site = web::Data::new(Site::with_demo_tenant(GATEWAY, Some(tenant)));
+        assert!(
+            site.config_js.contains(
+                r#"{"demoTenant":"http://127.0.0.1:18090","gateway":"http://127.0.0.1:8080"}"#
+            ),
+            "{}",
+            site.config_js
+        );
+        assert!(site
+            .csp
+            .contains(&format!("connect-src {GATEWAY} {tenant}; base-uri")));
+        assert_eq!(
+            format!("{}; frame-ancestors 'none'", meta_policy(&site.index_html)),
+            site.csp
         );
     }
 

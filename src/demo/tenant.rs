@@ -3,7 +3,7 @@
 //! bodies (SPEC §7) so the gateway's real code path handles them.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use actix_web::http::StatusCode;
@@ -23,6 +23,12 @@ const MAX_CODE_ATTEMPTS: u32 = 3;
 const TOKEN_LIFETIME_SECS: u64 = 3600;
 /// Bounds the demo's memory whatever a script throws at it.
 pub(super) const MAX_ENTRIES: usize = 10_000;
+/// Auth0 session ids remembered per user; the oldest goes first.
+const MAX_SIDS_PER_USER: usize = 32;
+/// A logout token's `exp`: Auth0 gives its logout tokens a short life.
+const LOGOUT_TOKEN_LIFETIME_SECS: u64 = 120;
+/// Where a relying party receives logout tokens (SPEC §12).
+pub const BACKCHANNEL_LOGOUT_PATH: &str = "/session/backchannel-logout";
 
 /// An Auth0-shaped failure: status plus `{error, error_description}`.
 #[derive(Debug)]
@@ -75,6 +81,22 @@ pub(super) struct Session {
     pub audience: String,
     pub scope: String,
     pub issuer: String,
+    /// Auth0's session id (`sid` in id_tokens): one per sign-in, kept by
+    /// every refresh of it.
+    pub sid: String,
+}
+
+impl Session {
+    /// A new sign-in of `subject`: a new `sid`.
+    fn sign_in(subject: String, audience: String, scope: String, issuer: String) -> Self {
+        Self {
+            subject,
+            audience,
+            scope,
+            issuer,
+            sid: random_token(32),
+        }
+    }
 }
 
 pub struct Tenant {
@@ -82,6 +104,12 @@ pub struct Tenant {
     options: DemoOptions,
     key: DemoKey,
     state: Mutex<State>,
+    /// The gateway's origin, where logout tokens go; set once the gateway
+    /// listens ([`Tenant::link`]).
+    gateway: OnceLock<String>,
+    /// The example app's origin, the one origin `/demo/end-session`
+    /// answers across origins.
+    app_origin: OnceLock<String>,
 }
 
 #[derive(Default)]
@@ -89,6 +117,9 @@ pub(super) struct State {
     codes: HashMap<String, PendingCode>,
     links: HashMap<String, PendingLink>,
     refresh_tokens: HashMap<String, Session>,
+    /// The live Auth0 sessions (`sid`s) of each user, by `sub`: what
+    /// ending the user's session sends logout tokens for.
+    sids: HashMap<String, Vec<String>>,
     pub mfa: super::mfa::MfaState,
 }
 
@@ -121,7 +152,25 @@ impl Tenant {
             options,
             key,
             state: Mutex::new(State::default()),
+            gateway: OnceLock::new(),
+            app_origin: OnceLock::new(),
         }
+    }
+
+    /// Tells the tenant where the gateway is (its origin, where logout
+    /// tokens are posted) and the example app's origin (allowed to ask for
+    /// `/demo/end-session` across origins). The first call wins.
+    pub fn link(&self, gateway_origin: &str, app_origin: Option<&str>) {
+        let _ = self
+            .gateway
+            .set(gateway_origin.trim_end_matches('/').to_string());
+        if let Some(origin) = app_origin {
+            let _ = self.app_origin.set(origin.to_string());
+        }
+    }
+
+    pub(super) fn app_origin(&self) -> Option<&str> {
+        self.app_origin.get().map(String::as_str)
     }
 
     pub(super) fn options(&self) -> &DemoOptions {
@@ -186,9 +235,13 @@ impl Tenant {
                 crate::auth0::GRANT_MFA_RECOVERY_CODE,
             ],
             "claims_supported": [
-                "aud", "iss", "iat", "exp", "sub", "name",
+                "aud", "iss", "iat", "exp", "sub", "sid", "name",
                 "email", "email_verified", "phone_number", "phone_number_verified",
             ],
+            // OIDC Back-Channel Logout 1.0 §2.1: logout tokens are sent,
+            // with `sid` (see `/demo/end-session`).
+            "backchannel_logout_supported": true,
+            "backchannel_logout_session_supported": true,
             "request_uri_parameter_supported": false,
             "request_parameter_supported": false,
         })
@@ -362,12 +415,12 @@ impl Tenant {
             ));
         }
         state.codes.remove(username);
-        let session = Session {
-            subject: subject_for(username),
-            audience: audience.unwrap_or_default().to_string(),
-            scope: scope.to_string(),
-            issuer: issuer.to_string(),
-        };
+        let session = Session::sign_in(
+            subject_for(username),
+            audience.unwrap_or_default().to_string(),
+            scope.to_string(),
+            issuer.to_string(),
+        );
         if super::mfa::requires_mfa(username) {
             return Err(self.mfa_required(&mut state, session));
         }
@@ -388,12 +441,12 @@ impl Tenant {
         if link.expires < Instant::now() || link.redirect_uri != redirect_uri {
             return Err(invalid());
         }
-        let session = Session {
-            subject: subject_for(&link.identifier),
-            audience: String::new(),
-            scope: "openid profile email offline_access".to_string(),
-            issuer: issuer.to_string(),
-        };
+        let session = Session::sign_in(
+            subject_for(&link.identifier),
+            String::new(),
+            "openid profile email offline_access".to_string(),
+            issuer.to_string(),
+        );
         if super::mfa::requires_mfa(&link.identifier) {
             return Err(self.mfa_required(&mut state, session));
         }
@@ -457,6 +510,7 @@ impl Tenant {
             let mut claims = json!({
                 "iss": issuer, "sub": session.subject, "aud": DEMO_CLIENT_ID,
                 "iat": now, "exp": now + TOKEN_LIFETIME_SECS, "name": identifier,
+                "sid": session.sid,
             });
             if identifier.contains('@') {
                 claims["email"] = json!(identifier);
@@ -466,6 +520,9 @@ impl Tenant {
                 claims["phone_number_verified"] = json!(true);
             }
             answer["id_token"] = json!(self.key.sign(&claims));
+        }
+        if with_refresh {
+            remember_sid(state, session);
         }
         if with_refresh && scopes.contains(&"offline_access") {
             let refresh_token = random_token(40);
@@ -478,6 +535,70 @@ impl Tenant {
             answer["refresh_token"] = json!(refresh_token);
         }
         answer
+    }
+}
+
+impl Tenant {
+    /// The live Auth0 session ids (`sid`) of `subject`, oldest first.
+    pub fn sids_of(&self, subject: &str) -> Vec<String> {
+        self.lock().sids.get(subject).cloned().unwrap_or_default()
+    }
+
+    /// Ends Auth0 sessions of `subject` in the tenant: `sid` alone when
+    /// given, otherwise every one it knows. Returns the `sid`s ended (an
+    /// unknown `sid` is still returned: the relying party may know it).
+    pub(super) fn end_sessions(&self, subject: &str, sid: Option<&str>) -> Vec<String> {
+        let mut state = self.lock();
+        match sid {
+            Some(sid) => {
+                if let Some(sids) = state.sids.get_mut(subject) {
+                    sids.retain(|s| s != sid);
+                }
+                vec![sid.to_string()]
+            }
+            None => state.sids.remove(subject).unwrap_or_default(),
+        }
+    }
+
+    /// A logout token as Auth0 signs one (OIDC Back-Channel Logout 1.0
+    /// §2.4): RS256 under the tenant's key, for the demo client, with the
+    /// back-channel logout event and the `sid` and/or `sub` it ends.
+    pub fn logout_token(&self, subject: Option<&str>, sid: Option<&str>) -> String {
+        let now = unix_now();
+        let mut claims = json!({
+            "iss": self.issuer(false),
+            "aud": DEMO_CLIENT_ID,
+            "iat": now,
+            "exp": now + LOGOUT_TOKEN_LIFETIME_SECS,
+            "jti": random_token(24),
+            "events": { crate::session::logout_token::BACKCHANNEL_LOGOUT_EVENT: {} },
+        });
+        if let Some(subject) = subject {
+            claims["sub"] = json!(subject);
+        }
+        if let Some(sid) = sid {
+            claims["sid"] = json!(sid);
+        }
+        self.key.sign(&claims)
+    }
+
+    /// The gateway's origin, once [`Tenant::link`] told it.
+    pub(super) fn gateway(&self) -> Option<&str> {
+        self.gateway.get().map(String::as_str)
+    }
+}
+
+/// Records a sign-in's `sid` under its user, bounded per user and overall.
+fn remember_sid(state: &mut State, session: &Session) {
+    if !state.sids.contains_key(&session.subject) && state.sids.len() >= MAX_ENTRIES {
+        state.sids.clear();
+    }
+    let sids = state.sids.entry(session.subject.clone()).or_default();
+    if !sids.contains(&session.sid) {
+        if sids.len() >= MAX_SIDS_PER_USER {
+            sids.remove(0);
+        }
+        sids.push(session.sid.clone());
     }
 }
 
@@ -693,6 +814,83 @@ mod tests {
         assert!(narrowed.get("id_token").is_none());
     }
 
+    /// A sign-in through the code grant; its id_token's claims and its
+    /// refresh token.
+    fn sign_in(tenant: &Tenant, email: &str) -> (Value, String) {
+        start(tenant, email);
+        let code = code_for(tenant, email);
+        let scope = "openid offline_access";
+        let tokens = tenant
+            .passwordless_otp(email, &code, "email", None, scope, ISS)
+            .expect("tokens");
+        let claims = tenant
+            .key()
+            .verify(tokens["id_token"].as_str().expect("an id_token"))
+            .expect("signed by the tenant");
+        let refresh = tokens["refresh_token"].as_str().expect("a refresh token");
+        (claims, refresh.to_string())
+    }
+
+    #[test]
+    fn each_sign_in_gets_its_own_sid_which_its_refreshes_keep() {
+        let tenant = Tenant::new("http://127.0.0.1:1".into());
+        let jane = "email|jane@example.com";
+        let (first, refresh) = sign_in(&tenant, "jane@example.com");
+        let (second, _) = sign_in(&tenant, "jane@example.com");
+        let sid = |claims: &Value| claims["sid"].as_str().unwrap_or_default().to_string();
+        assert_eq!(sid(&first).len(), 32);
+        assert_ne!(sid(&first), sid(&second));
+        assert_eq!(tenant.sids_of(jane), vec![sid(&first), sid(&second)]);
+
+        let refreshed = tenant.refresh(&refresh, None, ISS).expect("tokens");
+        let claims = tenant
+            .key()
+            .verify(refreshed["id_token"].as_str().expect("an id_token"))
+            .expect("signed by the tenant");
+        assert_eq!(sid(&claims), sid(&first), "a refresh is the same session");
+        assert_eq!(tenant.sids_of(jane).len(), 2);
+
+        assert_eq!(
+            tenant.end_sessions(jane, Some(&sid(&first))),
+            vec![sid(&first)]
+        );
+        assert_eq!(tenant.sids_of(jane), vec![sid(&second)]);
+        assert_eq!(tenant.end_sessions(jane, None), vec![sid(&second)]);
+        assert!(tenant.sids_of(jane).is_empty());
+        assert!(tenant.end_sessions(jane, None).is_empty());
+    }
+
+    #[test]
+    fn a_user_keeps_at_most_the_last_sids() {
+        let tenant = Tenant::new("http://127.0.0.1:1".into());
+        for _ in 0..MAX_SIDS_PER_USER + 3 {
+            sign_in(&tenant, "jane@example.com");
+        }
+        assert_eq!(
+            tenant.sids_of("email|jane@example.com").len(),
+            MAX_SIDS_PER_USER
+        );
+    }
+
+    #[test]
+    fn a_logout_token_is_signed_by_the_tenant_for_the_demo_client() {
+        let tenant = Tenant::new("http://127.0.0.1:1".into());
+        let token = tenant.logout_token(Some("email|jane@example.com"), Some("sid-1"));
+        let claims = tenant.key().verify(&token).expect("signed by the tenant");
+        assert_eq!(claims["iss"], "http://127.0.0.1:1/");
+        assert_eq!(claims["aud"], DEMO_CLIENT_ID);
+        assert_eq!(claims["sub"], "email|jane@example.com");
+        assert_eq!(claims["sid"], "sid-1");
+        assert!(claims["jti"].is_string());
+        assert!(claims.get("nonce").is_none());
+        assert_eq!(
+            claims["events"][crate::session::logout_token::BACKCHANNEL_LOGOUT_EVENT],
+            json!({})
+        );
+        let only_sub = tenant.key().verify(&tenant.logout_token(Some("s"), None));
+        assert!(only_sub.is_some_and(|c| c.get("sid").is_none()));
+    }
+
     #[test]
     fn the_issuer_is_the_base_url_with_a_slash_or_its_https_twin_behind_tls() {
         let tenant = Tenant::new("http://127.0.0.1:1".into());
@@ -704,5 +902,7 @@ mod tests {
             discovery["jwks_uri"],
             "http://127.0.0.1:1/.well-known/jwks.json"
         );
+        assert_eq!(discovery["backchannel_logout_supported"], true);
+        assert_eq!(discovery["backchannel_logout_session_supported"], true);
     }
 }

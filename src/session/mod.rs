@@ -5,6 +5,7 @@
 //! CSRF rule; the routes (`routes::session`, the login-completing calls,
 //! `/mfa/*`) use it.
 
+pub mod logout_token;
 pub mod seal;
 
 use std::collections::BTreeMap;

@@ -276,6 +276,7 @@ idle_secs = 3600
 refresh_reuse_secs = 10
 public_origin = ""
 api_timeout_ms = 10000
+backchannel_logout = false
 
 [session.apis]
 

@@ -29,6 +29,7 @@ pub struct RawSession {
     pub refresh_reuse_secs: u64,
     pub public_origin: String,
     pub api_timeout_ms: u64,
+    pub backchannel_logout: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -62,6 +63,12 @@ pub struct SessionSettings {
     /// when empty.
     pub public_origin: Option<String>,
     pub api_timeout: Duration,
+    /// Serve `POST /session/backchannel-logout` (SPEC §12): Auth0 posts a
+    /// signed `logout_token` there when it ends a user's session, and the
+    /// gateway ends the cookie sessions born of it. Off by default: the
+    /// route is only useful once its URL is registered in Auth0 (an
+    /// Enterprise-plan feature), and needs `session.enabled`.
+    pub backchannel_logout: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -156,6 +163,14 @@ pub(super) fn validate_session(raw: RawSession) -> Result<SessionSettings, Setti
             .filter(|a| !a.is_empty());
         apis.insert(api, SessionApi { url, audience });
     }
+    // The route ends cookie sessions; without them Auth0's logouts would be
+    // accepted and end nothing, while the operator believes they do.
+    if raw.backchannel_logout && !raw.enabled {
+        return Err(SettingsError::new(
+            "session.backchannel_logout",
+            "needs session.enabled = true: a back-channel logout ends cookie sessions",
+        ));
+    }
     let keys = if raw.enabled {
         session_keys(raw.keys, raw.keys_file)?
     } else {
@@ -171,6 +186,7 @@ pub(super) fn validate_session(raw: RawSession) -> Result<SessionSettings, Setti
         refresh_reuse: Duration::from_secs(raw.refresh_reuse_secs),
         public_origin,
         api_timeout: Duration::from_millis(raw.api_timeout_ms),
+        backchannel_logout: raw.backchannel_logout,
     })
 }
 

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod api_proxy;
+mod backchannel;
 mod client_ip;
 mod demo;
 mod demo_console;

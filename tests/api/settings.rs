@@ -908,6 +908,27 @@ fn a_refresh_reuse_window_over_sixty_seconds_is_refused() {
     assert_eq!(settings.session.refresh_reuse.as_secs(), 60);
 }
 
+/// SPEC §12: the back-channel route is off unless asked for, and asking for
+/// it without cookie sessions (nothing it could end) is refused.
+#[test]
+fn backchannel_logout_is_off_by_default_and_needs_sessions() {
+    let settings = load_env(&sessions_on(&[])).expect("valid");
+    assert!(!settings.session.backchannel_logout);
+    let settings = load_env(&sessions_on(&[(
+        "GATEWAY__SESSION__BACKCHANNEL_LOGOUT",
+        "true",
+    )]))
+    .expect("valid with sessions on");
+    assert!(settings.session.backchannel_logout);
+    rejected(
+        load_env(&with_minimal(&[(
+            "GATEWAY__SESSION__BACKCHANNEL_LOGOUT",
+            "true",
+        )])),
+        "session.backchannel_logout",
+    );
+}
+
 #[test]
 fn a_session_lifetime_over_thirty_days_is_refused() {
     rejected(
