@@ -389,7 +389,8 @@ pub struct LogoutRequest {
     // open) is fine.
     security(("session_cookie" = []), ()),
     params(("X-Lgw-Session" = Option<String>, Header, description = "Exactly `1` whenever the call carries the session cookie: the CSRF proof (SPEC §10); without it such a call is `403 csrf_failed`.", example = "1")),
-    request_body(content = Option<LogoutRequest>, content_type = "application/json", description = "Optional: no body, an empty one or `{}` end this session only."),
+    // Optional (no body, an empty one or `{}`): `openapi::document` marks it so.
+    request_body(content = LogoutRequest, content_type = "application/json", description = "Optional: no body, an empty one or `{}` end this session only."),
     responses(
         (status = 204, description = "Signed out: the cookies are cleared."),
     ),
