@@ -22,12 +22,19 @@
 //! **In memory** (always; the only store with the memory backend): two
 //! maps keyed by 64-bit keyed hashes (this process's SipHash key), each
 //! capped at `rate_limit.max_keys` and pruned on the housekeeping timer. A
-//! marker that arrives while its map is full must still take effect, so it
-//! goes into a fixed-size overflow table instead (allocated on first use,
-//! [`OVERFLOW_SLOTS`] slots of 8 bytes): each marker sets two slots to the
-//! larger of what they held, Bloom-filter style, so the table can only err
-//! by ending a session early (sign in again), never by keeping a revoked
-//! one alive, and its entries expire by themselves.
+//! marker that arrives while its map is full must still take effect: when
+//! no Redis holds it, it goes into a fixed-size overflow table (allocated
+//! on first use, [`OVERFLOW_SLOTS`] slots of 8 bytes). Each marker sets two
+//! slots to the larger of what they held, Bloom-filter style, so the table
+//! can only err by ending a session early (sign in again), never by keeping
+//! a revoked one alive, and its entries expire by themselves. The share of
+//! unrelated sessions it ends grows with what it holds (about one in ten
+//! at 100,000 markers, nearly all at 1,000,000: `benches/revocation.rs`):
+//! a flood of sign-outs past the cap costs availability, never a victim's
+//! sign-out. `rate_limit.max_keys` should exceed the sign-outs of one
+//! `session.max_age_secs`; the table's 8 MiB stay once allocated. With Redis the fleet's copy is the one that
+//! counts and a full map just remembers nothing new (the overflow table
+//! then takes only markers Redis did not).
 //!
 //! **In Redis** (`rate_limit.backend = "redis"`, SPEC §9): the same markers
 //! as `{prefix}revoked_session|revoked_sid|revoked_sub:{HMAC}` with a TTL;
@@ -139,16 +146,27 @@ impl Revocations {
     pub async fn mark_all(&self, markers: &[Marker<'_>], reason: Reason) -> Result<(), ApiError> {
         crate::metrics::record_session_revocation(reason.label());
         let now = unix_now();
-        for marker in markers {
-            self.local.mark(*marker, now, self.max_age_secs);
-        }
         let Some(shared) = &self.shared else {
+            for marker in markers {
+                self.local.mark(*marker, now, self.max_age_secs, true);
+            }
             return Ok(());
         };
-        match shared.mark(markers, now, self.max_age_secs).await {
-            Ok(()) => Ok(()),
-            Err(OnStoreError::Closed) => Err(ApiError::session_store_unavailable()),
-            Err(OnStoreError::Local | OnStoreError::Open) => Ok(()),
+        let unheld: Vec<Marker<'_>> = markers
+            .iter()
+            .copied()
+            .filter(|marker| !self.local.mark(*marker, now, self.max_age_secs, false))
+            .collect();
+        let Err(on_error) = shared.mark(markers, now, self.max_age_secs).await else {
+            return Ok(());
+        };
+        // Neither Redis nor a full map holds these: the overflow table must.
+        for marker in unheld {
+            self.local.mark(marker, now, self.max_age_secs, true);
+        }
+        match on_error {
+            OnStoreError::Closed => Err(ApiError::session_store_unavailable()),
+            OnStoreError::Local | OnStoreError::Open => Ok(()),
         }
     }
 
@@ -243,7 +261,9 @@ impl LocalMarkers {
         self.hasher.hash_one((kind, value))
     }
 
-    fn mark(&self, marker: Marker<'_>, now: u64, max_age: u64) {
+    /// Whether the marker is held: in its map, or (`overflow`) in the
+    /// overflow table when the map is full.
+    fn mark(&self, marker: Marker<'_>, now: u64, max_age: u64, overflow: bool) -> bool {
         match marker {
             Marker::SessionId(value) | Marker::Sid(value) => {
                 let kind = if matches!(marker, Marker::SessionId(_)) {
@@ -254,8 +274,10 @@ impl LocalMarkers {
                 let key = self.hash(kind, value);
                 let expires = now + max_age;
                 if self.ended.len() >= self.max_keys && !self.ended.contains_key(&key) {
-                    self.overflow_mark(key, ENDS_ALL, expires);
-                    return;
+                    if overflow {
+                        self.overflow_mark(key, ENDS_ALL, expires);
+                    }
+                    return overflow;
                 }
                 self.ended
                     .entry(key)
@@ -266,9 +288,11 @@ impl LocalMarkers {
                 let key = self.hash(SUB_KIND, sub);
                 let expires = sub_expiry(at, now, max_age);
                 if self.subs.len() >= self.max_keys && !self.subs.contains_key(&key) {
-                    let at = u32::try_from(at).unwrap_or(ENDS_ALL - 1);
-                    self.overflow_mark(key, at, expires);
-                    return;
+                    if overflow {
+                        let at = u32::try_from(at).unwrap_or(ENDS_ALL - 1);
+                        self.overflow_mark(key, at, expires);
+                    }
+                    return overflow;
                 }
                 self.subs
                     .entry(key)
@@ -279,6 +303,7 @@ impl LocalMarkers {
                     .or_insert((at, expires));
             }
         }
+        true
     }
 
     fn matches(&self, probe: &Probe<'_>, now: u64) -> bool {
@@ -551,8 +576,8 @@ mod tests {
     #[test]
     fn each_kind_of_marker_ends_what_it_names_and_nothing_else() {
         let markers = LocalMarkers::new(100);
-        markers.mark(Marker::SessionId("s1"), NOW, DAY);
-        markers.mark(Marker::Sid("auth0-a"), NOW, DAY);
+        markers.mark(Marker::SessionId("s1"), NOW, DAY, true);
+        markers.mark(Marker::Sid("auth0-a"), NOW, DAY, true);
         markers.mark(
             Marker::Sub {
                 sub: "email|jane",
@@ -560,6 +585,7 @@ mod tests {
             },
             NOW,
             DAY,
+            true,
         );
         let ended = |id, sid, sub, login_at| {
             markers.matches(&Probe::of(&session(id, sid, sub, login_at)), NOW + 1)
@@ -584,7 +610,7 @@ mod tests {
     #[test]
     fn markers_expire_after_max_age_and_prune_frees_them() {
         let markers = LocalMarkers::new(100);
-        markers.mark(Marker::SessionId("s1"), NOW, DAY);
+        markers.mark(Marker::SessionId("s1"), NOW, DAY, true);
         markers.mark(
             Marker::Sub {
                 sub: "email|jane",
@@ -592,6 +618,7 @@ mod tests {
             },
             NOW,
             DAY,
+            true,
         );
         let probe = session(Some("s1"), None, Some("email|jane"), NOW);
         assert!(markers.matches(&Probe::of(&probe), NOW + DAY - 1));
@@ -605,7 +632,7 @@ mod tests {
     #[test]
     fn a_later_sub_marker_moves_the_time_on_and_an_earlier_one_keeps_it() {
         let markers = LocalMarkers::new(100);
-        markers.mark(Marker::Sub { sub: "u", at: NOW }, NOW, DAY);
+        markers.mark(Marker::Sub { sub: "u", at: NOW }, NOW, DAY, true);
         markers.mark(
             Marker::Sub {
                 sub: "u",
@@ -613,6 +640,7 @@ mod tests {
             },
             NOW,
             DAY,
+            true,
         );
         let ended =
             |login_at| markers.matches(&Probe::of(&session(None, None, Some("u"), login_at)), NOW);
@@ -624,6 +652,7 @@ mod tests {
             },
             NOW + 10,
             DAY,
+            true,
         );
         assert!(ended(NOW + 10));
         assert!(!ended(NOW + 11));
@@ -633,7 +662,7 @@ mod tests {
     fn a_full_map_still_ends_what_is_marked_through_the_overflow_table() {
         let markers = LocalMarkers::new(10);
         for n in 0..1_000 {
-            markers.mark(Marker::SessionId(&format!("s{n}")), NOW, DAY);
+            markers.mark(Marker::SessionId(&format!("s{n}")), NOW, DAY, true);
             markers.mark(
                 Marker::Sub {
                     sub: &format!("u{n}"),
@@ -641,6 +670,7 @@ mod tests {
                 },
                 NOW,
                 DAY,
+                true,
             );
         }
         assert_eq!(markers.len(), 20, "each map holds max_keys");
@@ -659,6 +689,22 @@ mod tests {
         // Overflow entries expire by themselves.
         let revoked = session(Some("s1"), None, None, NOW);
         assert!(!markers.matches(&Probe::of(&revoked), NOW + DAY));
+    }
+
+    #[test]
+    fn without_overflow_a_full_map_says_it_did_not_hold_the_marker() {
+        let markers = LocalMarkers::new(1);
+        assert!(markers.mark(Marker::SessionId("s1"), NOW, DAY, false));
+        assert!(
+            markers.mark(Marker::SessionId("s1"), NOW, DAY, false),
+            "known"
+        );
+        assert!(!markers.mark(Marker::SessionId("s2"), NOW, DAY, false));
+        let s2 = session(Some("s2"), None, None, NOW);
+        assert!(!markers.matches(&Probe::of(&s2), NOW));
+        assert!(markers.overflow.get().is_none(), "nothing allocated");
+        assert!(markers.mark(Marker::SessionId("s2"), NOW, DAY, true));
+        assert!(markers.matches(&Probe::of(&s2), NOW));
     }
 
     #[test]
