@@ -71,7 +71,7 @@ async fn proxy(
 ) -> Result<HttpResponse, ApiError> {
     let sessions = sessions(&state)?;
     // No session: 401 before anything says which API names exist.
-    let mut data = current(sessions, &req)?;
+    let mut data = current(&state, sessions, &req).await?;
     let proxy = state.api_proxy.as_ref().ok_or_else(ApiError::not_found)?;
     let (name, rest) = path.into_inner();
     let target = proxy.target(&name).ok_or_else(ApiError::not_found)?;

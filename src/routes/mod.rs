@@ -12,6 +12,7 @@ pub mod token;
 use actix_web::body::BoxBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::Method;
 use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
@@ -140,7 +141,12 @@ async fn per_ip_limit(
         if left_to_route {
             return next.call(req).await;
         }
-        if let Err(refusal) = state.limits.check_ip(ip.0).await {
+        let checked = if path == paths::SESSION_LOGOUT && req.method() == Method::POST {
+            state.limits.check_ip_for_sign_out(ip.0).await
+        } else {
+            state.limits.check_ip(ip.0).await
+        };
+        if let Err(refusal) = checked {
             return Ok(refuse(req, ApiError::from(refusal)).await);
         }
     }
