@@ -119,6 +119,12 @@ pub fn record_rejection(policy: &'static str) {
 
 /// A sign-out that marked sessions as ended (SPEC §12); `reason`:
 /// `logout`, `everywhere` or `backchannel`.
+/// One `POST /session/backchannel-logout`, by outcome (`ok`, `invalid`,
+/// `jwks_unavailable`, `store_unavailable`).
+pub fn record_backchannel_logout(outcome: &'static str) {
+    count("gateway_backchannel_logout_total", &[("outcome", outcome)]);
+}
+
 pub fn record_session_revocation(reason: &'static str) {
     count("gateway_session_revocations_total", &[("reason", reason)]);
 }

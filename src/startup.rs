@@ -76,12 +76,20 @@ impl Application {
             )),
             None => None,
         };
+        let backchannel = match settings.session.enabled && settings.session.backchannel_logout {
+            true => Some(
+                crate::session::logout_token::LogoutTokens::from_settings(&settings.auth0)
+                    .map_err(StartupError::HttpClient)?,
+            ),
+            false => None,
+        };
         let api_proxy = match settings.session.enabled {
             true => Some(api_proxy(&settings)?),
             false => None,
         };
         let state = web::Data::new(AppState {
             api_proxy,
+            backchannel,
             limits: Limits::new(&settings.rate_limit, store.clone()),
             sms: SmsGuard::new(&settings.sms, settings.rate_limit.max_keys, store.clone()),
             refresh_flights: RefreshFlights::from_settings(&settings, store.clone()),

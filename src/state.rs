@@ -10,6 +10,7 @@ use crate::auth0::Auth0Client;
 use crate::rate_limit::Limits;
 use crate::redis_store::RedisStore;
 use crate::refresh_flight::RefreshFlights;
+use crate::session::logout_token::LogoutTokens;
 use crate::session::revocation::Revocations;
 use crate::session::Sessions;
 use crate::settings::Settings;
@@ -32,6 +33,9 @@ pub struct AppState {
     /// (`revocations.mark(Marker::…, Reason::…)`); empty while sessions
     /// are off.
     pub revocations: Revocations,
+    /// Checks Auth0's logout tokens (SPEC §12); `None` unless
+    /// `session.backchannel_logout = true`.
+    pub backchannel: Option<LogoutTokens>,
     /// `/api/{name}/…` (`session.apis`); `None` while sessions are off.
     pub api_proxy: Option<ApiProxy>,
     /// False from the first shutdown signal on: `/readyz` answers 503.

@@ -1,6 +1,7 @@
 //! HTTP handlers, one module per area, each with its own `configure`.
 
 pub mod api;
+pub mod backchannel;
 pub mod docs;
 pub mod login;
 pub mod mfa;
@@ -39,6 +40,7 @@ pub mod paths {
     pub const SESSION_REFRESH: &str = "/session/refresh";
     pub const SESSION_LOGOUT: &str = "/session/logout";
     pub const SESSION_TOKEN: &str = "/session/token";
+    pub const SESSION_BACKCHANNEL_LOGOUT: &str = "/session/backchannel-logout";
     /// `{rest}` takes the rest of the path, slashes included.
     pub const API: &str = "/api/{name}/{rest}";
     pub const HEALTHZ: &str = "/healthz";
@@ -66,6 +68,7 @@ pub const ROUTES: &[&str] = &[
     paths::SESSION_REFRESH,
     paths::SESSION_LOGOUT,
     paths::SESSION_TOKEN,
+    paths::SESSION_BACKCHANNEL_LOGOUT,
     paths::API,
     paths::HEALTHZ,
     paths::READYZ,
@@ -197,7 +200,10 @@ fn csrf_applies(method: &actix_web::http::Method, path: &str) -> bool {
         path.strip_prefix(scope)
             .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
     };
-    (under(session::SCOPE) && !(path == paths::SESSION && method == actix_web::http::Method::GET))
+    // Auth0's server posts the back-channel logout: no browser, no cookie.
+    (under(session::SCOPE)
+        && !(path == paths::SESSION && method == actix_web::http::Method::GET)
+        && path != paths::SESSION_BACKCHANNEL_LOGOUT)
         || under(api::SCOPE)
         || under(mfa::SCOPE)
         || path == paths::LOGIN_VERIFY

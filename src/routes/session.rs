@@ -35,6 +35,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(
             scoped_resource(SCOPE, paths::SESSION_TOKEN, "GET").route(web::get().to(session_token)),
+        )
+        .service(
+            scoped_resource(SCOPE, paths::SESSION_BACKCHANNEL_LOGOUT, "POST")
+                .route(web::post().to(super::backchannel::backchannel_logout)),
         );
 }
 

@@ -30,7 +30,13 @@ fn unix_now() -> u64 {
 
 /// Logs `email` in (cookie mode) with an id_token for `sub` plus `extra`
 /// claims; the OTP grant is asserted field by field and answered once.
-async fn login_as(app: &TestApp, email: &str, sub: &str, extra: Value, expires_in: u64) -> String {
+pub(crate) async fn login_as(
+    app: &TestApp,
+    email: &str,
+    sub: &str,
+    extra: Value,
+    expires_in: u64,
+) -> String {
     let mut claims = json!({"sub": sub, "email": email});
     if let (Some(map), Value::Object(extra)) = (claims.as_object_mut(), extra) {
         map.extend(extra);
@@ -92,12 +98,12 @@ async fn logout(app: &TestApp, cookie: &str, body: Option<Value>) -> reqwest::Re
     request.send().await.expect("the gateway answers")
 }
 
-async fn get_session(app: &TestApp, cookie: &str) -> reqwest::Response {
+pub(crate) async fn get_session(app: &TestApp, cookie: &str) -> reqwest::Response {
     call(app, reqwest::Method::GET, "/session", cookie, &[]).await
 }
 
 /// `401 session_expired` with the session cookies cleared.
-async fn assert_ended(app: &TestApp, answer: reqwest::Response) {
+pub(crate) async fn assert_ended(app: &TestApp, answer: reqwest::Response) {
     let (headers, _) = assert_error(app, answer, 401, "session_expired").await;
     assert_cleared(&headers, COOKIE);
     assert_cleared(&headers, MFA_COOKIE);
@@ -106,13 +112,13 @@ async fn assert_ended(app: &TestApp, answer: reqwest::Response) {
 /// Waits until the clock is past second `at`: a login after a `sub`
 /// marker made in second `at` must begin in a later second (whole
 /// seconds, "at or before", SPEC §12).
-async fn after_second(at: u64) {
+pub(crate) async fn after_second(at: u64) {
     while unix_now() <= at {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
-async fn metrics(app: &TestApp) -> String {
+pub(crate) async fn metrics(app: &TestApp) -> String {
     app.client
         .get(format!("{}/metrics", app.metrics_address))
         .send()
