@@ -721,6 +721,30 @@ mod demo {
 
 // --- The route, over the wire: `POST /session/backchannel-logout` ---
 
+/// The tenant `auth0` publishes `KEY_A`, asked at most `fetches` times.
+pub(crate) async fn publish_tenant_key(auth0: &MockServer, fetches: u64) {
+    Mock::given(method("GET"))
+        .and(path(JWKS_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_json(jwks(&[KEY_A])))
+        .expect(fetches)
+        .named("the tenant's key set")
+        .mount(auth0)
+        .await;
+}
+
+/// A logout token as the tenant `auth0` signs it (under `KEY_A`), naming
+/// Auth0 session `sid` (or none) of user `sub`.
+pub(crate) fn tenant_logout_token(auth0: &MockServer, sid: Option<&str>, sub: &str) -> String {
+    let claims = changed(logout_claims(auth0), |claims| {
+        claims.insert("sub".into(), json!(sub));
+        match sid {
+            Some(sid) => claims.insert("sid".into(), json!(sid)),
+            None => claims.remove("sid"),
+        };
+    });
+    KEY_A.sign(&claims)
+}
+
 /// A gateway with cookie sessions and the back-channel route on; its
 /// Auth0 (`app.auth0`) publishes `KEY_A`, fetched at most `fetches` times.
 async fn backchannel_app(fetches: u64) -> TestApp {
@@ -730,13 +754,7 @@ async fn backchannel_app(fetches: u64) -> TestApp {
         ("GATEWAY__SESSION__BACKCHANNEL_LOGOUT", "true"),
     ])
     .await;
-    Mock::given(method("GET"))
-        .and(path(JWKS_PATH))
-        .respond_with(ResponseTemplate::new(200).set_body_json(jwks(&[KEY_A])))
-        .expect(fetches)
-        .named("the tenant's key set")
-        .mount(&app.auth0)
-        .await;
+    publish_tenant_key(&app.auth0, fetches).await;
     app
 }
 
@@ -804,7 +822,7 @@ async fn a_logout_token_with_sid_ends_only_that_auth0_sessions_cookies() {
     .await;
     let calls = auth0_calls(&app).await;
 
-    let token = KEY_A.sign(&app_claims(&app, Some("sid-a"), "email|jane"));
+    let token = tenant_logout_token(&app.auth0, Some("sid-a"), "email|jane");
     let answer = post_logout_token(&app, &token).await;
     assert_eq!(answer.status(), 204);
     assert_eq!(

@@ -1728,6 +1728,56 @@ async fn a_sign_out_on_one_replica_ends_the_copy_on_the_other_and_everywhere_end
     assert_no_fallback(&metrics(&b).await);
 }
 
+/// SPEC §12: Auth0's back-channel logout may reach any replica; the
+/// marker it sets ends the Auth0 session's cookies on every replica.
+#[tokio::test]
+async fn a_back_channel_logout_received_by_one_replica_ends_the_session_on_the_other() {
+    let redis = RedisServer::start().await;
+    let auth0 = MockServer::start().await;
+    crate::backchannel::publish_tenant_key(&auth0, 1).await;
+    let env = session_gateway_env(&[("GATEWAY__SESSION__BACKCHANNEL_LOGOUT", "true")]);
+    let a = gateway(&auth0, &redis, &env).await;
+    let b = gateway(&auth0, &redis, &env).await;
+    let jane = ("jane.doe@example.com", "email|6f1c2e9a7b3d4c5e8f901234");
+    let ended = session_login(&auth0, &b, jane.0, jane.1, "auth0-sid-jane-1").await;
+    let kept = session_login(&auth0, &b, jane.0, jane.1, "auth0-sid-jane-2").await;
+    assert_eq!(session_status(&b, &ended).await, 200);
+    let calls = upstream_calls(&auth0).await;
+
+    let token = crate::backchannel::tenant_logout_token(&auth0, Some("auth0-sid-jane-1"), jane.1);
+    let answer = http_client()
+        .post(a.url("/session/backchannel-logout"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("logout_token={token}"))
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(answer.status(), 204);
+    assert_session_ended(with_cookie(&b, reqwest::Method::GET, "/session", &ended, None).await)
+        .await;
+    assert_eq!(
+        session_status(&b, &kept).await,
+        200,
+        "another Auth0 session"
+    );
+    assert_eq!(
+        upstream_calls(&auth0).await,
+        calls + 1,
+        "the key set only, fetched once by A"
+    );
+    let keys = redis.keys().await;
+    assert!(
+        keys.iter()
+            .any(|k| k.starts_with(&format!("{PREFIX}revoked_sid:"))),
+        "{keys:?}"
+    );
+    for key in &keys {
+        for raw in ["auth0-sid", "jane", "email|"] {
+            assert!(!key.contains(raw), "{key} shows {raw}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn with_redis_down_local_keeps_serving_sessions_and_this_replicas_sign_outs_hold() {
     let mut redis = RedisServer::start().await;
