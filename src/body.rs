@@ -80,6 +80,38 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     }
 }
 
+/// A JSON body a route may also be sent without: none, or an empty one, is
+/// `T::default()`; anything else is read exactly as [`JsonBody`] reads
+/// (`application/json` or `415`, the same caps and deadline, `400` on an
+/// unknown field). `POST /session/logout` takes one.
+pub struct OptionalJsonBody<T>(pub T);
+
+impl<T> OptionalJsonBody<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalJsonBody<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let media_type_ok = is_json_media_type(req);
+        let body = read_limited(req, payload);
+        Box::pin(async move {
+            let body = body.await?;
+            if body.is_empty() {
+                return Ok(OptionalJsonBody(T::default()));
+            }
+            if !media_type_ok {
+                return Err(ApiError::unsupported_media_type());
+            }
+            parse(&body).map(OptionalJsonBody)
+        })
+    }
+}
+
 /// The body under [`BodyLimits`]: `413` when the announced or the read
 /// length is over the cap, `408` when it is not all there in time. Nothing
 /// is read until the future is polled.

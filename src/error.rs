@@ -41,11 +41,12 @@ pub enum ErrorCode {
     RateLimitUnavailable,
     SessionExpired,
     CsrfFailed,
+    SessionStoreUnavailable,
 }
 
 impl ErrorCode {
     /// In the order the OpenAPI document lists them.
-    pub const ALL: [Self; 15] = [
+    pub const ALL: [Self; 16] = [
         Self::InvalidRequest,
         Self::Unauthorized,
         Self::NotFound,
@@ -61,6 +62,7 @@ impl ErrorCode {
         Self::RateLimitUnavailable,
         Self::SessionExpired,
         Self::CsrfFailed,
+        Self::SessionStoreUnavailable,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -80,6 +82,7 @@ impl ErrorCode {
             Self::RateLimitUnavailable => "rate_limit_unavailable",
             Self::SessionExpired => "session_expired",
             Self::CsrfFailed => "csrf_failed",
+            Self::SessionStoreUnavailable => "session_store_unavailable",
         }
     }
 
@@ -100,6 +103,7 @@ impl ErrorCode {
             Self::RateLimitUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::SessionExpired => StatusCode::UNAUTHORIZED,
             Self::CsrfFailed => StatusCode::FORBIDDEN,
+            Self::SessionStoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
@@ -258,6 +262,19 @@ impl ApiError {
     /// `Set-Cookie` values to send with this answer.
     pub fn set_cookies(&mut self, cookies: Vec<HeaderValue>) {
         self.cookies = (!cookies.is_empty()).then(|| Box::new(cookies));
+    }
+
+    /// `503 session_store_unavailable`: the fleet's revocation markers
+    /// (Redis, SPEC §12) cannot be read and `rate_limit.redis.on_error =
+    /// "closed"`.
+    pub fn session_store_unavailable() -> Self {
+        let mut error = Self::new(
+            ErrorCode::SessionStoreUnavailable,
+            "the session cannot be checked right now; try again shortly",
+        );
+        // The gateway tries the store again within a second.
+        error.retry_after = Some(1);
+        error
     }
 
     pub fn csrf_failed() -> Self {

@@ -117,6 +117,23 @@ pub fn record_rejection(policy: &'static str) {
     count("gateway_rate_limit_rejections_total", &[("policy", policy)]);
 }
 
+/// A sign-out that marked sessions as ended (SPEC §12); `reason`:
+/// `logout`, `everywhere` or `backchannel`.
+/// One `POST /session/backchannel-logout`, by outcome (`ok`, `invalid`,
+/// `jwks_unavailable`, `store_unavailable`).
+pub fn record_backchannel_logout(outcome: &'static str) {
+    count("gateway_backchannel_logout_total", &[("outcome", outcome)]);
+}
+
+pub fn record_session_revocation(reason: &'static str) {
+    count("gateway_session_revocations_total", &[("reason", reason)]);
+}
+
+/// Revocation markers held in this process's memory.
+pub fn record_revocation_markers(markers: usize) {
+    metrics::gauge!("gateway_session_revocation_markers").set(markers as f64);
+}
+
 pub fn record_limiter_keys(policy: &'static str, keys: usize) {
     metrics::gauge!("gateway_rate_limit_keys", "policy" => policy).set(keys as f64);
 }

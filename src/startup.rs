@@ -20,6 +20,7 @@ use crate::rate_limit::{Limits, PRUNE_INTERVAL};
 use crate::redis_store::RedisStore;
 use crate::refresh_flight::RefreshFlights;
 use crate::routes;
+use crate::session::revocation::Revocations;
 use crate::settings::Settings;
 use crate::sms::SmsGuard;
 use crate::state::AppState;
@@ -75,16 +76,29 @@ impl Application {
             )),
             None => None,
         };
+        let backchannel = match settings.session.enabled && settings.session.backchannel_logout {
+            true => Some(
+                crate::session::logout_token::LogoutTokens::from_settings(&settings.auth0)
+                    .map_err(StartupError::HttpClient)?,
+            ),
+            false => None,
+        };
         let api_proxy = match settings.session.enabled {
             true => Some(api_proxy(&settings)?),
             false => None,
         };
         let state = web::Data::new(AppState {
             api_proxy,
+            backchannel,
             limits: Limits::new(&settings.rate_limit, store.clone()),
             sms: SmsGuard::new(&settings.sms, settings.rate_limit.max_keys, store.clone()),
             refresh_flights: RefreshFlights::from_settings(&settings, store.clone()),
             sessions: crate::session::Sessions::new(&settings.session),
+            revocations: Revocations::new(
+                settings.rate_limit.max_keys,
+                settings.session.max_age,
+                store.clone(),
+            ),
             store,
             auth0,
             ready: AtomicBool::new(true),
@@ -284,7 +298,7 @@ fn run_metrics(
 }
 
 /// Periodic upkeep that keeps memory bounded: prunes idle rate-limit keys
-/// (and refreshes their gauges), and drains the metrics recorder's
+/// and expired revocation markers (and refreshes their gauges), and drains the metrics recorder's
 /// histogram samples, which otherwise pile up until the next scrape (or
 /// forever, where nobody scrapes `/metrics`).
 fn spawn_housekeeping(state: web::Data<AppState>) -> tokio::task::JoinHandle<()> {
@@ -295,6 +309,7 @@ fn spawn_housekeeping(state: web::Data<AppState>) -> tokio::task::JoinHandle<()>
             tick.tick().await;
             state.limits.prune();
             state.refresh_flights.prune();
+            state.revocations.prune();
             if let Some(store) = &state.store {
                 store.ensure_connected().await;
             }

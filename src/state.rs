@@ -10,6 +10,8 @@ use crate::auth0::Auth0Client;
 use crate::rate_limit::Limits;
 use crate::redis_store::RedisStore;
 use crate::refresh_flight::RefreshFlights;
+use crate::session::logout_token::LogoutTokens;
+use crate::session::revocation::Revocations;
 use crate::session::Sessions;
 use crate::settings::Settings;
 use crate::sms::SmsGuard;
@@ -27,6 +29,13 @@ pub struct AppState {
     pub refresh_flights: RefreshFlights,
     /// Cookie sessions (SPEC §10); `None` while `session.enabled = false`.
     pub sessions: Option<Sessions>,
+    /// The revocation list (SPEC §12): markers that end cookie sessions
+    /// (`revocations.mark(Marker::…, Reason::…)`); empty while sessions
+    /// are off.
+    pub revocations: Revocations,
+    /// Checks Auth0's logout tokens (SPEC §12); `None` unless
+    /// `session.backchannel_logout = true`.
+    pub backchannel: Option<LogoutTokens>,
     /// `/api/{name}/…` (`session.apis`); `None` while sessions are off.
     pub api_proxy: Option<ApiProxy>,
     /// False from the first shutdown signal on: `/readyz` answers 503.

@@ -150,8 +150,10 @@ fn error_response(status: u16, mfa_required: bool) -> Option<(&'static str, Resp
             "No usable bearer: `unauthorized` when `Authorization: Bearer <token>` is \
              missing or malformed, or Auth0's `invalid_token` when it does not accept the \
              token. Cookie mode: `session_expired` when there is no session, or its cookie \
-             does not open (tampered, a rotated-out key, expired: the answer clears it) or \
-             Auth0 refused its refresh token.",
+             does not open (tampered, a rotated-out key, expired: the answer clears it), \
+             Auth0 refused its refresh token, or the session was signed out (a copy of the \
+             cookie after `POST /session/logout`, a sign-out everywhere, Auth0's back-channel \
+             logout: SPEC §12; the answer clears the cookies).",
             vec![
                 (
                     "session_expired",
@@ -328,7 +330,11 @@ fn error_response(status: u16, mfa_required: bool) -> Option<(&'static str, Resp
              instance. Only `/readyz` answers this; other routes keep serving during the drain. \
              `rate_limit_unavailable`: the shared rate-limit store (Redis, SPEC §9) does not \
              answer and `rate_limit.redis.on_error = \"closed\"`; try again shortly. \
-             `/readyz` answers it too while that lasts.",
+             `/readyz` answers it too while that lasts. \
+             `session_store_unavailable`: a cookie-session call (`/session*`, `/api/*`) cannot \
+             check the fleet's revocation list (Redis, SPEC §12) and \
+             `rate_limit.redis.on_error = \"closed\"`; try again shortly (sign-out still \
+             answers 204).",
             vec![
                 (
                     "shutting_down",
@@ -344,6 +350,14 @@ fn error_response(status: u16, mfa_required: bool) -> Option<(&'static str, Resp
                     error_example(
                         "rate_limit_unavailable",
                         "the rate limits cannot be checked right now; try again shortly",
+                    ),
+                ),
+                (
+                    "session_store_unavailable",
+                    "Revocation list unreadable",
+                    error_example(
+                        "session_store_unavailable",
+                        "the session cannot be checked right now; try again shortly",
                     ),
                 ),
             ],

@@ -119,7 +119,16 @@ pub const ERROR_RESPONSES: &[(&str, &str, &[u16])] = &[
         "post",
         &[401, 403, 404, 429, 502, 503, 504],
     ),
-    ("/session/logout", "post", &[403, 404, 429, 503]),
+    (
+        "/session/logout",
+        "post",
+        &[400, 403, 404, 408, 413, 415, 429, 503],
+    ),
+    (
+        "/session/backchannel-logout",
+        "post",
+        &[400, 404, 408, 413, 429, 502, 503],
+    ),
     ("/api/{name}/{rest}", "get", API_PROXY_ERRORS),
     ("/api/{name}/{rest}", "post", API_PROXY_ERRORS),
     ("/api/{name}/{rest}", "put", API_PROXY_ERRORS),
@@ -181,6 +190,7 @@ pub const UNDOCUMENTED_ROUTES: &[(&str, &str)] = &[
         crate::routes::session::refresh_session,
         crate::routes::session::logout,
         crate::routes::session::session_token,
+        crate::routes::backchannel::backchannel_logout,
         crate::routes::api::proxy,
         crate::routes::ops::healthz,
         crate::routes::ops::readyz,
@@ -477,6 +487,14 @@ fn document_cookie_mode(document: &mut Value) {
                 );
             }
         }
+    }
+    // Sign-out takes a body or none (utoipa makes a body optional only as
+    // `Option<T>`, whose schema would be a nullable union).
+    if let Some(body) = document
+        .pointer_mut("/paths/~1session~1logout/post/requestBody")
+        .and_then(Value::as_object_mut)
+    {
+        body.insert("required".into(), Value::Bool(false));
     }
     // Named, so generators call the union by its name, not after one of
     // its operations.

@@ -240,6 +240,19 @@ impl Limits {
             .map(drop)
     }
 
+    /// `per_ip` for `POST /session/logout`, which an outage never refuses
+    /// (SPEC §12: sign-out answers 204 while Redis is down): under
+    /// `on_error = "closed"` this replica's memory decides, as under
+    /// `local`.
+    pub async fn check_ip_for_sign_out(&self, ip: IpAddr) -> Result<(), Refusal> {
+        match self.check_ip(ip).await {
+            Err(Refusal::StoreUnavailable) => Ok(self
+                .local
+                .charge(&[(PolicyId::PerIp, Subject::Network(ip))])?),
+            decided => decided,
+        }
+    }
+
     /// With a shared store, the routes that have buckets of their own
     /// charge `per_ip` in the same script (one round trip per call, SPEC
     /// §9) and the scope guard leaves it to them. In memory the guard

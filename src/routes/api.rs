@@ -54,7 +54,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     operation_id = "apiProxy",
     security(("session_cookie" = [])),
     params(
-        ("name" = String, Path, description = "A key of `session.apis`.", example = "orders"),
+        ("name" = String, Path, description = "A key of `session.apis`: letters, digits, `-` and `_` (the settings refuse anything else), never percent-encoded (SPEC §13: an escape outside `{rest}` is `400 invalid_request`).", pattern = r"^[A-Za-z0-9_-]+$", example = "orders"),
         ("rest" = String, Path, description = "The rest of the path, slashes included; `.` and `..` segments are refused, also behind `;parameters`, percent-encoding or NFKC forms such as fullwidth dots.", example = "v1/orders"),
         ("X-Lgw-Session" = Option<String>, Header, description = "Exactly `1` whenever the call carries the session cookie: the CSRF proof (SPEC §10); without it such a call is `403 csrf_failed`.", example = "1"),
     ),
@@ -71,7 +71,7 @@ async fn proxy(
 ) -> Result<HttpResponse, ApiError> {
     let sessions = sessions(&state)?;
     // No session: 401 before anything says which API names exist.
-    let mut data = current(sessions, &req)?;
+    let mut data = current(&state, sessions, &req).await?;
     let proxy = state.api_proxy.as_ref().ok_or_else(ApiError::not_found)?;
     let (name, rest) = path.into_inner();
     let target = proxy.target(&name).ok_or_else(ApiError::not_found)?;

@@ -1,6 +1,7 @@
 //! HTTP handlers, one module per area, each with its own `configure`.
 
 pub mod api;
+pub mod backchannel;
 pub mod docs;
 pub mod login;
 pub mod mfa;
@@ -12,6 +13,7 @@ pub mod token;
 use actix_web::body::BoxBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::Method;
 use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
@@ -38,6 +40,7 @@ pub mod paths {
     pub const SESSION_REFRESH: &str = "/session/refresh";
     pub const SESSION_LOGOUT: &str = "/session/logout";
     pub const SESSION_TOKEN: &str = "/session/token";
+    pub const SESSION_BACKCHANNEL_LOGOUT: &str = "/session/backchannel-logout";
     /// `{rest}` takes the rest of the path, slashes included.
     pub const API: &str = "/api/{name}/{rest}";
     pub const HEALTHZ: &str = "/healthz";
@@ -65,6 +68,7 @@ pub const ROUTES: &[&str] = &[
     paths::SESSION_REFRESH,
     paths::SESSION_LOGOUT,
     paths::SESSION_TOKEN,
+    paths::SESSION_BACKCHANNEL_LOGOUT,
     paths::API,
     paths::HEALTHZ,
     paths::READYZ,
@@ -140,7 +144,12 @@ async fn per_ip_limit(
         if left_to_route {
             return next.call(req).await;
         }
-        if let Err(refusal) = state.limits.check_ip(ip.0).await {
+        let checked = if path == paths::SESSION_LOGOUT && req.method() == Method::POST {
+            state.limits.check_ip_for_sign_out(ip.0).await
+        } else {
+            state.limits.check_ip(ip.0).await
+        };
+        if let Err(refusal) = checked {
             return Ok(refuse(req, ApiError::from(refusal)).await);
         }
     }
@@ -191,7 +200,10 @@ fn csrf_applies(method: &actix_web::http::Method, path: &str) -> bool {
         path.strip_prefix(scope)
             .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
     };
-    (under(session::SCOPE) && !(path == paths::SESSION && method == actix_web::http::Method::GET))
+    // Auth0's server posts the back-channel logout: no browser, no cookie.
+    (under(session::SCOPE)
+        && !(path == paths::SESSION && method == actix_web::http::Method::GET)
+        && path != paths::SESSION_BACKCHANNEL_LOGOUT)
         || under(api::SCOPE)
         || under(mfa::SCOPE)
         || path == paths::LOGIN_VERIFY

@@ -7,14 +7,16 @@
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{caller, no_store_json, paths, scoped_resource};
 use crate::auth0::{Caller, TokenGrant, TokenSet, UpstreamError};
+use crate::body::OptionalJsonBody;
 use crate::client_ip::ClientIp;
 use crate::error::ApiError;
-use crate::session::{opted_in, unix_now, user_claims, Found, SessionData, Sessions};
+use crate::session::revocation::{masked_sub, Marker, Reason, Verdict};
+use crate::session::{id_claims, opted_in, unix_now, user_claims, Found, SessionData, Sessions};
 use crate::state::AppState;
 
 pub const SCOPE: &str = "/session";
@@ -33,6 +35,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(
             scoped_resource(SCOPE, paths::SESSION_TOKEN, "GET").route(web::get().to(session_token)),
+        )
+        .service(
+            scoped_resource(SCOPE, paths::SESSION_BACKCHANNEL_LOGOUT, "POST")
+                .route(web::post().to(super::backchannel::backchannel_logout)),
         );
 }
 
@@ -93,12 +99,25 @@ pub fn sessions(state: &AppState) -> Result<&Sessions, ApiError> {
 }
 
 /// The request's session, or `401 session_expired` (clearing a cookie that
-/// does not open).
-pub fn current(sessions: &Sessions, req: &HttpRequest) -> Result<SessionData, ApiError> {
-    match sessions.read(req) {
-        Found::Open(data) => Ok(data),
-        Found::None => Err(ApiError::session_expired(Vec::new())),
-        Found::Broken => Err(ApiError::session_expired(sessions.clear_session(req))),
+/// does not open). Every call that opens the session cookie comes here
+/// first, before any refresh, Auth0 or API call: a revocation marker that
+/// matches (SPEC §12) is `401 session_expired` with every session cookie
+/// cleared, and `503 session_store_unavailable` when the fleet's markers
+/// cannot be read under `on_error = "closed"`.
+pub async fn current(
+    state: &AppState,
+    sessions: &Sessions,
+    req: &HttpRequest,
+) -> Result<SessionData, ApiError> {
+    let data = match sessions.read(req) {
+        Found::Open(data) => data,
+        Found::None => return Err(ApiError::session_expired(Vec::new())),
+        Found::Broken => return Err(ApiError::session_expired(sessions.clear_session(req))),
+    };
+    match state.revocations.check(&data).await {
+        Verdict::Live => Ok(data),
+        Verdict::Revoked => Err(ApiError::session_expired(sessions.clear_all(req))),
+        Verdict::Unavailable => Err(ApiError::session_store_unavailable()),
     }
 }
 
@@ -138,7 +157,7 @@ async fn get_session(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let sessions = sessions(&state)?;
-    let mut data = current(sessions, &req)?;
+    let mut data = current(&state, sessions, &req).await?;
     let answer = session_answer(&data);
     let cookies = sessions.reseal(&req, &mut data, false);
     Ok(with_cookies(answer, cookies))
@@ -166,7 +185,7 @@ async fn refresh_session(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let sessions = sessions(&state)?;
-    let mut data = current(sessions, &req)?;
+    let mut data = current(&state, sessions, &req).await?;
     refresh(&state, sessions, &req, ip, &mut data).await?;
     let cookies = sessions.store(&req, &mut data);
     Ok(with_cookies(session_answer(&data), cookies))
@@ -202,7 +221,7 @@ async fn session_token(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let sessions = sessions(&state)?;
-    let mut data = current(sessions, &req)?;
+    let mut data = current(&state, sessions, &req).await?;
     let refreshed = ensure_fresh(&state, sessions, &req, ip, &mut data).await?;
     let answer = no_store_json(&TokenAnswer {
         access_token: &data.access_token,
@@ -344,11 +363,27 @@ async fn refresh_grant(
     }
 }
 
+/// `POST /session/logout`'s optional body.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = SessionLogoutRequest, examples(json!({"everywhere": true})))]
+pub struct LogoutRequest {
+    /// Also end every other session of this user, on every device and
+    /// replica (SPEC §12); default `false`: this session only.
+    #[serde(default)]
+    pub everywhere: bool,
+}
+
 /// Sign out
 ///
-/// Revokes the sealed refresh token at Auth0 and clears every session
-/// cookie; always `204` (a failed revoke is logged and counted in
-/// `gateway_session_logout_revoke_failures_total`, not shown).
+/// Ends this session everywhere its cookie was copied (SPEC §12: its id is
+/// marked as revoked, fleet-wide with Redis), revokes the sealed refresh
+/// token at Auth0 and clears every session cookie. With
+/// `{"everywhere": true}` every session of this user ends too, on every
+/// device. The body is optional (none, empty, or `{}`: this session only).
+/// Always `204` (a failed revoke is logged and counted in
+/// `gateway_session_logout_revoke_failures_total`, not shown), also while
+/// the shared session store is down (the marker then holds on this replica).
 #[utoipa::path(
     post,
     path = paths::SESSION_LOGOUT,
@@ -358,6 +393,8 @@ async fn refresh_grant(
     // open) is fine.
     security(("session_cookie" = []), ()),
     params(("X-Lgw-Session" = Option<String>, Header, description = "Exactly `1` whenever the call carries the session cookie: the CSRF proof (SPEC §10); without it such a call is `403 csrf_failed`.", example = "1")),
+    // Optional (no body, an empty one or `{}`): `openapi::document` marks it so.
+    request_body(content = LogoutRequest, content_type = "application/json", description = "Optional: no body, an empty one or `{}` end this session only."),
     responses(
         (status = 204, description = "Signed out: the cookies are cleared."),
     ),
@@ -366,9 +403,23 @@ async fn logout(
     state: web::Data<AppState>,
     ip: ClientIp,
     req: HttpRequest,
+    body: OptionalJsonBody<LogoutRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let sessions = sessions(&state)?;
-    if let Found::Open(data) = sessions.read(&req) {
+    let everywhere = body.into_inner().everywhere;
+    let open = match sessions.read(&req) {
+        Found::Open(data) => Some(data),
+        Found::None | Found::Broken => None,
+    };
+    // A copy that is already revoked has no say any more: it must not end
+    // the user's newer sessions ("everywhere") nor call Auth0. A store that
+    // cannot be read does not stop a sign-out.
+    let live = match open {
+        Some(data) if state.revocations.check(&data).await != Verdict::Revoked => Some(data),
+        _ => None,
+    };
+    if let Some(data) = live {
+        end(&state, &data, everywhere).await;
         if let Some(refresh_token) = data.refresh_token.as_deref() {
             state.refresh_flights.forget(refresh_token).await;
             if let Err(error) = state
@@ -389,6 +440,39 @@ async fn logout(
         HttpResponse::NoContent().finish(),
         sessions.clear_all(&req),
     ))
+}
+
+/// Marks a signed-out session (and, `everywhere`, its user) as revoked.
+/// Sign-out answers 204 whatever the shared store says: the markers are on
+/// this replica in any case.
+async fn end(state: &AppState, data: &SessionData, everywhere: bool) {
+    let mut markers = Vec::with_capacity(2);
+    if let Some(id) = data.id.as_deref() {
+        markers.push(Marker::SessionId(id));
+    }
+    let sub = data.sub().filter(|_| everywhere);
+    if let Some(sub) = sub {
+        markers.push(Marker::Sub {
+            sub,
+            at: unix_now(),
+        });
+    }
+    if markers.is_empty() {
+        return;
+    }
+    let reason = match sub {
+        Some(_) => Reason::Everywhere,
+        None => Reason::Logout,
+    };
+    // Err only under `on_error = "closed"`; the sign-out still succeeds.
+    let _ = state.revocations.mark_all(&markers, reason).await;
+    if let Some(sub) = sub {
+        tracing::info!(
+            event = "session_logout_everywhere",
+            sub = %masked_sub(sub),
+            "every session of this user was signed out"
+        );
+    }
 }
 
 /// The tenant's issuer as its id_tokens name it: the domain URL with `/`.
@@ -428,7 +512,7 @@ pub fn complete_login(
         }
         Err(error) => return Err(error.into()),
     };
-    let user = user_claims(
+    let claims = id_claims(
         tokens.id_token.as_ref().map(|t| t.expose()),
         &issuer(state),
         &state.settings.auth0.client_id,
@@ -442,7 +526,7 @@ pub fn complete_login(
         tokens.access_token.expose().to_string(),
         tokens.expires_in,
         tokens.scope.clone(),
-        user,
+        claims,
     );
     let mut cookies = sessions.store(req, &mut data);
     // The second factor is passed: the mfa_token's cookie has done its job.

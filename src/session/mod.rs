@@ -6,6 +6,7 @@
 //! `/mfa/*`) use it.
 
 pub mod logout_token;
+pub mod revocation;
 pub mod seal;
 
 use std::collections::BTreeMap;
@@ -45,6 +46,28 @@ pub struct SessionData {
     /// Access tokens for `/api` targets with their own audience.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub api_tokens: BTreeMap<String, ApiToken>,
+    /// This session's own id (SPEC §12): 128 random bits, base64url. A
+    /// sign-out marks it, so every copy of the cookie ends. `None` in a
+    /// cookie sealed before revocation existed: only its `sid` and `sub`
+    /// markers can end such a session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Auth0's session id (the login id_token's `sid`), when it had one:
+    /// a back-channel logout of that Auth0 session ends this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// The login time (unix seconds): a `sub` marker ends the user's
+    /// sessions that began at or before its time. `0` in a cookie sealed
+    /// before revocation existed, which is before any marker.
+    #[serde(default)]
+    pub login_at: u64,
+}
+
+impl SessionData {
+    /// The user's `sub` (the login id_token's, kept through refreshes).
+    pub fn sub(&self) -> Option<&str> {
+        self.user.get("sub").and_then(|sub| sub.as_str())
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -139,25 +162,31 @@ impl Sessions {
         }
     }
 
-    /// A new session from a login's tokens.
+    /// A new session from a login's tokens, with a new random id and the
+    /// login time (SPEC §12).
     pub fn start(
         &self,
         refresh_token: Option<String>,
         access_token: String,
         expires_in: u64,
         scope: Option<String>,
-        user: serde_json::Map<String, serde_json::Value>,
+        claims: IdClaims,
     ) -> SessionData {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use base64::Engine;
         let now = unix_now();
         SessionData {
             refresh_token,
             access_token,
             access_expires_at: now + expires_in,
             scope,
-            user,
+            user: claims.user,
             expires_at: now + self.settings.max_age.as_secs(),
             used_at: now,
             api_tokens: BTreeMap::new(),
+            id: Some(URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>())),
+            sid: claims.sid,
+            login_at: now,
         }
     }
 
@@ -340,6 +369,19 @@ pub fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// Longest Auth0 `sid` a session keeps (Auth0's are about 32 characters);
+/// a longer one is not kept, so the cookie stays small.
+const MAX_SID_CHARS: usize = 256;
+
+/// What a session keeps of a login's id_token.
+#[derive(Debug, Default)]
+pub struct IdClaims {
+    /// The profile claims (`user` in answers).
+    pub user: serde_json::Map<String, serde_json::Value>,
+    /// Auth0's session id, when present (SPEC §12).
+    pub sid: Option<String>,
+}
+
 /// The id_token's profile claims for `user`, after the checks SPEC §10
 /// asks of a token that came straight from Auth0 over TLS (OIDC Core
 /// 3.1.3.7: no signature check): `iss` is the tenant URL with a trailing
@@ -350,10 +392,19 @@ pub fn user_claims(
     issuer: &str,
     client_id: &str,
 ) -> Result<serde_json::Map<String, serde_json::Value>, &'static str> {
+    id_claims(id_token, issuer, client_id).map(|claims| claims.user)
+}
+
+/// [`user_claims`] and the `sid`, under the same checks.
+pub fn id_claims(
+    id_token: Option<&str>,
+    issuer: &str,
+    client_id: &str,
+) -> Result<IdClaims, &'static str> {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine;
     let Some(id_token) = id_token else {
-        return Ok(serde_json::Map::new());
+        return Ok(IdClaims::default());
     };
     let payload = id_token
         .split('.')
@@ -386,7 +437,11 @@ pub fn user_claims(
             }
         }
     }
-    Ok(user)
+    let sid = payload["sid"]
+        .as_str()
+        .filter(|sid| !sid.is_empty() && sid.len() <= MAX_SID_CHARS)
+        .map(str::to_owned);
+    Ok(IdClaims { user, sid })
 }
 
 /// Whether a JWT's `aud` (one string, or a list of them) names an
@@ -438,6 +493,17 @@ mod tests {
         assert_eq!(user["sub"], "email|1");
         assert_eq!(user["email"], "j@example.com");
         assert!(!user.contains_key("nonce"), "only the profile claims");
+        let with_sid = token(serde_json::json!({
+            "iss": "https://t.example/", "aud": "cid", "exp": exp, "sub": "email|1",
+            "sid": "auth0-session-1"
+        }));
+        let claims = id_claims(Some(&with_sid), "https://t.example/", "cid").expect("valid");
+        assert_eq!(claims.sid.as_deref(), Some("auth0-session-1"));
+        assert!(!claims.user.contains_key("sid"), "the sid is not shown");
+        assert_eq!(
+            id_claims(Some(&good), "https://t.example/", "cid").map(|c| c.sid),
+            Ok(None)
+        );
         for bad in [
             serde_json::json!({"iss": "https://evil.example/", "aud": "cid", "exp": exp}),
             serde_json::json!({"iss": "https://t.example/", "aud": "other", "exp": exp}),

@@ -19,10 +19,12 @@ use rsa::pkcs1::EncodeRsaPrivateKey;
 use rsa::traits::PublicKeyParts;
 use rsa::RsaPrivateKey;
 use serde_json::{json, Value};
-use wiremock::matchers::{method, path};
+use wiremock::matchers::{any, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::helpers::{base_env, settings_from_env, CLIENT_ID};
+use crate::helpers::*;
+use crate::revocation::{after_second, assert_ended, get_session, login_as, metrics};
+use crate::session::KEY_1;
 
 const JWKS_PATH: &str = "/.well-known/jwks.json";
 
@@ -715,4 +717,344 @@ mod demo {
             .expect("the tenant answers");
         assert_eq!(refused.status(), 403);
     }
+}
+
+// --- The route, over the wire: `POST /session/backchannel-logout` ---
+
+/// A gateway with cookie sessions and the back-channel route on; its
+/// Auth0 (`app.auth0`) publishes `KEY_A`, fetched at most `fetches` times.
+async fn backchannel_app(fetches: u64) -> TestApp {
+    let app = spawn_app_with(&[
+        ("GATEWAY__SESSION__ENABLED", "true"),
+        ("GATEWAY__SESSION__KEYS", KEY_1),
+        ("GATEWAY__SESSION__BACKCHANNEL_LOGOUT", "true"),
+    ])
+    .await;
+    Mock::given(method("GET"))
+        .and(path(JWKS_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_json(jwks(&[KEY_A])))
+        .expect(fetches)
+        .named("the tenant's key set")
+        .mount(&app.auth0)
+        .await;
+    app
+}
+
+/// Auth0's call: `logout_token=<token>`, form-encoded, from its server
+/// (no cookie, no CSRF header).
+async fn post_logout_token(app: &TestApp, token: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/session/backchannel-logout"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("logout_token={token}"))
+        .send()
+        .await
+        .expect("the gateway answers")
+}
+
+/// Upstream calls other than the key set: logins and refreshes.
+async fn auth0_calls(app: &TestApp) -> usize {
+    app.upstream_requests()
+        .await
+        .iter()
+        .filter(|r| r.url.path() != JWKS_PATH)
+        .count()
+}
+
+fn app_claims(app: &TestApp, sid: Option<&str>, sub: &str) -> Value {
+    let mut claims = logout_claims(&app.auth0);
+    claims["sub"] = json!(sub);
+    match sid {
+        Some(sid) => claims["sid"] = json!(sid),
+        None => {
+            if let Some(map) = claims.as_object_mut() {
+                map.remove("sid");
+            }
+        }
+    }
+    claims
+}
+
+#[tokio::test]
+async fn a_logout_token_with_sid_ends_only_that_auth0_sessions_cookies() {
+    let app = backchannel_app(1).await;
+    let a = login_as(
+        &app,
+        "jane@example.com",
+        "email|jane",
+        json!({"sid": "sid-a"}),
+        86400,
+    )
+    .await;
+    let b = login_as(
+        &app,
+        "jane@example.com",
+        "email|jane",
+        json!({"sid": "sid-b"}),
+        86400,
+    )
+    .await;
+    let joe = login_as(
+        &app,
+        "joe@example.com",
+        "email|joe",
+        json!({"sid": "sid-j"}),
+        86400,
+    )
+    .await;
+    let calls = auth0_calls(&app).await;
+
+    let token = KEY_A.sign(&app_claims(&app, Some("sid-a"), "email|jane"));
+    let answer = post_logout_token(&app, &token).await;
+    assert_eq!(answer.status(), 204);
+    assert_eq!(
+        header_str(answer.headers(), "cache-control"),
+        Some("no-store")
+    );
+
+    assert_ended(&app, get_session(&app, &a).await).await;
+    assert_eq!(
+        get_session(&app, &b).await.status(),
+        200,
+        "another Auth0 session"
+    );
+    assert_eq!(get_session(&app, &joe).await.status(), 200, "another user");
+    assert_eq!(
+        auth0_calls(&app).await,
+        calls,
+        "no Auth0 call but the key set"
+    );
+    let seen = metrics(&app).await;
+    assert!(
+        seen.contains("gateway_backchannel_logout_total{outcome=\"ok\"}"),
+        "{seen}"
+    );
+    assert!(
+        seen.contains("gateway_session_revocations_total{reason=\"backchannel\"}"),
+        "{seen}"
+    );
+}
+
+#[tokio::test]
+async fn a_logout_token_with_only_sub_ends_every_earlier_session_of_the_user() {
+    let app = backchannel_app(1).await;
+    let a = login_as(
+        &app,
+        "jane@example.com",
+        "email|jane",
+        json!({"sid": "sid-a"}),
+        86400,
+    )
+    .await;
+    let b = login_as(&app, "jane@example.com", "email|jane", json!({}), 86400).await;
+    let joe = login_as(
+        &app,
+        "joe@example.com",
+        "email|joe",
+        json!({"sid": "sid-j"}),
+        86400,
+    )
+    .await;
+
+    let claims = app_claims(&app, None, "email|jane");
+    let iat = claims["iat"].as_u64().expect("iat");
+    let answer = post_logout_token(&app, &KEY_A.sign(&claims)).await;
+    assert_eq!(answer.status(), 204);
+    assert_ended(&app, get_session(&app, &a).await).await;
+    assert_ended(&app, get_session(&app, &b).await).await;
+    assert_eq!(get_session(&app, &joe).await.status(), 200);
+
+    // A login after the token's second is a new session: it lives.
+    after_second(iat).await;
+    let later = login_as(
+        &app,
+        "jane@example.com",
+        "email|jane",
+        json!({"sid": "sid-c"}),
+        86400,
+    )
+    .await;
+    assert_eq!(get_session(&app, &later).await.status(), 200);
+}
+
+#[tokio::test]
+async fn each_broken_logout_token_is_400_and_ends_nothing() {
+    let app = backchannel_app(1).await;
+    let jane = login_as(
+        &app,
+        "jane@example.com",
+        "email|jane",
+        json!({"sid": "sid-a"}),
+        86400,
+    )
+    .await;
+    let good = app_claims(&app, Some("sid-a"), "email|jane");
+    let now = unix_now();
+    let broken: Vec<(&str, String)> = vec![
+        ("bad signature", KEY_OTHER.sign_as(KEY_A.kid, &good)),
+        (
+            "wrong iss",
+            KEY_A.sign(&changed(good.clone(), |c| {
+                c.insert("iss".into(), json!("https://evil.example/"));
+            })),
+        ),
+        (
+            "wrong aud",
+            KEY_A.sign(&changed(good.clone(), |c| {
+                c.insert("aud".into(), json!("another-client"));
+            })),
+        ),
+        (
+            "no events",
+            KEY_A.sign(&changed(good.clone(), |c| {
+                c.remove("events");
+            })),
+        ),
+        (
+            "events not an object",
+            KEY_A.sign(&changed(good.clone(), |c| {
+                c.insert("events".into(), json!({ BACKCHANNEL_LOGOUT_EVENT: "yes" }));
+            })),
+        ),
+        (
+            "nonce",
+            KEY_A.sign(&changed(good.clone(), |c| {
+                c.insert("nonce".into(), json!("n-0S6_WzA2Mj"));
+            })),
+        ),
+        (
+            "neither sid nor sub",
+            KEY_A.sign(&changed(good.clone(), |c| {
+                c.remove("sid");
+                c.remove("sub");
+            })),
+        ),
+        (
+            "iat in the future",
+            KEY_A.sign(&changed(good.clone(), |c| {
+                c.insert("iat".into(), json!(now + 600));
+            })),
+        ),
+        (
+            "expired",
+            KEY_A.sign(&changed(good.clone(), |c| {
+                c.insert("iat".into(), json!(now - 900));
+                c.insert("exp".into(), json!(now - 600));
+            })),
+        ),
+        ("not a JWT", "not-a-jwt".to_string()),
+    ];
+    for (case, token) in &broken {
+        let answer = post_logout_token(&app, token).await;
+        assert_eq!(answer.status(), 400, "{case}");
+        let body: Value = answer.json().await.expect("JSON error");
+        assert_eq!(body["error"], "invalid_request", "{case}");
+        assert!(
+            !body.to_string().contains(token.as_str()),
+            "{case}: the token is echoed"
+        );
+    }
+    // JSON instead of a form, a second token, none at all.
+    let token = KEY_A.sign(&good);
+    let json_body = app
+        .client
+        .post(app.url("/session/backchannel-logout"))
+        .json(&json!({ "logout_token": token }))
+        .send()
+        .await
+        .expect("answers");
+    assert_error(&app, json_body, 400, "invalid_request").await;
+    for body in [
+        format!("logout_token={token}&logout_token={token}"),
+        "state=x".to_string(),
+    ] {
+        let answer = app
+            .client
+            .post(app.url("/session/backchannel-logout"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .expect("answers");
+        assert_error(&app, answer, 400, "invalid_request").await;
+    }
+    assert_eq!(
+        get_session(&app, &jane).await.status(),
+        200,
+        "nothing ended"
+    );
+    let seen = metrics(&app).await;
+    assert!(
+        seen.contains("gateway_backchannel_logout_total{outcome=\"invalid\"}"),
+        "{seen}"
+    );
+}
+
+#[tokio::test]
+async fn the_route_ignores_cookies_and_csrf_and_is_404_unless_turned_on() {
+    // Auth0's server sends no CSRF header; a browser's cookie on the call
+    // changes nothing (the route reads none).
+    let app = backchannel_app(1).await;
+    let jane = login_as(
+        &app,
+        "jane@example.com",
+        "email|jane",
+        json!({"sid": "sid-a"}),
+        86400,
+    )
+    .await;
+    let token = KEY_A.sign(&app_claims(&app, Some("sid-a"), "email|jane"));
+    let answer = app
+        .client
+        .post(app.url("/session/backchannel-logout"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", &jane)
+        .header("origin", "https://evil.example")
+        .body(format!("logout_token={token}"))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(answer.status(), 204);
+    assert_ended(&app, get_session(&app, &jane).await).await;
+
+    let off = spawn_app_with(&[
+        ("GATEWAY__SESSION__ENABLED", "true"),
+        ("GATEWAY__SESSION__KEYS", KEY_1),
+    ])
+    .await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .mount(&off.auth0)
+        .await;
+    let refused = post_logout_token(&off, &token).await;
+    assert_error(&off, refused, 404, "not_found").await;
+}
+
+#[tokio::test]
+async fn an_unreachable_key_set_is_502_and_ends_nothing() {
+    let app = spawn_app_with(&[
+        ("GATEWAY__SESSION__ENABLED", "true"),
+        ("GATEWAY__SESSION__KEYS", KEY_1),
+        ("GATEWAY__SESSION__BACKCHANNEL_LOGOUT", "true"),
+    ])
+    .await;
+    Mock::given(method("GET"))
+        .and(path(JWKS_PATH))
+        .respond_with(ResponseTemplate::new(503))
+        .expect(1)
+        .mount(&app.auth0)
+        .await;
+    let jane = login_as(
+        &app,
+        "jane@example.com",
+        "email|jane",
+        json!({"sid": "sid-a"}),
+        86400,
+    )
+    .await;
+    let token = KEY_A.sign(&app_claims(&app, Some("sid-a"), "email|jane"));
+    let answer = post_logout_token(&app, &token).await;
+    assert_error(&app, answer, 502, "upstream_error").await;
+    assert_eq!(get_session(&app, &jane).await.status(), 200);
 }

@@ -26,6 +26,7 @@ mod real_binary;
 #[cfg(feature = "redis-tests")]
 mod redis_backend;
 mod refresh_flight;
+mod revocation;
 mod session;
 mod settings;
 mod sms_guard;

@@ -208,6 +208,7 @@ async fn spawn_gateway() -> (TestApp, RefusedPort) {
         ("GATEWAY__AUTH0__DOMAIN", &refused.url()),
         ("GATEWAY__AUTH0__MAGIC_LINK_REDIRECT_URI", REDIRECT_URI),
         ("GATEWAY__SESSION__ENABLED", "true"),
+        ("GATEWAY__SESSION__BACKCHANNEL_LOGOUT", "true"),
         (
             "GATEWAY__SESSION__KEYS",
             "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
@@ -476,9 +477,12 @@ fn every_operation_is_fully_described() {
                 );
                 assert!(responses.contains_key("401"), "{label}: 401");
             } else if session {
-                // Sign-out works without a session too (always 204).
+                // Sign-out works without a session too (always 204);
+                // Auth0's back-channel call carries no cookie at all.
                 let security = if path == "/session/logout" {
                     serde_json::json!([{"session_cookie": []}, {}])
+                } else if path == "/session/backchannel-logout" {
+                    serde_json::json!([{}])
                 } else {
                     serde_json::json!([{"session_cookie": []}])
                 };
@@ -500,6 +504,21 @@ fn every_operation_is_fully_described() {
                 // cap), undeclared so generators do not force a type on it.
                 assert!(!has_body, "{label}: the API's body is the API's contract");
                 assert!(responses.contains_key("413"), "{label}: 413");
+            } else if path == "/session/backchannel-logout" {
+                // Auth0 posts a form (OIDC Back-Channel Logout §2.5); any
+                // other body is 400 (SPEC §12), a broken key set 502.
+                assert_eq!(
+                    operation["requestBody"]["content"]
+                        .as_object()
+                        .unwrap()
+                        .keys()
+                        .collect::<Vec<_>>(),
+                    ["application/x-www-form-urlencoded"],
+                    "{label}"
+                );
+                for status in ["400", "404", "413", "429", "502", "503"] {
+                    assert!(responses.contains_key(status), "{label}: {status}");
+                }
             } else if has_body {
                 assert_eq!(
                     operation["requestBody"]["content"]
@@ -510,8 +529,15 @@ fn every_operation_is_fully_described() {
                     ["application/json"],
                     "{label}"
                 );
-                for status in ["400", "413", "415", "429", "502", "504"] {
+                for status in ["400", "413", "415", "429"] {
                     assert!(responses.contains_key(status), "{label}: {status}");
+                }
+                // Sign-out always answers 204 whatever Auth0 says; every
+                // other body goes to Auth0.
+                if path != "/session/logout" {
+                    for status in ["502", "504"] {
+                        assert!(responses.contains_key(status), "{label}: {status}");
+                    }
                 }
             } else {
                 assert!(

@@ -1501,3 +1501,360 @@ async fn with_redis_down_local_still_knows_the_networks_this_replica_saw() {
         .await
         .contains("gateway_rate_limit_store_fallbacks_total"));
 }
+
+// --- Sessions that end when they should (SPEC §12) across replicas ---
+
+/// Cookie sessions on, the same keys on every replica.
+const SESSIONS_ON: [(&str, &str); 3] = [
+    ("GATEWAY__SESSION__ENABLED", "true"),
+    ("GATEWAY__SESSION__KEYS", crate::session::KEY_1),
+    (
+        "GATEWAY__SERVER__CORS_ALLOWED_ORIGINS",
+        crate::session::APP_ORIGIN,
+    ),
+];
+
+fn session_gateway_env<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut env = SESSIONS_ON.to_vec();
+    env.extend_from_slice(extra);
+    env
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A cookie-mode login of `email` on `replica`: Auth0 (asserted field by
+/// field, answered once) issues an id_token for `sub` from Auth0 session
+/// `sid`. The session cookie, as a browser sends it back.
+async fn session_login(
+    auth0: &MockServer,
+    replica: &RealGateway,
+    email: &str,
+    sub: &str,
+    sid: &str,
+) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let claims = json!({
+        "iss": format!("{}/", auth0.uri()),
+        "aud": CLIENT_ID,
+        "exp": unix_now() + 3600,
+        "sub": sub,
+        "email": email,
+        "sid": sid,
+    });
+    let id_token = format!(
+        "eyJhbGciOiJSUzI1NiJ9.{}.fake-signature",
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    upstream(
+        "POST",
+        "/oauth/token",
+        otp_grant(email, "123456", "email"),
+        "127.0.0.1",
+    )
+    .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+        "access_token": ACCESS_TOKEN,
+        "id_token": id_token,
+        "refresh_token": REFRESH_TOKEN,
+        "scope": DEFAULT_SCOPE,
+        "expires_in": 86400,
+        "token_type": "Bearer",
+    })))
+    .up_to_n_times(1)
+    .expect(1)
+    .mount(auth0)
+    .await;
+    let answer = http_client()
+        .post(replica.url("/login/verify"))
+        .header("x-lgw-session", "1")
+        .json(&json!({"email": email, "code": "123456"}))
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(answer.status(), 200);
+    crate::session::cookie_header(answer.headers())
+}
+
+/// A cookie call on `replica` (with the CSRF header; `GET /session` does
+/// not need it and ignores it).
+async fn with_cookie(
+    replica: &RealGateway,
+    verb: reqwest::Method,
+    route: &str,
+    cookie: &str,
+    body: Option<Value>,
+) -> reqwest::Response {
+    let mut request = http_client()
+        .request(verb, replica.url(route))
+        .header("cookie", cookie)
+        .header("x-lgw-session", "1");
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    request.send().await.expect("the gateway answers")
+}
+
+async fn session_status(replica: &RealGateway, cookie: &str) -> u16 {
+    with_cookie(replica, reqwest::Method::GET, "/session", cookie, None)
+        .await
+        .status()
+        .as_u16()
+}
+
+/// `401 session_expired`, the session cookie cleared.
+async fn assert_session_ended(answer: reqwest::Response) {
+    assert_eq!(answer.status(), 401);
+    let headers = answer.headers().clone();
+    crate::session::assert_cleared(&headers, crate::session::COOKIE);
+    let body: Value = answer.json().await.expect("JSON");
+    assert_eq!(body["error"], "session_expired");
+}
+
+/// Auth0's `/oauth/revoke` for the sessions' refresh token, `times` times.
+async fn expect_session_revokes(auth0: &MockServer, times: u64) {
+    upstream(
+        "POST",
+        "/oauth/revoke",
+        json!({
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "token": REFRESH_TOKEN,
+        }),
+        "127.0.0.1",
+    )
+    .respond_with(ResponseTemplate::new(200))
+    .up_to_n_times(times)
+    .expect(times)
+    .mount(auth0)
+    .await;
+}
+
+#[tokio::test]
+async fn a_sign_out_on_one_replica_ends_the_copy_on_the_other_and_everywhere_ends_the_users_sessions_there(
+) {
+    let redis = RedisServer::start().await;
+    let auth0 = MockServer::start().await;
+    let a = gateway(&auth0, &redis, &session_gateway_env(&[])).await;
+    let b = gateway(&auth0, &redis, &session_gateway_env(&[])).await;
+    let jane = ("jane.doe@example.com", "email|6f1c2e9a7b3d4c5e8f901234");
+    let john = ("john.roe@example.com", "email|0a9b8c7d6e5f4a3b2c1d0e9f");
+
+    let cookie = session_login(&auth0, &a, jane.0, jane.1, "auth0-sid-jane-1").await;
+    assert_eq!(session_status(&b, &cookie).await, 200, "a copy works on B");
+    expect_session_revokes(&auth0, 2).await;
+    let out = with_cookie(&a, reqwest::Method::POST, "/session/logout", &cookie, None).await;
+    assert_eq!(out.status(), 204);
+    let calls = upstream_calls(&auth0).await;
+    for (verb, route) in [
+        (reqwest::Method::GET, "/session"),
+        (reqwest::Method::POST, "/session/refresh"),
+        (reqwest::Method::GET, "/session/token"),
+    ] {
+        assert_session_ended(with_cookie(&b, verb, route, &cookie, None).await).await;
+    }
+    assert_eq!(upstream_calls(&auth0).await, calls, "no Auth0 call on B");
+
+    // Everywhere, from a session on A: Jane's session on B ends, John's
+    // does not; a later login of Jane works on either replica.
+    let phone = session_login(&auth0, &b, jane.0, jane.1, "auth0-sid-jane-2").await;
+    let laptop = session_login(&auth0, &a, jane.0, jane.1, "auth0-sid-jane-3").await;
+    let other = session_login(&auth0, &b, john.0, john.1, "auth0-sid-john-1").await;
+    let out = with_cookie(
+        &a,
+        reqwest::Method::POST,
+        "/session/logout",
+        &laptop,
+        Some(json!({"everywhere": true})),
+    )
+    .await;
+    assert_eq!(out.status(), 204);
+    let marked_at = unix_now();
+    assert_session_ended(with_cookie(&b, reqwest::Method::GET, "/session", &phone, None).await)
+        .await;
+    assert_eq!(session_status(&b, &other).await, 200, "another user");
+    while unix_now() <= marked_at {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let again = session_login(&auth0, &b, jane.0, jane.1, "auth0-sid-jane-4").await;
+    assert_eq!(session_status(&a, &again).await, 200);
+
+    // The markers: keyed hashes only, each with a TTL of at most
+    // `session.max_age_secs` (86400 s).
+    let keys = redis.keys().await;
+    let mut connection = redis.connection().await;
+    for kind in ["revoked_session", "revoked_sub"] {
+        assert!(
+            keys.iter()
+                .any(|k| k.starts_with(&format!("{PREFIX}{kind}:"))),
+            "{kind} in {keys:?}"
+        );
+    }
+    for key in &keys {
+        for raw in [
+            "jane",
+            "john",
+            "example.com",
+            "email|",
+            "6f1c2e9a",
+            "0a9b8c7d",
+            "auth0-sid",
+        ] {
+            assert!(!key.contains(raw), "{key} shows {raw}");
+        }
+        let ttl: i64 = redis::cmd("PTTL")
+            .arg(key)
+            .query_async(&mut connection)
+            .await
+            .expect("PTTL");
+        assert!(ttl > 0, "{key} has no TTL");
+        if key.contains("revoked_") {
+            assert!((86_300_000..=86_400_000).contains(&ttl), "{key}: {ttl} ms");
+        }
+    }
+    let seen = metrics(&a).await;
+    for reason in ["logout", "everywhere"] {
+        assert!(
+            seen.contains(&format!(
+                "gateway_session_revocations_total{{reason=\"{reason}\"}} 1"
+            )),
+            "{reason}:\n{seen}"
+        );
+    }
+    assert_no_fallback(&seen);
+    assert_no_fallback(&metrics(&b).await);
+}
+
+#[tokio::test]
+async fn with_redis_down_local_keeps_serving_sessions_and_this_replicas_sign_outs_hold() {
+    let mut redis = RedisServer::start().await;
+    let auth0 = MockServer::start().await;
+    let gateway = gateway(&auth0, &redis, &session_gateway_env(&[])).await;
+    let cookie = session_login(
+        &auth0,
+        &gateway,
+        "jane.doe@example.com",
+        "email|6f1c2e9a7b3d4c5e8f901234",
+        "auth0-sid-jane-1",
+    )
+    .await;
+    redis.kill();
+    let started = Instant::now();
+    assert_eq!(session_status(&gateway, &cookie).await, 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    expect_session_revokes(&auth0, 1).await;
+    let out = with_cookie(
+        &gateway,
+        reqwest::Method::POST,
+        "/session/logout",
+        &cookie,
+        None,
+    )
+    .await;
+    assert_eq!(out.status(), 204);
+    // The marker this replica wrote holds here while Redis is away.
+    let started = Instant::now();
+    assert_session_ended(
+        with_cookie(&gateway, reqwest::Method::GET, "/session", &cookie, None).await,
+    )
+    .await;
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert_eq!(upstream_calls(&auth0).await, 2, "the login and the revoke");
+    wait_store_up(&gateway, false).await;
+}
+
+#[tokio::test]
+async fn with_redis_down_closed_refuses_cookie_calls_with_503_and_sign_out_still_answers_204() {
+    let mut redis = RedisServer::start().await;
+    let auth0 = MockServer::start().await;
+    let closed = [("GATEWAY__RATE_LIMIT__REDIS__ON_ERROR", "closed")];
+    let limited = gateway(&auth0, &redis, &session_gateway_env(&closed)).await;
+    // Without limits the session check is the first to need Redis.
+    let mut unlimited_env = session_gateway_env(&closed);
+    unlimited_env.push(("GATEWAY__RATE_LIMIT__ENABLED", "false"));
+    let unlimited = gateway(&auth0, &redis, &unlimited_env).await;
+    let jane = ("jane.doe@example.com", "email|6f1c2e9a7b3d4c5e8f901234");
+    let on_limited = session_login(&auth0, &limited, jane.0, jane.1, "auth0-sid-1").await;
+    let on_unlimited = session_login(&auth0, &unlimited, jane.0, jane.1, "auth0-sid-2").await;
+    redis.kill();
+    let calls = upstream_calls(&auth0).await;
+
+    let refused = with_cookie(
+        &unlimited,
+        reqwest::Method::GET,
+        "/session",
+        &on_unlimited,
+        None,
+    )
+    .await;
+    assert_eq!(refused.status(), 503);
+    assert_eq!(
+        refused
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("1")
+    );
+    let body: Value = refused.json().await.expect("JSON");
+    assert_eq!(body["error"], "session_store_unavailable");
+    // With limits on, `per_ip` needs Redis first and answers its own 503.
+    let refused = with_cookie(
+        &limited,
+        reqwest::Method::GET,
+        "/session",
+        &on_limited,
+        None,
+    )
+    .await;
+    assert_eq!(refused.status(), 503);
+    let body: Value = refused.json().await.expect("JSON");
+    assert_eq!(body["error"], "rate_limit_unavailable");
+    for verb_route in [
+        (reqwest::Method::POST, "/session/refresh"),
+        (reqwest::Method::GET, "/session/token"),
+    ] {
+        let refused =
+            with_cookie(&unlimited, verb_route.0, verb_route.1, &on_unlimited, None).await;
+        assert_eq!(refused.status(), 503);
+    }
+    assert_eq!(
+        upstream_calls(&auth0).await,
+        calls,
+        "a 503 never reaches Auth0"
+    );
+
+    // Sign-out still works on both (the marker held by that replica).
+    expect_session_revokes(&auth0, 2).await;
+    for (replica, cookie) in [(&limited, &on_limited), (&unlimited, &on_unlimited)] {
+        let out = with_cookie(
+            replica,
+            reqwest::Method::POST,
+            "/session/logout",
+            cookie,
+            Some(json!({"everywhere": true})),
+        )
+        .await;
+        assert_eq!(out.status(), 204);
+        crate::session::assert_cleared(out.headers(), crate::session::COOKIE);
+    }
+    redis.restart().await;
+    wait_store_up(&unlimited, true).await;
+    assert_session_ended(
+        with_cookie(
+            &unlimited,
+            reqwest::Method::GET,
+            "/session",
+            &on_unlimited,
+            None,
+        )
+        .await,
+    )
+    .await;
+}

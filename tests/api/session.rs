@@ -14,13 +14,13 @@ use crate::helpers::*;
 
 /// Obviously fake keys: the bytes 0, 1, …, 31 and 32, 33, …, 63 (one
 /// byte repeated is refused, SPEC §13).
-const KEY_1: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
-const KEY_2: &str = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
-const COOKIE: &str = "__Host-lgw";
-const MFA_COOKIE: &str = "__Host-lgw-mfa";
-const APP_ORIGIN: &str = "https://app.example.com";
+pub(crate) const KEY_1: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+pub(crate) const KEY_2: &str = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
+pub(crate) const COOKIE: &str = "__Host-lgw";
+pub(crate) const MFA_COOKIE: &str = "__Host-lgw-mfa";
+pub(crate) const APP_ORIGIN: &str = "https://app.example.com";
 
-async fn session_app(keys: &str) -> TestApp {
+pub(crate) async fn session_app(keys: &str) -> TestApp {
     spawn_app_with(&[
         ("GATEWAY__SESSION__ENABLED", "true"),
         ("GATEWAY__SESSION__KEYS", keys),
@@ -31,7 +31,7 @@ async fn session_app(keys: &str) -> TestApp {
 
 /// An id_token as Auth0 issues it for this client (signature not checked
 /// by the gateway, SPEC §10), with `extra` claims.
-fn id_token(app: &TestApp, extra: Value) -> String {
+pub(crate) fn id_token(app: &TestApp, extra: Value) -> String {
     let exp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
@@ -54,7 +54,7 @@ fn id_token(app: &TestApp, extra: Value) -> String {
     )
 }
 
-fn tokens(app: &TestApp, extra_claims: Value, expires_in: u64) -> Value {
+pub(crate) fn tokens(app: &TestApp, extra_claims: Value, expires_in: u64) -> Value {
     json!({
         "access_token": ACCESS_TOKEN,
         "id_token": id_token(app, extra_claims),
@@ -65,7 +65,7 @@ fn tokens(app: &TestApp, extra_claims: Value, expires_in: u64) -> Value {
     })
 }
 
-async fn mount_login(app: &TestApp, answer: Value) {
+pub(crate) async fn mount_login(app: &TestApp, answer: Value) {
     upstream(
         "POST",
         "/oauth/token",
@@ -77,7 +77,7 @@ async fn mount_login(app: &TestApp, answer: Value) {
     .await;
 }
 
-async fn cookie_login(app: &TestApp) -> reqwest::Response {
+pub(crate) async fn cookie_login(app: &TestApp) -> reqwest::Response {
     app.post_json_with(
         "/login/verify",
         &json!({"email": "jane@example.com", "code": "123456"}),
@@ -88,7 +88,7 @@ async fn cookie_login(app: &TestApp) -> reqwest::Response {
 
 /// `name=value` pairs of the answer's `Set-Cookie` headers, and the whole
 /// header lines.
-fn set_cookies(headers: &HeaderMap) -> Vec<(String, String, String)> {
+pub(crate) fn set_cookies(headers: &HeaderMap) -> Vec<(String, String, String)> {
     headers
         .get_all("set-cookie")
         .iter()
@@ -102,7 +102,7 @@ fn set_cookies(headers: &HeaderMap) -> Vec<(String, String, String)> {
 }
 
 /// The answer clears cookie `name`: an empty value with `Max-Age=0`.
-fn assert_cleared(headers: &HeaderMap, name: &str) {
+pub(crate) fn assert_cleared(headers: &HeaderMap, name: &str) {
     let cookies = set_cookies(headers);
     assert!(
         cookies
@@ -114,7 +114,7 @@ fn assert_cleared(headers: &HeaderMap, name: &str) {
 
 /// Auth0 asked to refresh the session's refresh token (for `audience`),
 /// the request matched field by field.
-fn refresh_grant_call(audience: Option<&str>) -> wiremock::MockBuilder {
+pub(crate) fn refresh_grant_call(audience: Option<&str>) -> wiremock::MockBuilder {
     let mut body = json!({
         "client_id": CLIENT_ID,
         "client_secret": CLIENT_SECRET,
@@ -128,7 +128,7 @@ fn refresh_grant_call(audience: Option<&str>) -> wiremock::MockBuilder {
 }
 
 /// The `Cookie` header a browser would send back (cookies with a value).
-fn cookie_header(headers: &HeaderMap) -> String {
+pub(crate) fn cookie_header(headers: &HeaderMap) -> String {
     set_cookies(headers)
         .into_iter()
         .filter(|(_, value, _)| !value.is_empty())
@@ -137,14 +137,14 @@ fn cookie_header(headers: &HeaderMap) -> String {
         .join("; ")
 }
 
-async fn logged_in(app: &TestApp) -> String {
+pub(crate) async fn logged_in(app: &TestApp) -> String {
     mount_login(app, tokens(app, json!({}), 86400)).await;
     let answer = cookie_login(app).await;
     assert_eq!(answer.status(), 200);
     cookie_header(answer.headers())
 }
 
-async fn call(
+pub(crate) async fn call(
     app: &TestApp,
     http_method: reqwest::Method,
     route: &str,
@@ -161,7 +161,7 @@ async fn call(
     request.send().await.expect("the gateway answers")
 }
 
-const OPTED_IN: &[(&str, &str)] = &[("x-lgw-session", "1")];
+pub(crate) const OPTED_IN: &[(&str, &str)] = &[("x-lgw-session", "1")];
 
 #[tokio::test]
 async fn a_cookie_login_answers_the_user_and_sets_a_sealed_host_cookie() {
@@ -580,7 +580,7 @@ async fn with_sessions_off_the_header_is_ignored_and_the_routes_do_not_exist() {
 
 /// A session gateway whose `session.apis` has `orders` (the session's own
 /// token) and `billing` (its own audience) on `api`.
-async fn app_with_apis(api: &wiremock::MockServer) -> TestApp {
+pub(crate) async fn app_with_apis(api: &wiremock::MockServer) -> TestApp {
     let orders = format!("{}/orders-api", api.uri());
     let billing = format!("{}/billing-api", api.uri());
     spawn_app_with(&[
