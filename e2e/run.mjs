@@ -22,7 +22,12 @@
 // mode (SPEC §10): an MFA login whose tokens (and mfa_token) never reach the
 // page, the HttpOnly `__Host-` cookie held by the browser across the app's
 // and the gateway's ports, a reload that keeps the user signed in, the demo
-// API called through the gateway, and a sign-out that ends the session.
+// API called through the gateway, and a sign-out that ends the session
+// (a copy of its cookie too). Sessions that end when they should (SPEC §12):
+// a second Chromium (its own profile) signed in as the same user; "Sign out
+// everywhere" in one sends the other back to the start screen on its next
+// call, and so does the demo's "End this user's Auth0 session" (the demo
+// tenant posts logout tokens to the gateway's back-channel route).
 // Exits 0 only if all pass; always stops the gateway.
 
 import { spawn } from 'node:child_process';
@@ -50,17 +55,33 @@ const PHONE = { width: 375, height: 667 };
  *  page's CSP rightly refuses those). */
 const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
-const OVERALL_TIMEOUT_MS = 240_000;
+const OVERALL_TIMEOUT_MS = 300_000;
 const STEP_TIMEOUT_MS = 30_000;
 const UI_TIMEOUT_MS = 10_000;
 /** The per-identifier start limits the gateway runs with here. The demo's
  *  `mfa+…@example.com` users share one identifier key (`+tag` removed,
- *  SPEC §4), so it must cover their starts too (8 of them, with cookie mode's). */
+ *  SPEC §4), so it must cover their starts too (8 of them, with cookie mode's).
+ *  The two-browser steps start 4 sign-ins of one address. */
 const START_LIMIT = 10;
 /** The session cookie's name (SPEC §10's default) and the app's localStorage key
  *  for its mode. */
 const SESSION_COOKIE = '__Host-lgw';
 const MODE_KEY = 'login-gateway-example.mode';
+/** Chromium as every browser of this run starts (each with its own profile). */
+const BROWSER_OPTIONS = {
+  executablePath: CHROMIUM,
+  headless: true,
+  viewport: DESKTOP,
+  args: [
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
+};
 
 // ---------------------------------------------------------------------------
 // RFC 6238 TOTP (HMAC-SHA1, 30 s, 6 digits), as an authenticator app does it
@@ -246,6 +267,8 @@ async function main() {
   let gateway = null;
   let context = null;
   const profile = mkdtempSync(path.join(os.tmpdir(), 'login-gateway-e2e-chromium-'));
+  /** Further browsers (another device of the same user): closed, profiles removed at the end. */
+  const otherBrowsers = [];
   const pageProblems = [];
 
   const overall = setTimeout(() => {
@@ -254,13 +277,15 @@ async function main() {
   }, OVERALL_TIMEOUT_MS);
 
   async function cleanup() {
-    try {
-      if (context) await context.close();
-    } catch {
-      // the browser may already be gone
+    for (const other of [{ context, profile }, ...otherBrowsers]) {
+      try {
+        if (other.context) await other.context.close();
+      } catch {
+        // the browser may already be gone
+      }
     }
     await stopGateway(gateway);
-    rmSync(profile, { recursive: true, force: true });
+    for (const other of [{ profile }, ...otherBrowsers]) rmSync(other.profile, { recursive: true, force: true });
   }
   for (const signal of ['SIGINT', 'SIGTERM']) {
     process.once(signal, () => cleanup().finally(() => process.exit(130)));
@@ -270,9 +295,18 @@ async function main() {
   let appUrl;
   // The fake tenant's origin, from the banner.
   let tenantOrigin;
-  const tid = (id) => page.getByTestId(id);
-  const text = async (id) => ((await tid(id).first().textContent()) || '').trim();
-  const visible = (id, timeout = UI_TIMEOUT_MS) => tid(id).first().waitFor({ state: 'visible', timeout });
+  /** The page helpers, on any page (another browser's). */
+  const on = (target) => {
+    const tidOn = (id) => target.getByTestId(id);
+    return {
+      tid: tidOn,
+      text: async (id) => ((await tidOn(id).first().textContent()) || '').trim(),
+      visible: (id, timeout = UI_TIMEOUT_MS) => tidOn(id).first().waitFor({ state: 'visible', timeout }),
+    };
+  };
+  const tid = (id) => on(page).tid(id);
+  const text = (id) => on(page).text(id);
+  const visible = (id, timeout = UI_TIMEOUT_MS) => on(page).visible(id, timeout);
   const shot = (name) => page.screenshot({ path: path.join(OUT, `${name}.png`), fullPage: true });
   const noPageProblems = () =>
     check(pageProblems.length === 0, `the page reported: ${pageProblems.join(' | ')}`);
@@ -338,8 +372,9 @@ async function main() {
     return { status: response.status, body: await response.json().catch(() => null) };
   }
 
-  /** Start → code from the console → verify. */
-  async function loginWithCode(email) {
+  /** Start → code from the console → verify (on `target`, default the main page). */
+  async function loginWithCode(email, target = page) {
+    const { tid, visible } = on(target);
     await tid('channel-email').check();
     await tid('send-code').check();
     await tid('email').fill(email);
@@ -415,13 +450,61 @@ async function main() {
   }
 
   /** The browser's cookies for the gateway (`context.cookies`). */
-  async function gatewayCookies() {
-    return (await context.cookies(gatewayOrigin)).filter((c) => c.name.startsWith(SESSION_COOKIE));
+  async function gatewayCookies(browser = context) {
+    return (await browser.cookies(gatewayOrigin)).filter((c) => c.name.startsWith(SESSION_COOKIE));
   }
 
   /** The next answer on `method pathname`, as a Playwright Response. */
-  const nextResponse = (method, pathname) =>
-    page.waitForResponse((r) => new URL(r.url()).pathname === pathname && r.request().method() === method);
+  const nextResponse = (method, pathname, target = page) =>
+    target.waitForResponse(
+      (r) => new URL(r.url()).origin === gatewayOrigin && new URL(r.url()).pathname === pathname && r.request().method() === method,
+    );
+
+  /** Uncaught errors and console errors of `target` go to pageProblems. */
+  function watchProblems(target, label = '') {
+    target.on('pageerror', (error) => pageProblems.push(`${label}uncaught: ${error.message}`));
+    target.on('console', (message) => {
+      // 4xx answers are logged by Chromium as failed loads: expected here.
+      if (message.type() === 'error' && !/Failed to load resource/.test(message.text())) {
+        pageProblems.push(`${label}${message.text()}`);
+      }
+    });
+  }
+
+  /** Another Chromium with its own profile (another device): its page, at the app. */
+  async function openAnotherBrowser(label) {
+    const other = { profile: mkdtempSync(path.join(os.tmpdir(), 'login-gateway-e2e-chromium-')), context: null };
+    otherBrowsers.push(other);
+    other.context = await chromium.launchPersistentContext(other.profile, BROWSER_OPTIONS);
+    other.context.setDefaultTimeout(UI_TIMEOUT_MS);
+    const otherPage = other.context.pages()[0] || (await other.context.newPage());
+    watchProblems(otherPage, `${label}: `);
+    await otherPage.goto(appUrl);
+    await otherPage.waitForSelector('body[data-ready="true"]');
+    return { context: other.context, page: otherPage };
+  }
+
+  /** A cookie-mode sign-in without MFA on `target`; its user (from the page). */
+  async function cookieLogin(email, target) {
+    const { tid, visible, text } = on(target);
+    await tid('mode-cookie').check();
+    await loginWithCode(email, target);
+    await visible('session-view');
+    return JSON.parse(await text('session-user'));
+  }
+
+  /** The signed-out start screen on `target`, its notice saying `said`, focused. */
+  async function atStartSaying(target, said) {
+    const { tid, visible, text } = on(target);
+    await visible('step-start');
+    check(await tid('step-done').isHidden(), 'still signed in');
+    await visible('start-notice');
+    const notice = await text('start-notice');
+    check(said.test(notice), `the start screen says: ${notice}`);
+    check(await tid('error').isHidden(), `an error is shown: ${await text('error-description')}`);
+    const focused = await target.evaluate(() => document.activeElement && document.activeElement.id);
+    check(focused === 'start-notice', `focus is on #${focused}, not the notice`);
+  }
 
   let secret;
   let recoveryCode;
@@ -441,29 +524,10 @@ async function main() {
     });
 
     await step('Chromium opens the app', async () => {
-      context = await chromium.launchPersistentContext(profile, {
-        executablePath: CHROMIUM,
-        headless: true,
-        viewport: { width: 860, height: 900 },
-        args: [
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-quic',
-          '--no-first-run',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-        ],
-      });
+      context = await chromium.launchPersistentContext(profile, BROWSER_OPTIONS);
       context.setDefaultTimeout(UI_TIMEOUT_MS);
       page = context.pages()[0] || (await context.newPage());
-      page.on('pageerror', (error) => pageProblems.push(`uncaught: ${error.message}`));
-      page.on('console', (message) => {
-        // 4xx answers are logged by Chromium as failed loads: expected here.
-        if (message.type() === 'error' && !/Failed to load resource/.test(message.text())) {
-          pageProblems.push(message.text());
-        }
-      });
+      watchProblems(page);
       await page.goto(appUrl);
       await page.waitForSelector('body[data-ready="true"]');
       check((await text('gateway-url')) === gatewayOrigin, `the app calls ${await text('gateway-url')}`);
@@ -842,12 +906,15 @@ async function main() {
       await visible('session-view');
     });
 
-    await step('cookie mode: sign-out ends the session (reload → start, GET /session 401); the next login challenges the app factor', async () => {
+    await step('cookie mode: sign-out ends the session and every copy of its cookie (reload → start, GET /session 401); the next login challenges the app factor', async () => {
       const before = (await gatewayCookies()).find((c) => c.name === SESSION_COOKIE).value;
       const logout = nextResponse('POST', '/session/logout');
       await tid('session-sign-out').click();
-      check((await logout).status() === 204, 'POST /session/logout did not answer 204');
-      await visible('step-start');
+      const loggedOut = await logout;
+      check(loggedOut.status() === 204, 'POST /session/logout did not answer 204');
+      check(!loggedOut.request().postData(), `a plain sign-out sent a body: ${loggedOut.request().postData()}`);
+      await atStartSaying(page, /^You are signed out\.$/);
+      await a11y('signed out (cookie mode)');
       const left = await gatewayCookies();
       check(left.length === 0, `cookies left after sign-out: ${left.map((c) => c.name).join(', ')}`);
       const sessionAnswer = nextResponse('GET', '/session');
@@ -859,16 +926,33 @@ async function main() {
       await visible('step-start');
       check(await tid('step-done').isHidden(), 'signed in after sign-out');
       check(await tid('error').isHidden(), 'a 401 on load shows an error');
-      // The old cookie, replayed by someone who copied it: its refresh token was revoked.
-      const replay = await fetch(`${gatewayOrigin}/session/refresh`, {
-        method: 'POST',
-        headers: { cookie: `${SESSION_COOKIE}=${before}`, 'x-lgw-session': '1' },
-      });
-      const replayBody = await replay.json().catch(() => null);
-      check(
-        replay.status === 401 && replayBody && replayBody.error === 'session_expired',
-        `the signed-out cookie refreshed: ${replay.status} ${JSON.stringify(replayBody)}`,
-      );
+      // Signed out on purpose: a reload is a fresh start, not "your session ended".
+      check(await tid('start-notice').isHidden(), `after a sign-out and a reload: ${await text('start-notice')}`);
+      // The old cookie, replayed by someone who copied it before sign-out.
+      // Its refresh token was revoked, and the gateway's revocation list
+      // (SPEC §12) refuses the cookie itself, even where its still-valid
+      // access token would do (the session's own token, the API proxy).
+      for (const [method, pathname] of [
+        ['POST', '/session/refresh'],
+        ['GET', '/session'],
+        ['GET', '/session/token'],
+        ['GET', '/api/demo/profile'],
+      ]) {
+        const replay = await fetch(`${gatewayOrigin}${pathname}`, {
+          method,
+          headers: { cookie: `${SESSION_COOKIE}=${before}`, 'x-lgw-session': '1' },
+        });
+        const replayBody = await replay.json().catch(() => null);
+        check(
+          replay.status === 401 && replayBody && replayBody.error === 'session_expired',
+          `the signed-out cookie on ${method} ${pathname}: ${replay.status} ${JSON.stringify(replayBody)}`,
+        );
+        check(
+          (replay.headers.get('set-cookie') || '').includes(`${SESSION_COOKIE}=;`) ||
+            /Max-Age=0/i.test(replay.headers.get('set-cookie') || ''),
+          `${method} ${pathname} did not clear the replayed cookie: ${replay.headers.get('set-cookie')}`,
+        );
+      }
       // Again, now with the factor enrolled: /mfa/authenticators and
       // /mfa/challenge work from the -mfa cookie too.
       await loginWithCode('mfa+cookie@example.com');
@@ -891,6 +975,116 @@ async function main() {
       await tid('mode-memory').check();
       check((await page.evaluate((key) => localStorage.getItem(key), MODE_KEY)) === 'memory', 'the mode is not remembered');
       noPageProblems();
+    });
+
+    // Two browsers (two devices) signed in with cookies as one user.
+    const everywhereEmail = 'everywhere@example.com';
+    let laptop;
+    let phone;
+    /** When the gateway had marked the user (sign out everywhere), ms. */
+    let everywhereAt;
+    await step('(12) sign out everywhere: the same user in a second browser is back at the start screen on its next call', async () => {
+      await page.goto(appUrl);
+      await page.waitForSelector('body[data-ready="true"]');
+      laptop = { page, context };
+      phone = await openAnotherBrowser('second browser');
+      const laptopUser = await cookieLogin(everywhereEmail, laptop.page);
+      const phoneUser = await cookieLogin(everywhereEmail, phone.page);
+      check(laptopUser.sub === `email|${everywhereEmail}` && phoneUser.sub === laptopUser.sub, `users ${laptopUser.sub}, ${phoneUser.sub}`);
+      const phoneCookie = (await gatewayCookies(phone.context)).find((c) => c.name === SESSION_COOKIE);
+      check(phoneCookie, 'the second browser holds no session cookie');
+      // Both are signed in, each with its own cookie.
+      const laptopCookie = (await gatewayCookies(laptop.context)).find((c) => c.name === SESSION_COOKIE);
+      check(laptopCookie && laptopCookie.value !== phoneCookie.value, 'the two browsers share a cookie');
+      await on(laptop.page).visible('session-sign-out-everywhere');
+      await a11y('signed in with a cookie, sign out everywhere offered', laptop.page);
+
+      const logout = nextResponse('POST', '/session/logout', laptop.page);
+      await on(laptop.page).tid('session-sign-out-everywhere').click();
+      const answered = await logout;
+      everywhereAt = Date.now();
+      check(answered.status() === 204, `POST /session/logout answered ${answered.status()}`);
+      const sent = answered.request();
+      check(JSON.stringify(JSON.parse(sent.postData() || 'null')) === '{"everywhere":true}', `the body was ${sent.postData()}`);
+      check((await sent.allHeaders())['x-lgw-session'] === '1', 'sign out everywhere went without X-Lgw-Session');
+      await atStartSaying(laptop.page, /signed out everywhere/);
+      check((await gatewayCookies(laptop.context)).length === 0, 'cookies left after sign out everywhere');
+      await a11y('signed out everywhere', laptop.page);
+
+      // The other browser's next call: a reload asks GET /session.
+      const sessionAnswer = nextResponse('GET', '/session', phone.page);
+      await phone.page.reload();
+      await phone.page.waitForSelector('body[data-ready="true"]');
+      const phoneAnswer = await sessionAnswer;
+      check(phoneAnswer.status() === 401, `the second browser's GET /session answered ${phoneAnswer.status()}`);
+      check((await phoneAnswer.json()).error === 'session_expired', 'the second browser: not session_expired');
+      await atStartSaying(phone.page, /session has ended/);
+      check((await gatewayCookies(phone.context)).length === 0, 'the second browser kept its cookie after the 401');
+      await a11y('session ended elsewhere', phone.page);
+      // Its copied cookie is refused too (not just cleared in that browser).
+      const copy = await fetch(`${gatewayOrigin}/session`, { headers: { cookie: `${SESSION_COOKIE}=${phoneCookie.value}` } });
+      check(copy.status === 401, `the second browser's cookie, copied, answered ${copy.status}`);
+      noPageProblems();
+    });
+
+    await step('(12) the demo\'s "End this user\'s Auth0 session": back-channel logout ends both browsers\' sessions on their next call', async () => {
+      // A later sign-in works after "everywhere", in both browsers. The
+      // user's marker ends sessions that began at or before its second
+      // (SPEC §12: login times in whole seconds), so sign in after it.
+      const nextSecond = (Math.floor(everywhereAt / 1000) + 1) * 1000;
+      if (Date.now() < nextSecond) await laptop.page.waitForTimeout(nextSecond - Date.now());
+      const laptopUser = await cookieLogin(everywhereEmail, laptop.page);
+      await cookieLogin(everywhereEmail, phone.page);
+      await on(laptop.page).visible('demo-tools');
+      await on(laptop.page).visible('demo-end-session');
+      const ending = laptop.page.waitForResponse(
+        (r) => r.url() === `${tenantOrigin}/demo/end-session` && r.request().method() === 'POST',
+      );
+      await on(laptop.page).tid('demo-end-session').click();
+      const ended = await ending;
+      check(ended.status() === 200, `POST /demo/end-session answered ${ended.status()}`);
+      check(JSON.parse(ended.request().postData() || 'null').sub === laptopUser.sub, `it was asked for ${ended.request().postData()}`);
+      const answer = await ended.json();
+      check(answer.sessions.length >= 2, `the tenant ended ${answer.sessions.length} session(s)`);
+      check(
+        answer.sessions.every((s) => s.gateway_status === 204),
+        `the gateway's back-channel route answered ${JSON.stringify(answer.sessions.map((s) => s.gateway_status))}`,
+      );
+      await laptop.page.waitForFunction(() => /Auth0 ended \d+ session/.test(document.getElementById('demo-status').textContent));
+      const status = await on(laptop.page).text('demo-status');
+      check(
+        status.startsWith(`Auth0 ended ${answer.sessions.length} session(s); the gateway answered 204.`),
+        `the demo status says: ${status}`,
+      );
+      await a11y('Auth0 session ended (demo)', laptop.page);
+      await shot('10-auth0-session-ended');
+      // The page that clicked is still on its signed-in screen until it calls.
+      check(await on(laptop.page).tid('session-view').isVisible(), 'the clicking page left its session view at once');
+
+      // The other browser: "Check session" (GET /session) → 401 → start.
+      const phoneCheck = nextResponse('GET', '/session', phone.page);
+      await on(phone.page).tid('session-check').click();
+      const phoneAnswer = await phoneCheck;
+      check(phoneAnswer.status() === 401, `the second browser's GET /session answered ${phoneAnswer.status()}`);
+      check((await phoneAnswer.json()).error === 'session_expired', 'the second browser: not session_expired');
+      await atStartSaying(phone.page, /session has ended/);
+      check((await gatewayCookies(phone.context)).length === 0, 'the second browser kept its cookie');
+
+      // The clicking one: its demo API call is refused by the gateway itself.
+      const apiCall = nextResponse('GET', '/api/demo/profile', laptop.page);
+      await on(laptop.page).tid('call-api').click();
+      const apiAnswer = await apiCall;
+      check(apiAnswer.status() === 401, `the demo API call answered ${apiAnswer.status()}`);
+      check((await apiAnswer.json()).error === 'session_expired', 'the demo API call: not session_expired');
+      await atStartSaying(laptop.page, /session has ended/);
+      check(await on(laptop.page).tid('api-result').isHidden(), 'the API answer is shown after the session ended');
+      check((await gatewayCookies(laptop.context)).length === 0, 'cookies left after the back-channel logout');
+      await a11y('session ended at Auth0', laptop.page);
+      noPageProblems();
+      // The second browser is done: free its memory for the steps that follow.
+      await phone.context.close();
+      // Back to token mode for the steps that follow.
+      await tid('mode-memory').check();
     });
 
     await step('(1, 2) revoke sends one request and stays off; sign-out revokes the refresh token', async () => {

@@ -6,7 +6,9 @@
 //     voice / email / push) or challenge one, or use a recovery code
 //   → tokens: decoded ID-token claims, refresh, revoke;
 //     or, in cookie mode, the gateway's session: who is signed in, a call
-//     to the demo API through the gateway, refresh, sign out.
+//     to the demo API through the gateway, check, refresh, sign out (this
+//     session, or every session of the user), and in the demo, ending the
+//     user's session at the (fake) Auth0 tenant, which tells the gateway.
 //
 // Every failure is shown from the gateway's JSON error body; a 429 also
 // gets a live countdown from its Retry-After header.
@@ -55,6 +57,17 @@ const LINK_USED_KEY = 'login-gateway-example.magic-link-used';
 /** How long a started magic-link sign-in may take, in ms. */
 const LINK_STATE_TTL_MS = 10 * 60 * 1000;
 
+// Cookie mode: "this browser was signed in". Not a credential (the cookie
+// is the session); it only tells a 401 on load that means "your session
+// ended elsewhere" from a first visit, which gets the same 401.
+const SIGNED_IN_KEY = 'login-gateway-example.signed-in';
+
+const SIGNED_OUT_NOTE = 'You are signed out.';
+const SIGNED_OUT_EVERYWHERE_NOTE =
+  'You are signed out everywhere: every browser and device signed in as you must sign in again.';
+const SESSION_ENDED_NOTE =
+  'Your session has ended: you signed out on another device, it was ended at Auth0, or it expired. Sign in again to go on.';
+
 /** First poll of a push approval, in ms; every `slow_down` adds 5 s. */
 const PUSH_POLL_MS = 3000;
 const SLOW_DOWN_STEP_MS = 5000;
@@ -65,6 +78,8 @@ const byTestId = (id) => document.querySelector(`[data-testid="${id}"]`);
 
 const gatewayUrl = resolveGatewayUrl();
 const gateway = new Gateway(gatewayUrl, { onCall: logCall, cookies: storedMode() === 'cookie' });
+/** The demo tenant's origin (`login-gateway --demo` names it), or null. */
+const demoTenant = resolveDemoTenant();
 
 /**
  * The gateway's origin, from config.js only. Never let the page's URL
@@ -86,6 +101,22 @@ function resolveGatewayUrl() {
   return url.origin;
 }
 
+/** `config.demoTenant`: only the demo's config.js has it (a real app has
+ *  no way to end an Auth0 session; Auth0 itself tells the gateway). */
+function resolveDemoTenant() {
+  if (!config.demoTenant) return null;
+  let url;
+  try {
+    url = new URL(config.demoTenant);
+  } catch {
+    throw new Error(`config.js: demoTenant must be an absolute URL, not ${JSON.stringify(config.demoTenant)}`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new Error(`config.js: demoTenant must be an http(s) URL, not ${url.protocol}`);
+  }
+  return url.origin;
+}
+
 // ---------------------------------------------------------------------------
 // Screens
 
@@ -96,18 +127,37 @@ function show(step) {
   for (const id of STEPS) $(id).hidden = id !== step;
 }
 
-function restart() {
+/**
+ * Back to the start screen, signed out. `note` says why (signed out, the
+ * session ended elsewhere); focus goes to it, or to the start heading, so
+ * a keyboard or screen-reader user is not left on a button that vanished.
+ */
+function restart({ note = null } = {}) {
   tokens = null;
   session = null;
   mfa = null;
   pending = null;
+  localStorage.removeItem(SIGNED_IN_KEY);
   resetMfaPanels();
   $('api-result').hidden = true;
   $('session-status').textContent = '';
   $('token-status').textContent = '';
+  $('demo-status').textContent = '';
   clearError();
+  const notice = $('start-notice');
+  notice.textContent = note || '';
+  notice.hidden = !note;
   show('step-start');
+  (note ? notice : $('start-heading')).focus({ preventScroll: true });
+  $('step-start').scrollIntoView({ block: 'nearest' });
 }
+
+/** The gateway answered 401 session_expired to a session call. */
+function sessionEnded() {
+  restart({ note: SESSION_ENDED_NOTE });
+}
+
+const isSessionExpired = (error) => error instanceof GatewayError && error.code === 'session_expired';
 
 /** Bumped whenever the user leaves the factor being proven: a push poll
  *  still running for an older one stops at its next turn instead of
@@ -304,6 +354,7 @@ async function start(event) {
     form.elements.channel.value === 'email'
       ? { email: form.elements.email.value.trim() }
       : { phone_number: form.elements.phone_number.value.trim() };
+  $('start-notice').hidden = true;
   await action(event.submitter, async () => {
     const body = { ...who, send };
     if (send === 'link') {
@@ -644,6 +695,7 @@ function signedIn(answer) {
   $('rotated-recovery-code').textContent = rotated || '';
   $('token-view').hidden = !tokens;
   $('session-view').hidden = !session;
+  if (session) localStorage.setItem(SIGNED_IN_KEY, '1');
   if (tokens) renderTokens();
   else renderSession();
   show('step-done');
@@ -686,27 +738,48 @@ function renderSession() {
   $('session-expiry').textContent = session.expires_at
     ? new Date(session.expires_at * 1000).toLocaleString()
     : 'unknown';
+  $('demo-tools').hidden = !(demoTenant && user.sub);
 }
 
-/** Cookie mode, on load: is there a session already? 401: no. */
+/** Cookie mode, on load: is there a session already? 401: no; and if
+ *  this browser was signed in, say that the session ended. */
 async function restoreSession() {
+  const wasSignedIn = localStorage.getItem(SIGNED_IN_KEY) === '1';
   try {
     signedIn(await gateway.session());
   } catch (error) {
+    if (wasSignedIn && isSessionExpired(error)) {
+      sessionEnded();
+      return;
+    }
     show('step-start');
     if (!(error instanceof GatewayError && error.status === 401)) showError(error);
   }
 }
 
-/** Runs a cookie-mode action; a session that has ended goes back to start. */
+/**
+ * Runs a cookie-mode action. A session that has ended (expired, signed out
+ * on another device, ended at Auth0) is not an error the user can fix
+ * here: back to the start screen, saying so.
+ */
 async function sessionAction(button, work) {
   await action(button, async () => {
     try {
       await work();
     } catch (error) {
-      if (error instanceof GatewayError && error.code === 'session_expired') restart();
-      throw error;
+      if (!isSessionExpired(error)) throw error;
+      sessionEnded();
     }
+  });
+}
+
+/** GET /session: is this session still alive? */
+async function checkSession(event) {
+  await sessionAction(event.currentTarget, async () => {
+    const answer = await gateway.session();
+    session = { user: answer.user, expires_at: answer.expires_at };
+    renderSession();
+    $('session-status').textContent = `Still signed in (checked at ${new Date().toLocaleTimeString()}).`;
   });
 }
 
@@ -776,10 +849,91 @@ async function signOut(event) {
     try {
       if (hadSession) await gateway.sessionLogout();
       else if (refreshToken) await gateway.revoke(refreshToken);
-    } finally {
+    } catch (error) {
       restart();
+      // Ended elsewhere already: signed out all the same.
+      if (!isSessionExpired(error)) throw error;
     }
+    restart({ note: SIGNED_OUT_NOTE });
   });
+}
+
+/**
+ * Cookie mode: ends every session of this user, in every browser and on
+ * every device (the gateway marks the user; each other session's next
+ * call answers 401 session_expired). Unlike a plain sign-out, a failure
+ * keeps this screen: the other devices may still be signed in, and the
+ * user should be able to try again.
+ */
+async function signOutEverywhere(event) {
+  await action(event.currentTarget, async () => {
+    try {
+      await gateway.sessionLogout({ everywhere: true });
+    } catch (error) {
+      if (!isSessionExpired(error)) throw error;
+      // This session had ended already, so the gateway could not tell
+      // whose sessions to end: the user must sign in and try again.
+      sessionEnded();
+      return;
+    }
+    restart({ note: SIGNED_OUT_EVERYWHERE_NOTE });
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Demo only: end the user's session at the (fake) Auth0 tenant
+
+/**
+ * What an admin, a password change or another app's logout does at Auth0:
+ * the demo tenant ends the user's Auth0 sessions and posts a signed
+ * logout_token for each to the gateway's back-channel logout route. This
+ * page stays as it is: its next gateway call finds the session ended, as
+ * every other page signed in as this user will.
+ */
+async function demoEndSession(event) {
+  const sub = session && session.user && session.user.sub;
+  if (!demoTenant || !sub) return;
+  await action(event.currentTarget, async () => {
+    const answer = await postToDemoTenant('/demo/end-session', { sub });
+    const ended = Array.isArray(answer.sessions) ? answer.sessions : [];
+    const statuses = [...new Set(ended.map((s) => (s.gateway_status ? String(s.gateway_status) : 'nothing')))];
+    $('demo-status').dataset.sessions = String(ended.length);
+    $('demo-status').textContent =
+      `Auth0 ended ${ended.length} session(s); the gateway answered ${statuses.join(', ') || 'nothing'}. ` +
+      'The next call to the gateway (try "Check session") finds this session ended.';
+  });
+}
+
+/** A JSON POST to the demo tenant (its CORS admits this app's origin). */
+async function postToDemoTenant(path, body) {
+  const url = `${demoTenant}${path}`;
+  let response;
+  try {
+    response = await fetch(url, {
+      method: 'POST',
+      mode: 'cors',
+      credentials: 'omit',
+      cache: 'no-store',
+      referrerPolicy: 'no-referrer',
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+      body: JSON.stringify(body),
+    });
+  } catch (cause) {
+    logCall({ method: 'POST', path: url, status: 0, requestId: null, error: 'network_error' });
+    throw new GatewayError({
+      status: 0,
+      body: { error: 'network_error', error_description: `Could not reach the demo tenant at ${demoTenant} (${cause.message}).` },
+    });
+  }
+  const data = await response.json().catch(() => null);
+  if (!response.ok) {
+    const errorBody =
+      data && typeof data === 'object' && data.error ? data : { error: `http_${response.status}`, error_description: '' };
+    logCall({ method: 'POST', path: url, status: response.status, requestId: null, error: errorBody.error });
+    throw new GatewayError({ status: response.status, body: errorBody });
+  }
+  logCall({ method: 'POST', path: url, status: response.status, requestId: null });
+  return data || {};
 }
 
 // ---------------------------------------------------------------------------
@@ -810,11 +964,14 @@ function main() {
   byTestId('revoke').addEventListener('click', revoke);
   byTestId('sign-out').addEventListener('click', signOut);
   byTestId('call-api').addEventListener('click', callDemoApi);
+  byTestId('session-check').addEventListener('click', checkSession);
   byTestId('session-refresh').addEventListener('click', refreshSession);
   byTestId('session-sign-out').addEventListener('click', signOut);
+  byTestId('session-sign-out-everywhere').addEventListener('click', signOutEverywhere);
+  byTestId('demo-end-session').addEventListener('click', demoEndSession);
   $('error-dismiss').addEventListener('click', clearError);
   for (const button of document.querySelectorAll('[data-action="restart"]')) {
-    button.addEventListener('click', restart);
+    button.addEventListener('click', () => restart());
   }
   startFormElement.elements.mode.value = storedMode();
   startForm();

@@ -22,7 +22,8 @@
 //   `credentials: 'include'` (the gateway is another origin) and send
 //   `X-Lgw-Session: 1`, which a cross-site form cannot: the gateway refuses
 //   cookie calls without it (`403 csrf_failed`). Then `session()`,
-//   `sessionRefresh()`, `sessionLogout()` and `api()` replace the token calls.
+//   `sessionRefresh()`, `sessionLogout()` (or `sessionLogout({everywhere:
+//   true})`, every session of the user) and `api()` replace the token calls.
 //
 // Copy this file into your app as a starting point; nothing in it depends
 // on the rest of the example.
@@ -115,7 +116,9 @@ export class Gateway {
 
   // --- cookie sessions (cookie mode) ----------------------------------------
   // These always send the cookie. A session that has ended (expired, idle,
-  // signed out elsewhere) rejects with GatewayError 401 `session_expired`.
+  // signed out here or everywhere from another device, or ended at Auth0
+  // and reported through back-channel logout) rejects with GatewayError
+  // 401 `session_expired`; `api()` resolves with that 401 Response.
 
   /** Who is signed in: `{user, expires_at}`. The one cookie call that needs
    *  no X-Lgw-Session header (it changes nothing), so it is a simple GET. */
@@ -128,9 +131,16 @@ export class Gateway {
     return this.#call('POST', '/session/refresh', { session: true });
   }
 
-  /** Revokes the refresh token at Auth0 and clears the cookies (204). */
-  sessionLogout() {
-    return this.#call('POST', '/session/logout', { session: true });
+  /**
+   * Ends this session: revokes the refresh token at Auth0, clears the
+   * cookies (204), and makes the gateway refuse a copy of the cookie from
+   * now on. `{everywhere: true}` also ends every other session of the same
+   * user, in every browser and on every device: their next call answers
+   * 401 `session_expired`.
+   */
+  sessionLogout({ everywhere = false } = {}) {
+    const body = everywhere ? { everywhere: true } : undefined;
+    return this.#call('POST', '/session/logout', { body, session: true });
   }
 
   /** `{access_token, expires_in}`: only for apps that must call an API
