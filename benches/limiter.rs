@@ -8,6 +8,8 @@
 //! Targets (issue 5): < 1 µs per check; peak RSS < 150 MB; RSS back near
 //! the baseline after pruning.
 
+mod common;
+
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
 use std::num::NonZeroU32;
@@ -20,22 +22,6 @@ use login_gateway::settings::QuotaSpec;
 
 const KEYS: u64 = 1_000_000;
 
-fn rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| {
-            rest.trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse::<f64>()
-                .ok()
-        })
-        .map(|kib| kib / 1024.0)
-        .unwrap_or(f64::NAN)
-}
-
 fn main() {
     // 10 per second: every key is idle (fully replenished) 1 s after its
     // last use, so pruning after a short pause removes them all.
@@ -44,7 +30,7 @@ fn main() {
         period: Duration::from_secs(1),
     };
     let policy = Policy::new("bench", quota, 2_000_000);
-    let before = rss_mib();
+    let before = common::rss_mib();
 
     let started = Instant::now();
     let mut allowed = 0u64;
@@ -54,7 +40,7 @@ fn main() {
         allowed += u64::from(policy.check(key).is_ok());
     }
     let insert_elapsed = started.elapsed();
-    let peak = rss_mib();
+    let peak = common::rss_mib();
 
     // Second pass: every key already tracked (the steady-state path).
     let started = Instant::now();
@@ -69,7 +55,7 @@ fn main() {
     let started = Instant::now();
     policy.prune();
     let prune_elapsed = started.elapsed();
-    let after = rss_mib();
+    let after = common::rss_mib();
 
     let ns = |d: Duration| d.as_nanos() as f64 / KEYS as f64;
     println!("limiter benchmark: {KEYS} distinct keys, one policy");
@@ -116,14 +102,14 @@ fn known_networks_of(logins: u32) {
         .collect();
 
     let known = KnownNetworks::new(4 * logins as usize);
-    let before = rss_mib();
+    let before = common::rss_mib();
     let now = Instant::now();
     let started = Instant::now();
     for (n, identifier) in (0u32..).zip(&identifiers) {
         known.remember(known.login(identifier), ip(n), now);
     }
     let remember_elapsed = started.elapsed();
-    let after = rss_mib();
+    let after = common::rss_mib();
     let entries = known.len();
 
     // At least a million lookups whatever the store's size.

@@ -9,6 +9,8 @@
 //!
 //! Run: `cargo bench --bench revocation` (release profile).
 
+mod common;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -21,22 +23,6 @@ const MARKS: u32 = 1_000_000;
 /// marking and checking take, short enough to wait for their expiry
 /// before pruning.
 const MAX_AGE: Duration = Duration::from_secs(30);
-
-fn rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| {
-            rest.trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse::<f64>()
-                .ok()
-        })
-        .map(|kib| kib / 1024.0)
-        .unwrap_or(f64::NAN)
-}
 
 fn unix_now() -> u64 {
     std::time::SystemTime::now()
@@ -89,7 +75,7 @@ fn main() {
         .take(100_000)
         .map(|sid| session("someone".into(), sid.clone(), now))
         .collect();
-    let before = rss_mib();
+    let before = common::rss_mib();
 
     let started = Instant::now();
     runtime.block_on(async {
@@ -98,7 +84,7 @@ fn main() {
         }
     });
     let mark_elapsed = started.elapsed();
-    let full = rss_mib();
+    let full = common::rss_mib();
     let held = list.len();
 
     // Checks against a full list: sessions nobody signed out (the common
@@ -133,7 +119,7 @@ fn main() {
         }
     });
     overflow_elapsed += started.elapsed();
-    let overflowed = rss_mib();
+    let overflowed = common::rss_mib();
     let held_after_overflow = list.len();
     let (overflow_check_elapsed, overflow_false_ends) = checks(&live);
     let (_, late_ended) = checks(&late);
@@ -146,7 +132,7 @@ fn main() {
     let started = Instant::now();
     list.prune();
     let prune_elapsed = started.elapsed();
-    let after = rss_mib();
+    let after = common::rss_mib();
 
     let per = |d: Duration, n: usize| d.as_nanos() as f64 / n as f64;
     println!("revocation benchmark: max_keys {MAX_KEYS}");

@@ -8,6 +8,8 @@
 //! distinct numbers (the guard's state is per country; the per-number
 //! bucket store is capped by `rate_limit.max_keys`).
 
+mod common;
+
 use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
 
@@ -17,22 +19,6 @@ use login_gateway::settings::{FraudGuardSettings, QuotaSpec, RateLimitSettings, 
 use login_gateway::sms::{Country, SmsGuard};
 
 const NUMBERS: u64 = 1_000_000;
-
-fn rss_mib(field: &str) -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field))
-        .and_then(|rest| {
-            rest.trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse::<f64>()
-                .ok()
-        })
-        .map(|kib| kib / 1024.0)
-        .unwrap_or(f64::NAN)
-}
 
 fn quota(count: u32, secs: u64) -> QuotaSpec {
     QuotaSpec {
@@ -58,11 +44,11 @@ fn number(i: u64) -> String {
 fn main() {
     let numbers: Vec<String> = (0..NUMBERS).map(number).collect();
 
-    let before_tables = rss_mib("VmRSS:");
+    let before_tables = common::status_mib("VmRSS:");
     let started = Instant::now();
     let first = Country::of_number("+14155550100");
     let first_lookup = started.elapsed();
-    let tables_mib = rss_mib("VmRSS:") - before_tables;
+    let tables_mib = common::status_mib("VmRSS:") - before_tables;
 
     let settings = SmsSettings {
         allowed_countries: vec![],
@@ -93,7 +79,7 @@ fn main() {
         sms_per_phone: quota(5, 3600),
         sms_global: quota(u32::MAX, 1),
     });
-    let before = rss_mib("VmRSS:");
+    let before = common::status_mib("VmRSS:");
 
     // Country lookup alone.
     let started = Instant::now();
@@ -131,8 +117,8 @@ fn main() {
         }
     });
     let per_start = started.elapsed();
-    let peak = rss_mib("VmHWM:");
-    let after_flood = rss_mib("VmRSS:");
+    let peak = common::status_mib("VmHWM:");
+    let after_flood = common::status_mib("VmRSS:");
 
     let ns = |d: Duration| d.as_nanos() as f64 / NUMBERS as f64;
     println!("sms guard benchmark: {NUMBERS} distinct numbers in 6 countries");

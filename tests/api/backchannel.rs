@@ -721,6 +721,21 @@ mod demo {
 
 // --- The route, over the wire: `POST /session/backchannel-logout` ---
 
+/// A cookie login of `who` (`jane` or `joe`) from Auth0 session `sid`
+/// (none: an id_token without one): the session cookie.
+async fn signed_in(app: &TestApp, who: &str, sid: Option<&str>) -> String {
+    let extra = sid.map_or(json!({}), |sid| json!({ "sid": sid }));
+    let (email, sub) = (format!("{who}@example.com"), format!("email|{who}"));
+    login_as(app, &email, &sub, extra, 86400).await
+}
+
+/// Cookie sessions and the back-channel route on.
+const BACKCHANNEL_ON: &[(&str, &str)] = &[
+    ("GATEWAY__SESSION__ENABLED", "true"),
+    ("GATEWAY__SESSION__KEYS", KEY_1),
+    ("GATEWAY__SESSION__BACKCHANNEL_LOGOUT", "true"),
+];
+
 /// The tenant `auth0` publishes `KEY_A`, asked at most `fetches` times.
 pub(crate) async fn publish_tenant_key(auth0: &MockServer, fetches: u64) {
     Mock::given(method("GET"))
@@ -748,12 +763,7 @@ pub(crate) fn tenant_logout_token(auth0: &MockServer, sid: Option<&str>, sub: &s
 /// A gateway with cookie sessions and the back-channel route on; its
 /// Auth0 (`app.auth0`) publishes `KEY_A`, fetched at most `fetches` times.
 async fn backchannel_app(fetches: u64) -> TestApp {
-    let app = spawn_app_with(&[
-        ("GATEWAY__SESSION__ENABLED", "true"),
-        ("GATEWAY__SESSION__KEYS", KEY_1),
-        ("GATEWAY__SESSION__BACKCHANNEL_LOGOUT", "true"),
-    ])
-    .await;
+    let app = spawn_app_with(BACKCHANNEL_ON).await;
     publish_tenant_key(&app.auth0, fetches).await;
     app
 }
@@ -796,30 +806,9 @@ fn app_claims(app: &TestApp, sid: Option<&str>, sub: &str) -> Value {
 #[tokio::test]
 async fn a_logout_token_with_sid_ends_only_that_auth0_sessions_cookies() {
     let app = backchannel_app(1).await;
-    let a = login_as(
-        &app,
-        "jane@example.com",
-        "email|jane",
-        json!({"sid": "sid-a"}),
-        86400,
-    )
-    .await;
-    let b = login_as(
-        &app,
-        "jane@example.com",
-        "email|jane",
-        json!({"sid": "sid-b"}),
-        86400,
-    )
-    .await;
-    let joe = login_as(
-        &app,
-        "joe@example.com",
-        "email|joe",
-        json!({"sid": "sid-j"}),
-        86400,
-    )
-    .await;
+    let a = signed_in(&app, "jane", Some("sid-a")).await;
+    let b = signed_in(&app, "jane", Some("sid-b")).await;
+    let joe = signed_in(&app, "joe", Some("sid-j")).await;
     let calls = auth0_calls(&app).await;
 
     let token = tenant_logout_token(&app.auth0, Some("sid-a"), "email|jane");
@@ -856,23 +845,9 @@ async fn a_logout_token_with_sid_ends_only_that_auth0_sessions_cookies() {
 #[tokio::test]
 async fn a_logout_token_with_only_sub_ends_every_earlier_session_of_the_user() {
     let app = backchannel_app(1).await;
-    let a = login_as(
-        &app,
-        "jane@example.com",
-        "email|jane",
-        json!({"sid": "sid-a"}),
-        86400,
-    )
-    .await;
-    let b = login_as(&app, "jane@example.com", "email|jane", json!({}), 86400).await;
-    let joe = login_as(
-        &app,
-        "joe@example.com",
-        "email|joe",
-        json!({"sid": "sid-j"}),
-        86400,
-    )
-    .await;
+    let a = signed_in(&app, "jane", Some("sid-a")).await;
+    let b = signed_in(&app, "jane", None).await;
+    let joe = signed_in(&app, "joe", Some("sid-j")).await;
 
     let claims = app_claims(&app, None, "email|jane");
     let iat = claims["iat"].as_u64().expect("iat");
@@ -884,28 +859,14 @@ async fn a_logout_token_with_only_sub_ends_every_earlier_session_of_the_user() {
 
     // A login after the token's second is a new session: it lives.
     after_second(iat).await;
-    let later = login_as(
-        &app,
-        "jane@example.com",
-        "email|jane",
-        json!({"sid": "sid-c"}),
-        86400,
-    )
-    .await;
+    let later = signed_in(&app, "jane", Some("sid-c")).await;
     assert_eq!(get_session(&app, &later).await.status(), 200);
 }
 
 #[tokio::test]
 async fn each_broken_logout_token_is_400_and_ends_nothing() {
     let app = backchannel_app(1).await;
-    let jane = login_as(
-        &app,
-        "jane@example.com",
-        "email|jane",
-        json!({"sid": "sid-a"}),
-        86400,
-    )
-    .await;
+    let jane = signed_in(&app, "jane", Some("sid-a")).await;
     let good = app_claims(&app, Some("sid-a"), "email|jane");
     let now = unix_now();
     let broken: Vec<(&str, String)> = vec![
@@ -1013,14 +974,7 @@ async fn the_route_ignores_cookies_and_csrf_and_is_404_unless_turned_on() {
     // Auth0's server sends no CSRF header; a browser's cookie on the call
     // changes nothing (the route reads none).
     let app = backchannel_app(1).await;
-    let jane = login_as(
-        &app,
-        "jane@example.com",
-        "email|jane",
-        json!({"sid": "sid-a"}),
-        86400,
-    )
-    .await;
+    let jane = signed_in(&app, "jane", Some("sid-a")).await;
     let token = KEY_A.sign(&app_claims(&app, Some("sid-a"), "email|jane"));
     let answer = app
         .client
@@ -1051,26 +1005,14 @@ async fn the_route_ignores_cookies_and_csrf_and_is_404_unless_turned_on() {
 
 #[tokio::test]
 async fn an_unreachable_key_set_is_502_and_ends_nothing() {
-    let app = spawn_app_with(&[
-        ("GATEWAY__SESSION__ENABLED", "true"),
-        ("GATEWAY__SESSION__KEYS", KEY_1),
-        ("GATEWAY__SESSION__BACKCHANNEL_LOGOUT", "true"),
-    ])
-    .await;
+    let app = spawn_app_with(BACKCHANNEL_ON).await;
     Mock::given(method("GET"))
         .and(path(JWKS_PATH))
         .respond_with(ResponseTemplate::new(503))
         .expect(1)
         .mount(&app.auth0)
         .await;
-    let jane = login_as(
-        &app,
-        "jane@example.com",
-        "email|jane",
-        json!({"sid": "sid-a"}),
-        86400,
-    )
-    .await;
+    let jane = signed_in(&app, "jane", Some("sid-a")).await;
     let token = KEY_A.sign(&app_claims(&app, Some("sid-a"), "email|jane"));
     let answer = post_logout_token(&app, &token).await;
     assert_error(&app, answer, 502, "upstream_error").await;

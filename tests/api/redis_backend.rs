@@ -1614,25 +1614,6 @@ async fn assert_session_ended(answer: reqwest::Response) {
     assert_eq!(body["error"], "session_expired");
 }
 
-/// Auth0's `/oauth/revoke` for the sessions' refresh token, `times` times.
-async fn expect_session_revokes(auth0: &MockServer, times: u64) {
-    upstream(
-        "POST",
-        "/oauth/revoke",
-        json!({
-            "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET,
-            "token": REFRESH_TOKEN,
-        }),
-        "127.0.0.1",
-    )
-    .respond_with(ResponseTemplate::new(200))
-    .up_to_n_times(times)
-    .expect(times)
-    .mount(auth0)
-    .await;
-}
-
 #[tokio::test]
 async fn a_sign_out_on_one_replica_ends_the_copy_on_the_other_and_everywhere_ends_the_users_sessions_there(
 ) {
@@ -1645,7 +1626,7 @@ async fn a_sign_out_on_one_replica_ends_the_copy_on_the_other_and_everywhere_end
 
     let cookie = session_login(&auth0, &a, jane.0, jane.1, "auth0-sid-jane-1").await;
     assert_eq!(session_status(&b, &cookie).await, 200, "a copy works on B");
-    expect_session_revokes(&auth0, 2).await;
+    crate::revocation::expect_revokes(&auth0, 2).await;
     let out = with_cookie(&a, reqwest::Method::POST, "/session/logout", &cookie, None).await;
     assert_eq!(out.status(), 204);
     let calls = upstream_calls(&auth0).await;
@@ -1799,7 +1780,7 @@ async fn with_redis_down_local_keeps_serving_sessions_and_this_replicas_sign_out
         "{:?}",
         started.elapsed()
     );
-    expect_session_revokes(&auth0, 1).await;
+    crate::revocation::expect_revokes(&auth0, 1).await;
     let out = with_cookie(
         &gateway,
         reqwest::Method::POST,
@@ -1881,7 +1862,7 @@ async fn with_redis_down_closed_refuses_cookie_calls_with_503_and_sign_out_still
     );
 
     // Sign-out still works on both (the marker held by that replica).
-    expect_session_revokes(&auth0, 2).await;
+    crate::revocation::expect_revokes(&auth0, 2).await;
     for (replica, cookie) in [(&limited, &on_limited), (&unlimited, &on_unlimited)] {
         let out = with_cookie(
             replica,

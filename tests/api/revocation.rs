@@ -68,7 +68,7 @@ async fn jane(app: &TestApp) -> String {
 }
 
 /// Auth0's `/oauth/revoke` for the session's refresh token, `times` times.
-async fn expect_revokes(app: &TestApp, times: u64) {
+pub(crate) async fn expect_revokes(auth0: &MockServer, times: u64) {
     upstream(
         "POST",
         "/oauth/revoke",
@@ -82,7 +82,7 @@ async fn expect_revokes(app: &TestApp, times: u64) {
     .respond_with(ResponseTemplate::new(200))
     .up_to_n_times(times)
     .expect(times)
-    .mount(&app.auth0)
+    .mount(auth0)
     .await;
 }
 
@@ -138,7 +138,7 @@ async fn a_copy_of_the_cookie_taken_before_sign_out_is_401_on_every_route_and_ca
     let cookie = login_as(&app, "jane@example.com", "email|jane", json!({}), 30).await;
     let copy = cookie.clone();
     let other = jane(&app).await;
-    expect_revokes(&app, 1).await;
+    expect_revokes(&app.auth0, 1).await;
     let out = logout(&app, &cookie, None).await;
     assert_eq!(out.status(), 204);
     assert_cleared(out.headers(), COOKIE);
@@ -184,7 +184,7 @@ async fn signing_out_everywhere_ends_the_users_other_sessions_and_no_one_elses()
     let phone = jane(&app).await;
     let john = login_as(&app, "john@example.com", "email|john", json!({}), 86400).await;
     assert_ne!(laptop, phone, "two logins, two sessions");
-    expect_revokes(&app, 1).await;
+    expect_revokes(&app.auth0, 1).await;
 
     let out = logout(&app, &laptop, Some(json!({"everywhere": true}))).await;
     assert_eq!(out.status(), 204);
@@ -254,7 +254,7 @@ async fn logout_takes_no_body_an_empty_one_or_everywhere_and_refuses_anything_el
 
     // No body, an empty JSON body, `{}` and `{"everywhere": false}`: this
     // session only (each with its own login; one revoke each).
-    expect_revokes(&app, 4).await;
+    expect_revokes(&app.auth0, 4).await;
     let bystander = jane(&app).await;
     for body in [None, Some(""), Some("{}"), Some(r#"{"everywhere": false}"#)] {
         let session = jane(&app).await;
@@ -416,7 +416,7 @@ async fn a_cookie_sealed_before_revocation_existed_opens_and_ends_with_its_users
     // No id to mark: a plain sign-out revokes its refresh token at Auth0
     // and clears it, but a copy is not ended by it (the decision for
     // cookies sealed before SPEC §12; new logins all carry an id).
-    expect_revokes(&app, 2).await;
+    expect_revokes(&app.auth0, 2).await;
     assert_eq!(logout(&app, &legacy, None).await.status(), 204);
     assert_eq!(get_session(&app, &legacy).await.status(), 200);
     // Its login time is "before any marker": the user's sign-out
