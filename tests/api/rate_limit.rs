@@ -684,6 +684,28 @@ async fn translated_ipv6_clients_key_on_the_ipv4_address_they_carry() {
     );
 }
 
+/// Auth0 refusing `times` wrong codes (`000000`) for `identifier` from
+/// `client`, each request matched field by field.
+async fn mount_wrong_guesses(
+    app: &TestApp,
+    identifier: &str,
+    client: &str,
+    times: u64,
+    name: impl Into<String>,
+) {
+    upstream(
+        "POST",
+        "/oauth/token",
+        otp_grant(identifier, "000000", "email"),
+        client,
+    )
+    .respond_with(wrong_code())
+    .expect(times)
+    .named(name)
+    .mount(&app.auth0)
+    .await;
+}
+
 /// Finding 4 of issue 26: five networks guessing ten codes each against
 /// `victim+N@` spent the victim's all-network verify ceiling (50/hour).
 /// Each `victim+N@` is another Auth0 user, so they now spend their own.
@@ -692,16 +714,13 @@ async fn guesses_against_tagged_variants_leave_the_victims_own_login_working() {
     let app = behind_proxy(&[]).await;
     let victim = "victim@example.com";
     for n in 1..=5 {
-        upstream(
-            "POST",
-            "/oauth/token",
-            otp_grant(&format!("victim+{n}@example.com"), "000000", "email"),
+        mount_wrong_guesses(
+            &app,
+            &format!("victim+{n}@example.com"),
             &format!("203.0.113.{n}"),
+            10,
+            format!("the guesses from network {n}"),
         )
-        .respond_with(wrong_code())
-        .expect(10)
-        .named(format!("the guesses from network {n}"))
-        .mount(&app.auth0)
         .await;
     }
     upstream(
@@ -739,8 +758,15 @@ async fn victim_logs_in_at_home(app: &TestApp, victim: &str) {
     assert_eq!(verified.status(), 200);
 }
 
-/// Auth0 answering the victim at home: codes sent, the right code accepted.
-async fn mount_victim_at_home(app: &TestApp, victim: &str, starts: u64, logins: u64) {
+/// Auth0 sending `times` email codes to `email` for `client`, each
+/// request matched field by field.
+async fn mount_codes_sent(
+    app: &TestApp,
+    email: &str,
+    client: &str,
+    times: u64,
+    name: &'static str,
+) {
     upstream(
         "POST",
         "/passwordless/start",
@@ -748,16 +774,21 @@ async fn mount_victim_at_home(app: &TestApp, victim: &str, starts: u64, logins: 
             "client_id": CLIENT_ID,
             "client_secret": CLIENT_SECRET,
             "connection": "email",
-            "email": victim,
+            "email": email,
             "send": "code",
         }),
-        HOME,
+        client,
     )
     .respond_with(start_ok())
-    .expect(starts)
-    .named("the victim's codes, at home")
+    .expect(times)
+    .named(name)
     .mount(&app.auth0)
     .await;
+}
+
+/// Auth0 answering the victim at home: codes sent, the right code accepted.
+async fn mount_victim_at_home(app: &TestApp, victim: &str, starts: u64, logins: u64) {
+    mount_codes_sent(app, victim, HOME, starts, "the victim's codes, at home").await;
     upstream(
         "POST",
         "/oauth/token",
@@ -784,28 +815,10 @@ async fn a_known_network_passes_the_ceilings_strangers_spent() {
     .await;
     let victim = "victim@example.com";
     mount_victim_at_home(&app, victim, 2, 2).await;
-    Mock::given(method("POST"))
-        .and(path("/passwordless/start"))
-        .and(wiremock::matchers::header_regex(
-            "auth0-forwarded-for",
-            "^203\\.0\\.113\\.",
-        ))
-        .respond_with(start_ok())
-        .expect(2)
-        .named("the strangers' starts")
-        .mount(&app.auth0)
-        .await;
-    upstream(
-        "POST",
-        "/oauth/token",
-        otp_grant(victim, "000000", "email"),
-        "203.0.113.1",
-    )
-    .respond_with(wrong_code())
-    .expect(2)
-    .named("the strangers' guesses")
-    .mount(&app.auth0)
-    .await;
+    for stranger in ["203.0.113.1", "203.0.113.2"] {
+        mount_codes_sent(&app, victim, stranger, 1, "a stranger's start").await;
+    }
+    mount_wrong_guesses(&app, victim, "203.0.113.1", 2, "the strangers' guesses").await;
 
     victim_logs_in_at_home(&app, victim).await;
     // Each ceiling had 3 cells; the victim's login took one of each.
@@ -844,26 +857,8 @@ async fn a_known_network_still_meets_its_own_per_identifier_network_buckets() {
     .await;
     let victim = "victim@example.com";
     mount_victim_at_home(&app, victim, 3, 3).await;
-    Mock::given(method("POST"))
-        .and(path("/passwordless/start"))
-        .and(wiremock::matchers::header(
-            "auth0-forwarded-for",
-            "203.0.113.1",
-        ))
-        .respond_with(start_ok())
-        .expect(1)
-        .mount(&app.auth0)
-        .await;
-    upstream(
-        "POST",
-        "/oauth/token",
-        otp_grant(victim, "000000", "email"),
-        "203.0.113.1",
-    )
-    .respond_with(wrong_code())
-    .expect(1)
-    .mount(&app.auth0)
-    .await;
+    mount_codes_sent(&app, victim, "203.0.113.1", 1, "a stranger's start").await;
+    mount_wrong_guesses(&app, victim, "203.0.113.1", 1, "a stranger's guesses").await;
 
     victim_logs_in_at_home(&app, victim).await;
     // A stranger takes each ceiling's last cell.
@@ -915,17 +910,7 @@ async fn a_login_finished_at_mfa_verify_makes_its_network_known() {
     .named("the second factor")
     .mount(&app.auth0)
     .await;
-    upstream(
-        "POST",
-        "/oauth/token",
-        otp_grant(victim, "000000", "email"),
-        "203.0.113.1",
-    )
-    .respond_with(wrong_code())
-    .expect(1)
-    .named("the stranger's guess")
-    .mount(&app.auth0)
-    .await;
+    mount_wrong_guesses(&app, victim, "203.0.113.1", 1, "the stranger's guess").await;
     upstream(
         "POST",
         "/oauth/token",
