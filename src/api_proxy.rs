@@ -248,12 +248,13 @@ impl ApiProxy {
             }
         })?;
         let headers = answer_headers(response.headers());
-        let body = crate::body::read_capped_answer(&mut response, self.limits.max_response_bytes)
-            .await
-            .map_err(transport_error)?
-            .ok_or(ApiProxyError::BadAnswer {
-                reason: "answer larger than the size cap",
-            })?;
+        let body =
+            crate::upstream_body::read_capped_answer(&mut response, self.limits.max_response_bytes)
+                .await
+                .map_err(transport_error)?
+                .ok_or(ApiProxyError::BadAnswer {
+                    reason: "answer larger than the size cap",
+                })?;
         Ok(ProxiedAnswer {
             status,
             headers,

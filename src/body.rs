@@ -146,28 +146,6 @@ impl FromRequest for RawBody {
     }
 }
 
-/// An upstream answer's body (Auth0's, an `/api` target's), read up to
-/// `cap` bytes: `Ok(None)` when it is larger, or says it is.
-pub async fn read_capped_answer(
-    response: &mut reqwest::Response,
-    cap: usize,
-) -> Result<Option<Vec<u8>>, reqwest::Error> {
-    if response
-        .content_length()
-        .is_some_and(|len| len > cap as u64)
-    {
-        return Ok(None);
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
-        if body.len() + chunk.len() > cap {
-            return Ok(None);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(Some(body))
-}
-
 /// The `Content-Length` the client announced, if it is a number.
 fn declared_length(req: &HttpRequest) -> Option<usize> {
     req.headers()

@@ -26,3 +26,4 @@ pub mod sms;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod upstream_body;

@@ -346,7 +346,7 @@ impl Auth0Client {
         let status = StatusCode::from_u16(response.status().as_u16())
             .map_err(|_| UpstreamError::bad_answer("invalid status"))?;
         let retry_after = retry_after_seconds(response.headers());
-        let body = crate::body::read_capped_answer(&mut response, self.max_response_bytes)
+        let body = crate::upstream_body::read_capped_answer(&mut response, self.max_response_bytes)
             .await
             .map_err(transport_error)?
             .ok_or_else(|| UpstreamError::bad_answer("answer larger than the size cap"))?;

@@ -284,7 +284,7 @@ impl LogoutTokens {
         if !response.status().is_success() {
             return Err("the tenant answered with an error status");
         }
-        let body = crate::body::read_capped_answer(&mut response, self.max_response_bytes)
+        let body = crate::upstream_body::read_capped_answer(&mut response, self.max_response_bytes)
             .await
             .map_err(|_| "the answer could not be read")?
             .ok_or("the answer is over auth0.max_response_bytes")?;

@@ -860,6 +860,7 @@ async fn an_encoded_fixed_segment_is_400_and_reaches_neither_auth0_nor_the_api()
         (reqwest::Method::GET, "/api/%6frders/items"),
         (reqwest::Method::POST, "/login/%76erify"),
         (reqwest::Method::POST, "/%6dfa/verify"),
+        (reqwest::Method::POST, "/session/%62ackchannel-logout"),
     ] {
         let refused = call(&app, verb.clone(), route, &cookie, &foreign).await;
         assert_error_described(
