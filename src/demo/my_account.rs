@@ -147,7 +147,7 @@ impl Tenant {
         if !audience_ok {
             return Err(unauthorized("Invalid token audience"));
         }
-        if !claims["exp"].as_u64().is_some_and(|exp| exp > unix_now()) {
+        if claims["exp"].as_u64().is_none_or(|exp| exp <= unix_now()) {
             return Err(unauthorized("Token expired"));
         }
         let granted = claims["scope"]

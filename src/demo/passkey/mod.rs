@@ -6,12 +6,12 @@
 //! ES256 and RS256 keys; challenge, origin, `rpIdHash`, the user-present and
 //! user-verified flags and the signature counter.
 //!
-//! - this file: the state (ceremonies waiting for their credential by
+//! - this file has the state (ceremonies waiting for their credential by
 //!   `auth_session`, users and their credentials) and the two ceremonies;
-//! - [`grant`]: `/passkey/register`, `/passkey/challenge`, the webauthn
+//! - [`grant`] has `/passkey/register`, `/passkey/challenge`, the webauthn
 //!   grant and the phone sign-up's verification code;
-//! - [`routes`]: their HTTP face;
-//! - [`super::my_account`]: `/me/v1/authentication-methods`.
+//! - [`routes`] their HTTP face;
+//! - [`super::my_account`] has `/me/v1/authentication-methods`.
 //!
 //! The relying party is `localhost` (the demo's one origin is
 //! `http://localhost:<port>`, and WebAuthn refuses IP-address origins); a
@@ -153,7 +153,7 @@ pub(super) enum Ceremony {
     /// verifies (and the texted code matched, for a phone sign-up).
     SignUp {
         server: RegistrationServerState,
-        profile: Profile,
+        profile: Box<Profile>,
         handle: UserHandle<Vec<u8>>,
         verification: Option<grant::PendingVerification>,
     },
