@@ -15,7 +15,7 @@
 // The credentials come from a software authenticator (authenticator.mjs)
 // for the origin the tenant accepts (the demo app's, `http://localhost:<port>`).
 
-import { AuthClient, PasskeyGetTokenError } from '@auth0/auth0-auth-js';
+import { AuthClient, PasskeyGetTokenError, PasskeyRegisterError } from '@auth0/auth0-auth-js';
 import { MyAccountApiClient, MyAccountApiError } from '@auth0/auth0-spa-js';
 import { createRemoteJWKSet, customFetch, jwtVerify } from 'jose';
 
@@ -23,6 +23,8 @@ import { SoftwareAuthenticator } from './authenticator.mjs';
 import { assert, assertEqual, step, thrownBy } from './harness.mjs';
 
 const CONNECTION = 'Username-Password-Authentication';
+/** The demo tenant's relying party (WebAuthn refuses IP addresses). */
+const RP_ID = 'localhost';
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
 /** A copy of `credential` whose signature has one bit flipped. */
@@ -65,11 +67,11 @@ export async function passkeySteps({ host, fetch_, origin, clientId, clientSecre
   };
 
   let signUp;
-  await step('auth-js passkey.register, a software attestation, getTokenByPasskey: a new user with tokens', async () => {
+  await step('auth-js passkey.register, a software attestation, getTokenByPasskey: a new user with tokens; a second sign-up is invalid_request', async () => {
     const challenge = await authClient.passkey.register({ email, name: 'Pat Passkey', realm: CONNECTION });
     const options = challenge.authnParamsPublicKey;
     assert(typeof challenge.authSession === 'string' && challenge.authSession.length > 0, 'an authSession');
-    assertEqual(options.rp?.id, new URL(origin).hostname, 'rp.id');
+    assertEqual(options.rp?.id, RP_ID, 'rp.id');
     assert(BASE64URL.test(options.challenge) && Buffer.from(options.challenge, 'base64url').length >= 16, `a base64url challenge: ${options.challenge}`);
     assert(BASE64URL.test(options.user?.id ?? ''), `a base64url user.id: ${options.user?.id}`);
     assertEqual(options.user?.name, email, 'user.name');
@@ -84,13 +86,21 @@ export async function passkeySteps({ host, fetch_, origin, clientId, clientSecre
     });
     assert(typeof tokens.accessToken === 'string', 'an access token');
     assert(typeof tokens.refreshToken === 'string', 'a refresh token (offline_access)');
-    assertEqual(tokens.tokenType, 'Bearer', 'token_type');
+    // openid-client lowercases token_type.
+    assertEqual(tokens.tokenType, 'bearer', 'token_type');
     const claims = await verifiedIdToken(tokens);
     assertEqual(claims.iss, issuer, 'iss');
     assertEqual(claims.aud, clientId, 'aud');
     assertEqual(claims.email, email, 'email');
     assert(typeof claims.sub === 'string' && claims.sub.length > 0, 'a sub');
     signUp = { sub: claims.sub, credentialId: credential.id };
+
+    // Auth0 refuses a sign-up for an existing user with 400 invalid_request.
+    const again = await thrownBy(() => authClient.passkey.register({ email, realm: CONNECTION }), 'a second sign-up for the same email');
+    assert(again instanceof PasskeyRegisterError, `a PasskeyRegisterError, got ${again?.name}: ${again?.message}`);
+    assertEqual(again.code, 'passkey_register_error', 'SDK error code');
+    assertEqual(again.cause?.error, 'invalid_request', "Auth0's error");
+    assertEqual(again.statusCode, 400, 'status');
   });
 
   let signIn;
@@ -98,7 +108,7 @@ export async function passkeySteps({ host, fetch_, origin, clientId, clientSecre
     assert(signUp, 'the sign-up passed');
     const challenge = await authClient.passkey.challenge();
     const options = challenge.authnParamsPublicKey;
-    assertEqual(options.rpId, new URL(origin).hostname, 'rpId');
+    assertEqual(options.rpId, RP_ID, 'rpId');
     assert(BASE64URL.test(options.challenge), `a base64url challenge: ${options.challenge}`);
     const assertion = authenticator.get(options, origin, { credentialId: signUp.credentialId });
     const tokens = await authClient.passkey.getTokenByPasskey({
@@ -157,7 +167,7 @@ export async function passkeySteps({ host, fetch_, origin, clientId, clientSecre
     assertEqual(enrollment.location, `${myAccountAudience}v1/authentication-methods/${encodeURIComponent(enrollment.id)}`, 'Location');
     assert(typeof enrollment.auth_session === 'string' && enrollment.auth_session.length > 0, 'an auth_session');
     const options = enrollment.authn_params_public_key;
-    assertEqual(options?.rp?.id, new URL(origin).hostname, 'rp.id');
+    assertEqual(options?.rp?.id, RP_ID, 'rp.id');
 
     const credential = authenticator.create(options, origin);
     const method = await myAccount.enrollmentVerify({
