@@ -96,13 +96,12 @@ export class SoftwareAuthenticator {
 
   /**
    * `navigator.credentials.get({ publicKey })` for Auth0's sign-in
-   * `authn_params_public_key`: a discoverable credential for `rpId` (the
-   * one named, or the newest for that rpId), signed with its key.
+   * `authn_params_public_key` (no allowCredentials: the person picks one of
+   * the discoverable credentials for `rpId`, here `id`), signed with its key.
    */
-  get(publicKey, origin, { credentialId } = {}) {
-    const id = credentialId ?? [...this.credentials.keys()].reverse().find((key) => this.credentials.get(key).rpId === publicKey.rpId);
-    const credential = id && this.credentials.get(id);
-    if (!credential || credential.rpId !== publicKey.rpId) throw new Error(`no credential for rpId ${publicKey.rpId}`);
+  get(publicKey, origin, id) {
+    const credential = this.credentials.get(id);
+    if (!credential || credential.rpId !== publicKey.rpId) throw new Error(`no credential ${id} for rpId ${publicKey.rpId}`);
     credential.signCount += 1;
     const authData = Buffer.concat([
       sha256(Buffer.from(publicKey.rpId, 'utf8')),

@@ -13,7 +13,8 @@
 //   attaches the access token, which in a browser Auth0Client supplies.
 //
 // The credentials come from a software authenticator (authenticator.mjs)
-// for the origin the tenant accepts (the demo app's, `http://localhost:<port>`).
+// as if made on the demo app's page (the `App:` origin of the banner), the
+// origin the tenant accepts ceremonies from.
 
 import { AuthClient, PasskeyGetTokenError, PasskeyRegisterError } from '@auth0/auth0-auth-js';
 import { MyAccountApiClient, MyAccountApiError } from '@auth0/auth0-spa-js';
@@ -32,6 +33,22 @@ function withFlippedSignature(credential) {
   const signature = Buffer.from(credential.response.signature, 'base64url');
   signature[signature.length - 1] ^= 0x01;
   return { ...credential, response: { ...credential.response, signature: signature.toString('base64url') } };
+}
+
+/**
+ * What an auth0-spa-js Auth0Client's fetcher does for MyAccountApiClient:
+ * the access token as a bearer. `scopesAsked` collects the scopes the SDK
+ * says each call needs.
+ */
+function bearerFetcher(fetch_, accessToken, scopesAsked = []) {
+  return {
+    fetchWithAuth: (url, init, authParams) => {
+      scopesAsked.push(...(authParams?.scope ?? []));
+      const headers = new Headers(init?.headers);
+      headers.set('authorization', `Bearer ${accessToken}`);
+      return fetch_(String(url), { ...init, headers });
+    },
+  };
 }
 
 /** Runs `call`, which must fail with auth-js's PasskeyGetTokenError carrying Auth0's `error` and `status`. */
@@ -110,7 +127,7 @@ export async function passkeySteps({ host, fetch_, origin, clientId, clientSecre
     const options = challenge.authnParamsPublicKey;
     assertEqual(options.rpId, RP_ID, 'rpId');
     assert(BASE64URL.test(options.challenge), `a base64url challenge: ${options.challenge}`);
-    const assertion = authenticator.get(options, origin, { credentialId: signUp.credentialId });
+    const assertion = authenticator.get(options, origin, signUp.credentialId);
     const tokens = await authClient.passkey.getTokenByPasskey({
       authSession: challenge.authSession,
       credential: assertion,
@@ -125,7 +142,7 @@ export async function passkeySteps({ host, fetch_, origin, clientId, clientSecre
   await step('a tampered or replayed assertion is refused: PasskeyGetTokenError with invalid_grant', async () => {
     assert(signIn, 'the sign-in passed');
     const challenge = await authClient.passkey.challenge({ realm: CONNECTION });
-    const assertion = authenticator.get(challenge.authnParamsPublicKey, origin, { credentialId: signUp.credentialId });
+    const assertion = authenticator.get(challenge.authnParamsPublicKey, origin, signUp.credentialId);
     await expectGetTokenError(
       () => authClient.passkey.getTokenByPasskey({ authSession: challenge.authSession, credential: withFlippedSignature(assertion) }),
       'invalid_grant',
@@ -150,17 +167,8 @@ export async function passkeySteps({ host, fetch_, origin, clientId, clientSecre
     });
     const { sub } = await verifiedIdToken(tokens);
 
-    // What an Auth0Client's fetcher does: the access token as a bearer.
     const scopesAsked = [];
-    const fetcher = {
-      fetchWithAuth: (url, init, authParams) => {
-        scopesAsked.push(...(authParams?.scope ?? []));
-        const headers = new Headers(init?.headers);
-        headers.set('authorization', `Bearer ${tokens.accessToken}`);
-        return fetch_(String(url), { ...init, headers });
-      },
-    };
-    const myAccount = new MyAccountApiClient(fetcher, myAccountAudience);
+    const myAccount = new MyAccountApiClient(bearerFetcher(fetch_, tokens.accessToken, scopesAsked), myAccountAudience);
 
     const enrollment = await myAccount.enrollmentChallenge({ type: 'passkey', connection: CONNECTION });
     assert(typeof enrollment.id === 'string' && enrollment.id.length > 0, `an id from Location: ${enrollment.location}`);
@@ -176,25 +184,30 @@ export async function passkeySteps({ host, fetch_, origin, clientId, clientSecre
       auth_session: enrollment.auth_session,
       authn_response: credential,
     });
+    // auth0-spa-js's PasskeyAuthenticationMethod, what the SDK hands an app.
     assertEqual(method.type, 'passkey', 'type');
-    assert(typeof method.id === 'string' && method.id.length > 0, 'an id');
+    assert(/^passkey\|./.test(method.id), `a passkey id: ${method.id}`);
     assert(!Number.isNaN(Date.parse(method.created_at)), `created_at: ${method.created_at}`);
+    assertEqual(method.key_id, credential.id, 'key_id');
+    assertEqual(method.user_handle, options.user.id, 'user_handle');
+    assertEqual(method.identity_user_id, sub, 'identity_user_id');
+    assertEqual(method.credential_device_type, 'multi_device', 'credential_device_type (BE set)');
+    assertEqual(method.credential_backed_up, true, 'credential_backed_up (BS set)');
     assertEqual(scopesAsked.join(' '), 'create:me:authentication_methods create:me:authentication_methods', 'the scopes the SDK asks its fetcher for');
 
     const challenge = await authClient.passkey.challenge({ realm: CONNECTION });
-    const assertion = authenticator.get(challenge.authnParamsPublicKey, origin, { credentialId: credential.id });
+    const assertion = authenticator.get(challenge.authnParamsPublicKey, origin, credential.id);
     const signedIn = await authClient.passkey.getTokenByPasskey({ authSession: challenge.authSession, credential: assertion, scope: 'openid email' });
     const claims = await verifiedIdToken(signedIn);
     assertEqual(claims.sub, sub, 'the enrolled passkey signs in the email user');
 
     // A token for another audience is not a My Account token.
-    const stranger = new MyAccountApiClient(
-      { fetchWithAuth: (url, init) => fetch_(String(url), { ...init, headers: { ...init?.headers, authorization: `Bearer ${signedIn.accessToken}` } }) },
-      myAccountAudience,
-    );
+    const stranger = new MyAccountApiClient(bearerFetcher(fetch_, signedIn.accessToken), myAccountAudience);
     const refused = await thrownBy(() => stranger.enrollmentChallenge({ type: 'passkey', connection: CONNECTION }), 'a token without the My Account audience');
     assert(refused instanceof MyAccountApiError, `a MyAccountApiError, got ${refused?.name}: ${refused?.message}`);
     assertEqual(refused.status, 401, 'status');
-    assert(typeof refused.title === 'string' && typeof refused.detail === 'string', `title and detail: ${JSON.stringify(refused)}`);
+    for (const field of ['type', 'title', 'detail']) {
+      assert(typeof refused[field] === 'string' && refused[field].length > 0, `${field} in ${JSON.stringify(refused)}`);
+    }
   });
 }
