@@ -7,212 +7,71 @@
 // against `https://<domain>/.well-known/jwks.json`, iss, aud, exp); this
 // script verifies one again with jose's createRemoteJWKSet + jwtVerify
 // through the tenant's discovery document, and checks that a token for
-// another audience or with a changed claim is refused.
+// another audience or with a changed claim is refused. Then passkey.mjs:
+// the tenant's passkey sign-up, sign-in and My Account enrolment through
+// @auth0/auth0-auth-js and @auth0/auth0-spa-js, with a software
+// authenticator (authenticator.mjs).
 //
 //   LOGIN_GATEWAY_BIN  the binary (default target/debug/login-gateway; this
 //                      script builds nothing)
 //
-// node-auth0 only speaks `https://<domain>` and the demo tenant is plain
-// HTTP on loopback, so the SDK is given what a TLS-terminating proxy in
-// front of the tenant would be: its documented `fetch` option (requests go
-// to `http://` with `X-Forwarded-Proto: https`) and `agent` option (its
-// JWKS download goes over plain TCP). The tenant then names the https
+// Auth0's SDKs only speak `https://<domain>` and the demo tenant is plain
+// HTTP on loopback, so each SDK is given what a TLS-terminating proxy in
+// front of the tenant would be (harness.mjs): its documented `fetch` /
+// `customFetch` option (requests go to `http://` with `X-Forwarded-Proto:
+// https`) and, for node-auth0, its `agent` option (its JWKS download goes
+// over plain TCP). The tenant then names the https
 // origin as issuer, as Auth0 does behind a custom domain. Nothing in the
 // answers is changed on the way.
 //
 // Exits 0 only if every step passes; always stops the child.
 
-import { spawn } from 'node:child_process';
-import https from 'node:https';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { AuthenticationClient } from 'auth0';
 import { createRemoteJWKSet, customFetch, decodeJwt, jwtVerify } from 'jose';
 
+import {
+  Console,
+  PlainTcpAgent,
+  assert,
+  assertEqual,
+  expectRejected,
+  freePort,
+  frontFetch,
+  results,
+  startDemo,
+  step,
+  stopDemo,
+  thrownBy,
+} from './harness.mjs';
+import { passkeySteps } from './passkey.mjs';
+
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = path.resolve(process.env.LOGIN_GATEWAY_BIN || path.join(ROOT, 'target/debug/login-gateway'));
 const OVERALL_TIMEOUT_MS = 90_000;
-const WAIT_TIMEOUT_MS = 20_000;
 
 // Public by design (src/demo/tenant.rs): the demo tenant accepts only these.
 const DEMO_CLIENT_ID = 'demo-client-id';
 const DEMO_CLIENT_SECRET = 'demo-client-secret-not-a-real-secret';
 
-// ---------------------------------------------------------------------------
-// The child and its console
-
-class Console {
-  constructor() {
-    this.lines = [];
-    this.waiters = new Set();
-  }
-
-  push(line) {
-    this.lines.push(line);
-    for (const waiter of this.waiters) waiter(line);
-  }
-
-  /** Resolves with the match of the first line (from `from` on) matching `pattern`. */
-  wait(pattern, { from = 0, timeoutMs = WAIT_TIMEOUT_MS } = {}) {
-    return new Promise((resolve, reject) => {
-      const waiter = (line) => {
-        const match = pattern.exec(line);
-        if (match) {
-          this.waiters.delete(waiter);
-          clearTimeout(timer);
-          resolve(match);
-        }
-      };
-      const timer = setTimeout(() => {
-        this.waiters.delete(waiter);
-        reject(new Error(`no console line matched ${pattern} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      for (const line of this.lines.slice(from)) {
-        const match = pattern.exec(line);
-        if (match) {
-          clearTimeout(timer);
-          resolve(match);
-          return;
-        }
-      }
-      this.waiters.add(waiter);
-    });
-  }
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function startDemo(port, console_) {
-  const child = spawn(BIN, ['--demo'], {
-    cwd: os.tmpdir(),
-    env: {
-      ...process.env,
-      GATEWAY__SERVER__BIND: `127.0.0.1:${port}`,
-      GATEWAY__SERVER__WORKERS: '1',
-      RUST_LOG: 'warn',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  for (const stream of [child.stdout, child.stderr]) {
-    let buffered = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk) => {
-      buffered += chunk;
-      const lines = buffered.split('\n');
-      buffered = lines.pop();
-      for (const line of lines) console_.push(line);
-    });
-  }
-  child.on('exit', (code, signal) => console_.push(`[sdk] demo exited (code ${code}, signal ${signal})`));
-  return child;
-}
-
-async function stopDemo(child) {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-// ---------------------------------------------------------------------------
-// What a TLS-terminating proxy in front of the tenant gives the SDK
-
-/** A `fetch` that sends `https://<host>/…` to `http://<host>/…` with
- *  `X-Forwarded-Proto: https`; everything else is untouched. */
-function frontFetch(host) {
-  const https_ = `https://${host}/`;
-  return async (input, init = {}) => {
-    const url = String(input instanceof Request ? input.url : input);
-    if (!url.startsWith(https_)) throw new Error(`unexpected destination ${url}`);
-    const headers = new Headers(init.headers);
-    headers.set('x-forwarded-proto', 'https');
-    // node-auth0 passes its `agent` to fetch as an undici dispatcher; this
-    // one is for the JWKS download (below), not for fetch.
-    const { dispatcher: _unused, ...rest } = init;
-    return fetch(`http://${host}/${url.slice(https_.length)}`, { ...rest, headers });
-  };
-}
-
-/** An https agent whose connections are plain TCP to the loopback tenant:
- *  node-auth0 hands it to jose for `https://<domain>/.well-known/jwks.json`. */
-class PlainTcpAgent extends https.Agent {
-  createConnection(options) {
-    return net.connect({ host: options.host, port: options.port });
-  }
-}
-
-// ---------------------------------------------------------------------------
-// Checks
-
-let passed = 0;
-let failed = 0;
-/** The demo, killed whatever happens. */
-let child;
-
-async function step(name, body) {
-  try {
-    await body();
-    passed += 1;
-    console.log(`ok - ${name}`);
-  } catch (error) {
-    failed += 1;
-    console.log(`not ok - ${name}\n  ${String(error?.stack || error).split('\n').join('\n  ')}`);
-  }
-}
-
-function assert(condition, message) {
-  if (!condition) throw new Error(`assertion failed: ${message}`);
-}
-
-function assertEqual(actual, expected, what) {
-  if (actual !== expected) throw new Error(`${what}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
-}
-
 /** Runs `call`, which must fail with node-auth0's AuthApiError `error` and `status`. */
 async function expectAuthError(call, error, status) {
-  let thrown;
-  try {
-    await call();
-  } catch (caught) {
-    thrown = caught;
-  }
-  assert(thrown, `expected ${error}, but the call succeeded`);
+  const thrown = await thrownBy(call, `a call that should fail with ${error}`);
   assertEqual(thrown.name, 'AuthApiError', `error class (${thrown.message})`);
   assertEqual(thrown.error, error, 'error code');
   assertEqual(thrown.statusCode, status, 'status');
   return thrown;
 }
 
-async function expectRejected(promise, what) {
-  let thrown;
-  try {
-    await promise;
-  } catch (caught) {
-    thrown = caught;
-  }
-  assert(thrown, `${what} was accepted`);
-  return thrown;
-}
+/** The demo, killed whatever happens. */
+let child;
 
 async function main() {
   const console_ = new Console();
   const port = await freePort();
-  child = startDemo(port, console_);
+  child = startDemo(BIN, port, console_);
   try {
     const [, tenantUrl] = await console_.wait(/Fake tenant:\s+(http:\/\/127\.0\.0\.1:\d+)/);
     const host = new URL(tenantUrl).host;
@@ -328,8 +187,20 @@ async function main() {
         403,
       );
     });
+
+    // WebAuthn refuses IP-address origins: the tenant accepts ceremonies
+    // from the demo app's origin, `http://localhost:<port>`.
+    const [, app] = await console_.wait(/App:\s+(http:\/\/\S+)/);
+    await passkeySteps({
+      host,
+      fetch_,
+      origin: new URL(app).origin,
+      clientId: DEMO_CLIENT_ID,
+      clientSecret: DEMO_CLIENT_SECRET,
+      codeFor,
+    });
   } catch (error) {
-    failed += 1;
+    results.failed += 1;
     console.log(`not ok - setup\n  ${error?.stack || error}`);
     console.log(console_.lines.slice(-40).join('\n'));
   } finally {
@@ -346,5 +217,5 @@ overall.unref();
 
 await main();
 clearTimeout(overall);
-console.log(`\n${passed} passed, ${failed} failed`);
-process.exit(failed === 0 && passed > 0 ? 0 : 1);
+console.log(`\n${results.passed} passed, ${results.failed} failed`);
+process.exit(results.failed === 0 && results.passed > 0 ? 0 : 1);
