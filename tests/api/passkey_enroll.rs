@@ -441,8 +441,31 @@ async fn malformed_ids_sessions_credentials_and_bodies_are_400_and_reach_no_one(
         request.as_object_mut().map(|m| m.remove(field));
         request
     };
-    let mut credential_type = credential();
-    credential_type["type"] = json!("password");
+    let broken = |pointer: &str, value: Option<Value>| {
+        let mut credential = credential();
+        let (parent, key) = pointer.rsplit_once('/').unwrap_or(("", pointer));
+        let parent = credential
+            .pointer_mut(parent)
+            .and_then(Value::as_object_mut)
+            .unwrap();
+        match value {
+            Some(value) => parent.insert(key.to_string(), value),
+            None => parent.remove(key),
+        };
+        credential
+    };
+    let sign_in_client_data = URL_SAFE_NO_PAD
+        .encode(r#"{"type":"webauthn.get","challenge":"x","origin":"https://app.example.com"}"#);
+    let sign_in = json!({
+        "id": "pYB5b1vQhKc3aU0FZ7k0Vw",
+        "rawId": "pYB5b1vQhKc3aU0FZ7k0Vw",
+        "type": "public-key",
+        "response": {
+            "clientDataJSON": sign_in_client_data.clone(),
+            "authenticatorData": "SZYN5YgOjGh0NBcPZHZgW4_krrmihjLHmVzzuoMdl2M",
+            "signature": "MEUCIQDv",
+        },
+    });
     let cases: Vec<(&str, Value)> = vec![
         ("no id", without("id")),
         ("empty id", with("id", json!(""))),
@@ -469,8 +492,45 @@ async fn malformed_ids_sessions_credentials_and_bodies_are_400_and_reach_no_one(
         ("credential not an object", with("credential", json!("x"))),
         (
             "credential of another type",
-            with("credential", credential_type),
+            with("credential", broken("/type", Some(json!("password")))),
         ),
+        (
+            "credential without attestationObject",
+            with("credential", broken("/response/attestationObject", None)),
+        ),
+        (
+            "attestationObject not base64url",
+            with(
+                "credential",
+                broken("/response/attestationObject", Some(json!("o2Nm+mt/"))),
+            ),
+        ),
+        (
+            "attestationObject padded",
+            with(
+                "credential",
+                broken("/response/attestationObject", Some(json!("o2Nm=="))),
+            ),
+        ),
+        (
+            "id is not rawId",
+            with(
+                "credential",
+                broken("/id", Some(json!("AQIDBAUGBwgJCgsMDQ4PEA"))),
+            ),
+        ),
+        (
+            "clientData of a sign-in",
+            with(
+                "credential",
+                broken("/response/clientDataJSON", Some(json!(sign_in_client_data))),
+            ),
+        ),
+        (
+            "an unknown credential field",
+            with("credential", broken("/extra", Some(json!(1)))),
+        ),
+        ("a sign-in credential", with("credential", sign_in)),
         ("an unknown field", with("extra", json!(1))),
     ];
     let auth = bearer(ME_TOKEN);

@@ -63,14 +63,14 @@ pub struct EnrollRequest {}
     "id": "passkey|dev_Ahx4AKyCdjY3hVnO",
     "auth_session": "rxBhVQXXt5hHmV2nY9Mt8M2F1p1kT7vQ",
     "credential": {
-        "id": "pYB5b1vQhKc3aU0FZ7k0Vw",
-        "rawId": "pYB5b1vQhKc3aU0FZ7k0Vw",
+        "id": "AQIDBAUGBwgJCgsMDQ4PEA",
+        "rawId": "AQIDBAUGBwgJCgsMDQ4PEA",
         "type": "public-key",
         "authenticatorAttachment": "platform",
         "clientExtensionResults": {},
         "response": {
-            "clientDataJSON": "eyJ0eXBlIjoid2ViYXV0aG4uY3JlYXRlIn0",
-            "attestationObject": "o2NmbXRkbm9uZWdhdHRTdG10oGhhdXRoRGF0YVg",
+            "clientDataJSON": "eyJ0eXBlIjoid2ViYXV0aG4uY3JlYXRlIiwiY2hhbGxlbmdlIjoieTJiTjBlOUhxMG1JWXRXR280YTJuQSIsIm9yaWdpbiI6Imh0dHBzOi8vYXBwLmV4YW1wbGUuY29tIn0",
+            "attestationObject": "o2NmbXRkbm9uZWdhdHRTdG10oGhhdXRoRGF0YViUDGygg5w6VoNVeDP2GKJVZmXfKgiJZHh9U4ULStTTvtxFAAAAAAAAAAAAAAAAAAAAAAAAAAAAEAECAwQFBgcICQoLDA0ODxClAQIDJiABIVggAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAiWCAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
             "transports": ["internal", "hybrid"]
         }
     }
@@ -173,7 +173,7 @@ async fn enroll_verify(
     let body = body.into_inner();
     let id = opaque("id", &body.id)?;
     let auth_session = opaque("auth_session", &body.auth_session)?;
-    NewPasskeyCredential::check(&body.credential)?;
+    let credential = NewPasskeyCredential::parse("credential", body.credential)?;
     let access = Access::open(&state, &req, ip).await?;
     let enrolled = state
         .auth0
@@ -182,7 +182,7 @@ async fn enroll_verify(
             access.token(),
             id.expose(),
             auth_session.expose(),
-            &body.credential,
+            credential.json(),
         )
         .await;
     access.answer(
