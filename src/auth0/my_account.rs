@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::answer::{decode_json, Answer};
+use super::passkey::is_auth_session;
 use super::{Auth0Client, Call, Caller, Endpoint, UpstreamError, PATH_SEGMENT};
 use crate::secret::Sensitive;
 
@@ -52,35 +53,13 @@ struct StartAnswer {
     authn_params_public_key: serde_json::Map<String, serde_json::Value>,
 }
 
-/// A started enrollment: what the client needs for
-/// `navigator.credentials.create` and to confirm it.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = PasskeyEnrollResponse, examples(json!({
-    "id": "passkey|dev_Ahx4AKyCdjY3hVnO",
-    "auth_session": "rxBhVQXXt5hHmV2nY9Mt8M2F1p1kT7vQ",
-    "public_key": {
-        "challenge": "x7Tq3mJ0bXxRrYcEwq2aRg",
-        "rp": {"id": "login.example.com", "name": "Example"},
-        "user": {"id": "Zm9vYmFyLXVzZXItaWQ", "name": "jane@example.com", "displayName": "Jane"},
-        "pubKeyCredParams": [{"type": "public-key", "alg": -8}, {"type": "public-key", "alg": -7}, {"type": "public-key", "alg": -257}],
-        "authenticatorSelection": {"residentKey": "required", "userVerification": "required"},
-        "timeout": 60000
-    }
-})))]
+/// A started enrollment: the new method's id (from `Location`, decoded),
+/// the flow's `auth_session`, and Auth0's `authn_params_public_key` (the
+/// WebAuthn creation options) exactly as Auth0 sent them.
+#[derive(Debug)]
 pub struct PasskeyEnrollment {
-    /// The new authentication method's id (Auth0's `Location`, decoded):
-    /// send it back to `POST /passkey/enroll/verify`.
-    #[schema(examples("passkey|dev_Ahx4AKyCdjY3hVnO"))]
     pub id: String,
-    /// The enrollment's flow state: send it back unchanged.
-    #[schema(value_type = String)]
     pub auth_session: Sensitive,
-    /// Auth0's `authn_params_public_key` as it is: WebAuthn
-    /// `PublicKeyCredentialCreationOptions` in their JSON form (binary
-    /// fields base64url). A browser decodes `challenge` and `user.id` for
-    /// `navigator.credentials.create`; Android's Credential Manager takes
-    /// the JSON as it is.
-    #[schema(value_type = Object)]
     pub public_key: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -194,6 +173,12 @@ fn decode_enrollment(answer: &Answer) -> Result<PasskeyEnrollment, UpstreamError
     }
     let id = method_id(answer.location.as_ref())?;
     let start: StartAnswer = decode_json(answer)?;
+    // The client sends it back, and the gateway takes back only this.
+    if !is_auth_session(start.auth_session.expose()) {
+        return Err(UpstreamError::bad_answer(
+            "auth_session is not 1 to 2048 visible ASCII characters",
+        ));
+    }
     Ok(PasskeyEnrollment {
         id,
         auth_session: start.auth_session,

@@ -276,6 +276,14 @@ async fn a_202_without_a_usable_location_or_body_is_an_upstream_error() {
                 .set_body_json(json!({"authn_params_public_key": creation_options()})),
         ),
         (
+            "auth_session not visible ASCII",
+            ResponseTemplate::new(202)
+                .insert_header("location", format!("{base}/{METHOD_ID_ENCODED}").as_str())
+                .set_body_json(
+                    json!({"auth_session": "a b", "authn_params_public_key": creation_options()}),
+                ),
+        ),
+        (
             "options not an object",
             ResponseTemplate::new(202)
                 .insert_header("location", format!("{base}/{METHOD_ID_ENCODED}").as_str())

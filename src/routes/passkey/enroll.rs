@@ -20,7 +20,8 @@
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::credential::NewPasskeyCredential;
@@ -86,7 +87,40 @@ pub struct EnrollVerifyRequest {
     /// The new passkey (`PublicKeyCredential.toJSON()`), checked strictly
     /// and sent to Auth0 as `authn_response` exactly as it came.
     #[schema(value_type = NewPasskeyCredential)]
-    pub credential: serde_json::Value,
+    pub credential: Value,
+}
+
+/// A started enrollment: create the passkey with `public_key`, then send
+/// it with `id` and `auth_session` to `POST /passkey/enroll/verify`.
+#[derive(Serialize, ToSchema)]
+#[schema(as = PasskeyEnrollResponse, examples(json!({
+    "id": "passkey|dev_Ahx4AKyCdjY3hVnO",
+    "auth_session": "rxBhVQXXt5hHmV2nY9Mt8M2F1p1kT7vQ",
+    "public_key": {
+        "challenge": "x7Tq3mJ0bXxRrYcEwq2aRg",
+        "rp": {"id": "login.example.com", "name": "Example"},
+        "user": {"id": "Zm9vYmFyLXVzZXItaWQ", "name": "jane@example.com", "displayName": "Jane"},
+        "pubKeyCredParams": [{"type": "public-key", "alg": -8}, {"type": "public-key", "alg": -7}, {"type": "public-key", "alg": -257}],
+        "authenticatorSelection": {"residentKey": "required", "userVerification": "required"},
+        "timeout": 60000
+    }
+})))]
+pub struct EnrollResponse {
+    /// The new authentication method's id (Auth0's `Location`, decoded):
+    /// echo it to `POST /passkey/enroll/verify`.
+    #[schema(
+        pattern = r"^[\x21-\x7E]{1,2048}$",
+        min_length = 1,
+        max_length = 2048,
+        examples("passkey|dev_Ahx4AKyCdjY3hVnO")
+    )]
+    pub id: String,
+    /// Echo it to `POST /passkey/enroll/verify`; it lives as long as
+    /// `public_key.timeout` says. A credential: keep it in memory only.
+    #[schema(value_type = String, pattern = r"^[\x21-\x7E]{1,2048}$", min_length = 1, max_length = 2048)]
+    pub auth_session: Sensitive,
+    #[schema(value_type = super::schemas::PasskeyCreationOptions)]
+    pub public_key: Map<String, Value>,
 }
 
 /// The `X-Lgw-Session` parameter of both operations.
@@ -115,7 +149,7 @@ const CSRF_HEADER_DOC: &str = "Exactly `1` whenever the call carries the session
     // Optional (no body, an empty one or `{}`): `openapi::document` marks it so.
     request_body(content = EnrollRequest, content_type = "application/json", description = "Optional: no body, an empty one or `{}`."),
     responses(
-        (status = 200, description = "Enrollment started.", body = crate::auth0::PasskeyEnrollment, headers(
+        (status = 200, description = "Enrollment started.", body = EnrollResponse, headers(
             ("Cache-Control" = String, description = "`no-store`: the body holds the enrollment's `auth_session`."),
             ("Pragma" = String, description = "`no-cache`."),
         )),
@@ -136,11 +170,14 @@ async fn enroll(
             &state.settings.passkey.connection,
         )
         .await;
-    access.answer(
-        &state,
-        &req,
-        started.map(|challenge| no_store_json(&challenge)),
-    )
+    let answer = started.map(|started| {
+        no_store_json(&EnrollResponse {
+            id: started.id,
+            auth_session: started.auth_session,
+            public_key: started.public_key,
+        })
+    });
+    access.answer(&state, &req, answer)
 }
 
 /// Finish adding a passkey
