@@ -16,7 +16,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, ResponseError};
 use serde::Serialize;
 
-use crate::auth0::{MfaRequired, MfaRequirements, UpstreamError};
+use crate::auth0::errors::PasskeyRetry;
+use crate::auth0::{MfaRequired, MfaRequirements, UpstreamError, VerificationIdentifier};
 use crate::rate_limit::{Refusal, Rejection};
 use crate::request_id;
 use crate::secret::Sensitive;
@@ -131,6 +132,9 @@ pub struct ApiError {
     /// Cookie mode: the `mfa_required` body leaves the mfa_token out (it is
     /// sealed into a cookie instead).
     pub mfa_token_sealed: bool,
+    /// `/passkey/verify`: the sign-up codes still missing and the session
+    /// to try again with (SPEC §11).
+    pub passkey_retry: Option<Box<PasskeyRetry>>,
 }
 
 /// The JSON body of every non-2xx answer.
@@ -143,6 +147,10 @@ struct ErrorBody<'a> {
     mfa_token: Option<&'a Sensitive>,
     #[serde(skip_serializing_if = "Option::is_none")]
     mfa_requirements: Option<&'a MfaRequirements>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verification_required: Option<&'a [VerificationIdentifier]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auth_session: Option<&'a Sensitive>,
 }
 
 impl ApiError {
@@ -170,6 +178,7 @@ impl ApiError {
             close_connection: false,
             cookies: None,
             mfa_token_sealed: false,
+            passkey_retry: None,
         }
     }
 
@@ -291,6 +300,12 @@ impl ApiError {
         )
     }
 
+    /// What Auth0 answered any refused passkey sign-up (SPEC §11): one
+    /// answer whatever the reason, so no one learns who has an account.
+    pub fn sign_up_refused() -> Self {
+        Self::invalid_request(SIGN_UP_REFUSED)
+    }
+
     /// Auth0's `403 mfa_required`, with the details the client continues with.
     pub fn mfa_required(details: MfaRequired) -> Self {
         let mut error = Self::with_status(
@@ -302,6 +317,10 @@ impl ApiError {
         error
     }
 }
+
+/// The one description of every refused passkey sign-up.
+pub const SIGN_UP_REFUSED: &str =
+    "the sign-up was refused: check the details, or sign in if you already have an account";
 
 /// The single mapping from Auth0's answers to the client's (SPEC §2).
 impl From<UpstreamError> for ApiError {
@@ -318,6 +337,16 @@ impl From<UpstreamError> for ApiError {
                 api
             }
             UpstreamError::MfaRequired(details) => Self::mfa_required(details),
+            UpstreamError::SignUpRefused { .. } => Self::sign_up_refused(),
+            UpstreamError::PasskeyRetry(retry) => {
+                let mut api = Self::with_status(
+                    retry.status,
+                    retry.code.clone().into(),
+                    retry.description.clone().into(),
+                );
+                api.passkey_retry = Some(retry);
+                api
+            }
             UpstreamError::RateLimited { retry_after } => Self::too_many_requests(retry_after),
             UpstreamError::Misconfigured { .. }
             | UpstreamError::BadAnswer { .. }
@@ -409,6 +438,14 @@ impl ResponseError for ApiError {
                 .filter(|_| !self.mfa_token_sealed)
                 .map(|m| &m.mfa_token),
             mfa_requirements: self.mfa.as_ref().map(|m| &m.mfa_requirements),
+            verification_required: self
+                .passkey_retry
+                .as_ref()
+                .and_then(|r| r.verification_required.as_deref()),
+            auth_session: self
+                .passkey_retry
+                .as_ref()
+                .and_then(|r| r.auth_session.as_ref()),
         };
         let mut response = HttpResponse::build(self.status);
         if let Some(seconds) = self.retry_after {
@@ -423,8 +460,8 @@ impl ResponseError for ApiError {
         if self.status == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
         }
-        if self.mfa.is_some() {
-            // The mfa_token is a credential (RFC 6749 §5.1).
+        if self.mfa.is_some() || self.passkey_retry.is_some() {
+            // The mfa_token and the auth_session are credentials (RFC 6749 §5.1).
             response.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
             response.insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")));
         }
@@ -561,6 +598,116 @@ mod tests {
             let api = answer(endpoint, 404, body);
             assert_eq!(api.status.as_u16(), 502, "{endpoint:?}");
         }
+    }
+
+    #[test]
+    fn my_account_answers_map_to_client_answers() {
+        let problem = |status: u16, detail: &str| {
+            format!(
+                r#"{{"type":"https://auth0.com/api-errors/x","status":{status},"title":"T","detail":"{detail}"}}"#
+            )
+        };
+        let cases: &[(u16, String, &str, &str)] = &[
+            (
+                400,
+                problem(400, "bad auth_session"),
+                "400 invalid_request",
+                "bad auth_session",
+            ),
+            (
+                409,
+                problem(409, "already enrolled"),
+                "400 invalid_request",
+                "already enrolled",
+            ),
+            (
+                422,
+                problem(422, "attestation refused"),
+                "400 invalid_request",
+                "attestation refused",
+            ),
+            (
+                401,
+                problem(401, "Invalid token"),
+                "401 invalid_token",
+                "Invalid token",
+            ),
+            (
+                403,
+                problem(403, "Insufficient scope"),
+                "403 insufficient_scope",
+                "Insufficient scope",
+            ),
+            (
+                400,
+                r#"{"title":"Bad Request"}"#.into(),
+                "400 invalid_request",
+                "Bad Request",
+            ),
+            (
+                400,
+                "{}".into(),
+                "400 invalid_request",
+                "the identity provider refused the passkey enrollment",
+            ),
+            (
+                429,
+                problem(429, "slow"),
+                "429 too_many_requests",
+                "too many requests; retry after the time in Retry-After",
+            ),
+            (
+                429,
+                String::new(),
+                "429 too_many_requests",
+                "too many requests; retry after the time in Retry-After",
+            ),
+            (
+                404,
+                problem(404, "Not Found"),
+                "502 upstream_error",
+                "the identity provider could not be reached or gave an invalid answer",
+            ),
+            (
+                500,
+                problem(500, "boom"),
+                "502 upstream_error",
+                "the identity provider could not be reached or gave an invalid answer",
+            ),
+            (
+                503,
+                String::new(),
+                "502 upstream_error",
+                "the identity provider could not be reached or gave an invalid answer",
+            ),
+            (
+                401,
+                "<html>no</html>".into(),
+                "502 upstream_error",
+                "the identity provider could not be reached or gave an invalid answer",
+            ),
+            (
+                410,
+                problem(410, "Gone"),
+                "502 upstream_error",
+                "the identity provider could not be reached or gave an invalid answer",
+            ),
+        ];
+        for endpoint in [Endpoint::MyAccountEnroll, Endpoint::MyAccountEnrollVerify] {
+            for (status, body, expected, description) in cases {
+                let api = answer(endpoint, *status, body);
+                assert_eq!(
+                    format!("{} {}", api.status.as_u16(), api.code),
+                    *expected,
+                    "{endpoint:?} {status} {body}"
+                );
+                assert_eq!(api.description, *description, "{status} {body}");
+            }
+        }
+        // Auth0's description is passed through, but not without bound.
+        let long = problem(400, &"x".repeat(5000));
+        let api = answer(Endpoint::MyAccountEnroll, 400, &long);
+        assert_eq!(api.description.chars().count(), 512);
     }
 
     #[test]

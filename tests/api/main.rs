@@ -22,6 +22,7 @@ mod login_verify;
 mod logs;
 mod mfa;
 mod openapi;
+mod passkey_enroll;
 mod rate_limit;
 mod real_binary;
 #[cfg(feature = "redis-tests")]

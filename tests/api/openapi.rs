@@ -209,6 +209,8 @@ async fn spawn_gateway() -> (TestApp, RefusedPort) {
         ("GATEWAY__AUTH0__MAGIC_LINK_REDIRECT_URI", REDIRECT_URI),
         ("GATEWAY__SESSION__ENABLED", "true"),
         ("GATEWAY__SESSION__BACKCHANNEL_LOGOUT", "true"),
+        // The /passkey routes are served only while passkeys are on.
+        ("GATEWAY__PASSKEY__ENABLED", "true"),
         (
             "GATEWAY__SESSION__KEYS",
             "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
@@ -442,7 +444,7 @@ fn error_body_names_every_code() {
 /// the error responses every operation must carry.
 #[test]
 fn every_operation_is_fully_described() {
-    let tags = ["login", "mfa", "token", "session", "operations"];
+    let tags = ["login", "mfa", "token", "session", "passkey", "operations"];
     let mut operation_ids = BTreeSet::new();
     let error_table: BTreeMap<(&str, &str), &[u16]> = ERROR_RESPONSES
         .iter()
@@ -476,6 +478,17 @@ fn every_operation_is_fully_described() {
                     "{label}: security"
                 );
                 assert!(responses.contains_key("401"), "{label}: 401");
+            } else if path.starts_with("/passkey/enroll") {
+                // The My Account token: the app's bearer, or the
+                // session's (cookie mode, with the CSRF proof).
+                assert_eq!(
+                    operation["security"],
+                    serde_json::json!([{"bearer": []}, {"session_cookie": []}]),
+                    "{label}: security"
+                );
+                for status in ["401", "403"] {
+                    assert!(responses.contains_key(status), "{label}: {status}");
+                }
             } else if session {
                 // Sign-out works without a session too (always 204);
                 // Auth0's back-channel call carries no cookie at all.
