@@ -1,7 +1,8 @@
 // Real-browser end-to-end test: the example SPA (examples/spa) served by
 // `login-gateway --demo`, driven in Debian's Chromium (headless) through
 // playwright-core. The SPA and the gateway are on different origins, so
-// every call goes through real CORS.
+// every call goes through real CORS. Both are at `localhost` (the demo's one
+// origin: WebAuthn refuses IP addresses), one site for the session cookie.
 //
 //   LOGIN_GATEWAY_BIN   the binary to test (default target/debug/login-gateway;
 //                       this script builds nothing)
@@ -263,7 +264,12 @@ async function main() {
 
   const gatewayConsole = new Console();
   const port = Number(process.env.E2E_GATEWAY_PORT) || (await freePort());
-  const gatewayOrigin = `http://127.0.0.1:${port}`;
+  // The browser's name for the gateway: localhost, the app's own host (the
+  // demo's one origin, SPEC §11: WebAuthn refuses IP-address origins, and
+  // cookie mode needs the gateway same-site with the app). Node's own calls
+  // go to the address it binds.
+  const gatewayOrigin = `http://localhost:${port}`;
+  const gatewayDirect = `http://127.0.0.1:${port}`;
   let gateway = null;
   let context = null;
   const profile = mkdtempSync(path.join(os.tmpdir(), 'login-gateway-e2e-chromium-'));
@@ -364,7 +370,7 @@ async function main() {
 
   /** A Node-side call to the gateway, as another client would make it. */
   async function callGateway(pathname, body) {
-    const response = await fetch(`${gatewayOrigin}${pathname}`, {
+    const response = await fetch(`${gatewayDirect}${pathname}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),
@@ -517,9 +523,10 @@ async function main() {
       const [, url] = await gatewayConsole.wait(/^\s*App:\s+(http:\/\/\S+)/, { timeout: 20_000 });
       appUrl = url;
       check(new URL(appUrl).origin !== gatewayOrigin, 'the app must be on another origin than the gateway');
-      await gatewayConsole.wait(/Swagger UI:\s+http:\/\/127\.0\.0\.1:\d+\/docs/);
+      check(new URL(appUrl).hostname === 'localhost', `the app is at ${appUrl}, not at localhost`);
+      await gatewayConsole.wait(new RegExp(`Swagger UI:\\s+${gatewayOrigin.replace(/\./g, '\\.')}/docs`));
       [, tenantOrigin] = await gatewayConsole.wait(/Fake tenant:\s+(http:\/\/127\.0\.0\.1:\d+)/);
-      const health = await fetch(`${gatewayOrigin}/healthz`);
+      const health = await fetch(`${gatewayDirect}/healthz`);
       check(health.ok, `/healthz answered ${health.status}`);
     });
 
@@ -830,12 +837,12 @@ async function main() {
       const verified = calls.find((c) => c.path === '/mfa/verify' && c.status === 200);
       check(verified && JSON.parse(verified.body).user, `/mfa/verify answered ${verified && verified.body}`);
       // The browser (not the page) holds the cookie: Secure and SameSite=Strict
-      // although the gateway is plain http on 127.0.0.1, another port than the app.
+      // although the gateway is plain http on localhost, another port than the app.
       const cookies = await gatewayCookies();
       const held = cookies.find((c) => c.name === SESSION_COOKIE);
       check(held, `Chromium holds no ${SESSION_COOKIE} cookie: ${JSON.stringify(cookies.map((c) => c.name))}`);
       check(held.httpOnly && held.secure && held.sameSite === 'Strict' && held.path === '/', `cookie ${JSON.stringify({ ...held, value: '…' })}`);
-      check(held.domain === '127.0.0.1', `cookie domain ${held.domain}`);
+      check(held.domain === 'localhost', `cookie domain ${held.domain}`);
       check(!cookies.some((c) => c.name === `${SESSION_COOKIE}-mfa`), 'the -mfa cookie outlived the login');
       const script = await page.evaluate(() => document.cookie);
       check(!script.includes(SESSION_COOKIE), `document.cookie shows the session cookie: ${script}`);
@@ -872,7 +879,7 @@ async function main() {
 
     await step('cookie mode: a same-site page cannot spell a route with percent-escapes to skip CSRF (SPEC §13)', async () => {
       // The signed-in browser holds the session cookie; this page is same-site
-      // with the gateway (127.0.0.1, another port), so the cookie goes along.
+      // with the gateway (localhost, another port), so the cookie goes along.
       // Before §13, /%73ession/token answered the access token and
       // /%61pi/… reached the API with the user's bearer, no X-Lgw-Session.
       // A second tab on a same-site origin (the app's, here), outside the
@@ -938,7 +945,7 @@ async function main() {
         ['GET', '/session/token'],
         ['GET', '/api/demo/profile'],
       ]) {
-        const replay = await fetch(`${gatewayOrigin}${pathname}`, {
+        const replay = await fetch(`${gatewayDirect}${pathname}`, {
           method,
           headers: { cookie: `${SESSION_COOKIE}=${before}`, 'x-lgw-session': '1' },
         });
@@ -1022,7 +1029,7 @@ async function main() {
       check((await gatewayCookies(phone.context)).length === 0, 'the second browser kept its cookie after the 401');
       await a11y('session ended elsewhere', phone.page);
       // Its copied cookie is refused too (not just cleared in that browser).
-      const copy = await fetch(`${gatewayOrigin}/session`, { headers: { cookie: `${SESSION_COOKIE}=${phoneCookie.value}` } });
+      const copy = await fetch(`${gatewayDirect}/session`, { headers: { cookie: `${SESSION_COOKIE}=${phoneCookie.value}` } });
       check(copy.status === 401, `the second browser's cookie, copied, answered ${copy.status}`);
       noPageProblems();
     });
@@ -1182,10 +1189,10 @@ async function main() {
       }
     });
 
-    await step('(7) opened at localhost, the app moves to its one origin; its magic link signs in once', async () => {
+    await step('(7) opened at 127.0.0.1, the app moves to its one origin (localhost); its magic link signs in once', async () => {
       const app = new URL(appUrl);
       const tab = await context.newPage();
-      await tab.goto(`http://localhost:${app.port}/`);
+      await tab.goto(`http://127.0.0.1:${app.port}/`);
       await tab.waitForSelector('body[data-ready="true"]');
       check(new URL(tab.url()).origin === app.origin, `the app stayed at ${tab.url()}`);
       await tab.getByTestId('send-link').check();

@@ -5,6 +5,11 @@
 // Content-Security-Policy to the same origin. `login-gateway --demo` serves
 // its own version of this file (and of that policy) with the gateway's
 // real origin.
+//
+// Name hosts, not IP addresses: passkeys (WebAuthn) refuse a page served
+// from an IP address, and in cookie mode the gateway must be same-site with
+// this page (`localhost` and `127.0.0.1` are two sites) for its SameSite
+// session cookie to be sent.
 export default {
-  gateway: 'http://127.0.0.1:8080',
+  gateway: 'http://localhost:8080',
 };

@@ -3,6 +3,11 @@
 //! browser runs real CORS against `server.cors_allowed_origins`, as it will
 //! for a real app.
 //!
+//! Its one origin is `http://localhost:<port>`, not `127.0.0.1`: WebAuthn
+//! refuses IP-address origins (a passkey's relying party is a domain), and
+//! browsers treat `localhost` as a secure context over plain http. A request
+//! naming the port by another host (`127.0.0.1`) is redirected there.
+//!
 //! The files are compiled into the binary, so the demo works from any
 //! directory. Only `config.js` is made at start: it tells the app the
 //! gateway's origin, which the Content-Security-Policy also names as the
@@ -86,9 +91,9 @@ impl SpaListener {
         self.port
     }
 
-    /// `http://127.0.0.1:<port>`, as the browser sends it in `Origin`.
+    /// `http://localhost:<port>`, as the browser sends it in `Origin`.
     pub fn origin(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        super::browser_origin(self.port)
     }
 
     /// The app's page; magic links come back here with `?code=…&state=…`.
@@ -146,7 +151,7 @@ struct Site {
     config_js: String,
     index_html: String,
     csp: String,
-    /// The one origin the app is served from (`http://127.0.0.1:<port>`);
+    /// The one origin the app is served from (`http://localhost:<port>`);
     /// `None` serves any `Host` (unit tests).
     origin: Option<String>,
 }
@@ -184,10 +189,11 @@ impl Site {
         self
     }
 
-    /// Where a request for another host name of this port (`localhost`)
+    /// Where a request for another host name of this port (`127.0.0.1`)
     /// belongs: the app runs on one origin only, the one magic links lead
-    /// back to and whose storage holds the sign-in's `state`. Opened at
-    /// `localhost`, the link (at `127.0.0.1`) would find no `state` there.
+    /// back to and whose storage holds the sign-in's `state`, and the one a
+    /// passkey can be made for (never an IP address). Opened at `127.0.0.1`,
+    /// the link (at `localhost`) would find no `state` there.
     fn canonical_location(&self, req: &HttpRequest) -> Option<String> {
         let origin = self.origin.as_deref()?;
         let host = req.headers().get(header::HOST)?.to_str().ok()?;
@@ -308,7 +314,7 @@ mod tests {
     // Not `use actix_web::test`: that would shadow the `#[test]` attribute.
     use actix_web::test as web_test;
 
-    const GATEWAY: &str = "http://127.0.0.1:8080";
+    const GATEWAY: &str = "http://localhost:8080";
 
     async fn get(method: Method, path: &str) -> (StatusCode, header::HeaderMap, String) {
         get_for(GATEWAY, method, path).await
@@ -349,8 +355,8 @@ mod tests {
     }
 
     #[actix_web::test]
-    async fn another_host_name_of_the_port_is_sent_to_the_one_origin() {
-        let site = web::Data::new(Site::new(GATEWAY).served_at("http://127.0.0.1:5000"));
+    async fn the_loopback_address_of_the_port_is_sent_to_localhost() {
+        let site = web::Data::new(Site::new(GATEWAY).served_at("http://localhost:5000"));
         let app = web_test::init_service(
             App::new()
                 .app_data(site.clone())
@@ -363,14 +369,18 @@ mod tests {
                 .insert_header((header::HOST, host))
                 .to_request()
         };
-        let moved = web_test::call_service(&app, call("localhost:5000")).await;
-        assert_eq!(moved.status(), StatusCode::PERMANENT_REDIRECT);
-        assert_eq!(
-            header_of(moved.headers(), header::LOCATION),
-            "http://127.0.0.1:5000/?code=abc&state=xyz"
-        );
-        let served = web_test::call_service(&app, call("127.0.0.1:5000")).await;
-        assert_eq!(served.status(), StatusCode::OK);
+        for other in ["127.0.0.1:5000", "[::1]:5000"] {
+            let moved = web_test::call_service(&app, call(other)).await;
+            assert_eq!(moved.status(), StatusCode::PERMANENT_REDIRECT, "{other}");
+            assert_eq!(
+                header_of(moved.headers(), header::LOCATION),
+                "http://localhost:5000/?code=abc&state=xyz"
+            );
+        }
+        for canonical in ["localhost:5000", "LocalHost:5000"] {
+            let served = web_test::call_service(&app, call(canonical)).await;
+            assert_eq!(served.status(), StatusCode::OK, "{canonical}");
+        }
     }
 
     #[actix_web::test]
@@ -444,7 +454,7 @@ mod tests {
     /// it serves names that one, and agrees with the header it sends.
     #[actix_web::test]
     async fn the_page_is_served_with_its_meta_policy_naming_the_real_gateway() {
-        let real = "http://127.0.0.1:18080";
+        let real = "http://localhost:18080";
         let shipped = std::str::from_utf8(INDEX_HTML).expect("index.html is UTF-8");
         for path in ["/", "/index.html"] {
             let (status, headers, body) = get_for(real, Method::GET, path).await;
@@ -477,7 +487,7 @@ mod tests {
     async fn config_js_names_the_gateway() {
         let (_, _, body) = get(Method::GET, "/config.js").await;
         assert!(
-            body.contains(r#"export default {"gateway":"http://127.0.0.1:8080"};"#),
+            body.contains(r#"export default {"gateway":"http://localhost:8080"};"#),
             "{body}"
         );
     }
@@ -490,7 +500,7 @@ mod tests {
         let site = web::Data::new(Site::with_demo_tenant(GATEWAY, Some(tenant)));
         assert!(
             site.config_js.contains(
-                r#"{"demoTenant":"http://127.0.0.1:18090","gateway":"http://127.0.0.1:8080"}"#
+                r#"{"demoTenant":"http://127.0.0.1:18090","gateway":"http://localhost:8080"}"#
             ),
             "{}",
             site.config_js
