@@ -226,6 +226,7 @@ fn run(state: web::Data<AppState>, listener: TcpListener) -> Result<Server, Star
     let request_timeout = server_settings.client_request_timeout;
     let shutdown_timeout = server_settings.shutdown_timeout.as_secs();
     let app_state = state.clone();
+    let passkeys = state.settings.passkey.enabled;
     let api_document = web::Data::new(routes::docs::ApiDocument(crate::openapi::document_json()));
     let server = HttpServer::new(move || {
         App::new()
@@ -239,7 +240,7 @@ fn run(state: web::Data<AppState>, listener: TcpListener) -> Result<Server, Star
             // Outermost: it also sees the answers the front door gives
             // without calling a route (415 for an encoded body).
             .wrap(BodyDeadline::new(body_limits))
-            .configure(routes::configure)
+            .configure(|cfg| routes::configure(cfg, passkeys))
             .default_service(web::to(routes::not_found))
     })
     .workers(workers)

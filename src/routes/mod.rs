@@ -6,6 +6,7 @@ pub mod docs;
 pub mod login;
 pub mod mfa;
 pub mod ops;
+pub mod passkey;
 pub mod schemas;
 pub mod session;
 pub mod token;
@@ -41,6 +42,11 @@ pub mod paths {
     pub const SESSION_LOGOUT: &str = "/session/logout";
     pub const SESSION_TOKEN: &str = "/session/token";
     pub const SESSION_BACKCHANNEL_LOGOUT: &str = "/session/backchannel-logout";
+    pub const PASSKEY_REGISTER: &str = "/passkey/register";
+    pub const PASSKEY_CHALLENGE: &str = "/passkey/challenge";
+    pub const PASSKEY_VERIFY: &str = "/passkey/verify";
+    pub const PASSKEY_ENROLL: &str = "/passkey/enroll";
+    pub const PASSKEY_ENROLL_VERIFY: &str = "/passkey/enroll/verify";
     /// `{rest}` takes the rest of the path, slashes included.
     pub const API: &str = "/api/{name}/{rest}";
     pub const HEALTHZ: &str = "/healthz";
@@ -69,6 +75,11 @@ pub const ROUTES: &[&str] = &[
     paths::SESSION_LOGOUT,
     paths::SESSION_TOKEN,
     paths::SESSION_BACKCHANNEL_LOGOUT,
+    paths::PASSKEY_REGISTER,
+    paths::PASSKEY_CHALLENGE,
+    paths::PASSKEY_VERIFY,
+    paths::PASSKEY_ENROLL,
+    paths::PASSKEY_ENROLL_VERIFY,
     paths::API,
     paths::HEALTHZ,
     paths::READYZ,
@@ -103,8 +114,12 @@ const PER_IP_JOINS_ROUTE: [&str; 5] = [
     paths::MFA_VERIFY,
 ];
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    for (prefix, configure_scope) in LIMITED_SCOPES {
+/// `passkeys`: `passkey.enabled`; while off, `/passkey/*` is not routed
+/// at all (SPEC §11: 404, and no `per_ip` spent on it).
+pub fn configure(cfg: &mut web::ServiceConfig, passkeys: bool) {
+    let passkey_scope = (passkey::SCOPE, passkey::configure as ConfigureScope);
+    let optional = passkeys.then_some(passkey_scope);
+    for (prefix, configure_scope) in LIMITED_SCOPES.into_iter().chain(optional) {
         cfg.service(
             web::scope(prefix)
                 .wrap(from_fn(per_ip_limit))
@@ -193,8 +208,10 @@ pub fn encoded_fixed_segment(raw_path: &str) -> bool {
 }
 
 /// Where SPEC §10's CSRF rule applies (when the call carries a session or
-/// mfa cookie): `/session/*` except `GET /session`, `/api/*`, `/mfa/*` and
-/// the login-completing calls. `/login/start` and `/token/*` ignore cookies.
+/// mfa cookie): `/session/*` except `GET /session`, `/api/*`, `/mfa/*`,
+/// the login-completing calls and the passkey calls that start a session
+/// or read it (§11). `/login/start`, `/passkey/register`,
+/// `/passkey/challenge` and `/token/*` ignore cookies.
 fn csrf_applies(method: &actix_web::http::Method, path: &str) -> bool {
     let under = |scope: &str| {
         path.strip_prefix(scope)
@@ -208,6 +225,9 @@ fn csrf_applies(method: &actix_web::http::Method, path: &str) -> bool {
         || under(mfa::SCOPE)
         || path == paths::LOGIN_VERIFY
         || path == paths::LOGIN_CALLBACK
+        || path == paths::PASSKEY_VERIFY
+        || path == paths::PASSKEY_ENROLL
+        || path == paths::PASSKEY_ENROLL_VERIFY
 }
 
 /// A resource named by its full template, answering 405 (with `Allow`) for

@@ -17,9 +17,11 @@ use ipnet::IpNet;
 use secrecy::SecretString;
 use serde::Deserialize;
 
+mod passkey;
 mod session;
 mod validate;
 
+pub use passkey::PasskeySettings;
 pub use session::{check_api_url, SessionApi, SessionKey, SessionSettings};
 pub use validate::normalise_domain;
 use validate::{validate_auth0, validate_rate_limit, validate_server, validate_sms};
@@ -61,6 +63,7 @@ pub struct RawSettings {
     pub rate_limit: RawRateLimit,
     pub sms: RawSms,
     pub session: session::RawSession,
+    pub passkey: passkey::RawPasskey,
     pub log: RawLog,
 }
 
@@ -126,6 +129,7 @@ pub struct RawRateLimit {
     pub mfa_verify_per_token: String,
     pub sms_per_phone: String,
     pub sms_global: String,
+    pub passkey_register_per_ip: String,
     pub redis: RawRedis,
 }
 
@@ -251,6 +255,7 @@ verify_per_identifier = "50/hour"
 mfa_verify_per_token = "10/minute"
 sms_per_phone = "5/hour"
 sms_global = "1000/hour"
+passkey_register_per_ip = "10/hour"
 
 [rate_limit.redis]
 key_prefix = "login-gateway:"
@@ -279,6 +284,10 @@ api_timeout_ms = 10000
 backchannel_logout = false
 
 [session.apis]
+
+[passkey]
+enabled = false
+connection = "Username-Password-Authentication"
 
 [log]
 format = "json"
@@ -372,6 +381,7 @@ pub struct Settings {
     pub rate_limit: RateLimitSettings,
     pub sms: SmsSettings,
     pub session: SessionSettings,
+    pub passkey: PasskeySettings,
     pub log: LogSettings,
 }
 
@@ -431,6 +441,8 @@ pub struct RateLimitSettings {
     pub mfa_verify_per_token: QuotaSpec,
     pub sms_per_phone: QuotaSpec,
     pub sms_global: QuotaSpec,
+    /// Passkey sign-ups from one client network: each creates a user.
+    pub passkey_register_per_ip: QuotaSpec,
 }
 
 /// SPEC §9: the shared store.
@@ -481,12 +493,14 @@ impl Settings {
         let sms = validate_sms(raw.sms)?;
         let session = session::validate_session(raw.session)?;
         session::check_session_origins(&server.cors_allowed_origins, &session)?;
+        let passkey = passkey::validate_passkey(raw.passkey)?;
         Ok(Self {
             server,
             auth0,
             rate_limit,
             sms,
             session,
+            passkey,
             log: LogSettings {
                 format: raw.log.format,
             },

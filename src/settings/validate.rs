@@ -370,6 +370,7 @@ pub(super) fn validate_rate_limit(raw: RawRateLimit) -> Result<RateLimitSettings
         mfa_verify_per_token: quota("mfa_verify_per_token", &raw.mfa_verify_per_token)?,
         sms_per_phone: quota("sms_per_phone", &raw.sms_per_phone)?,
         sms_global: quota("sms_global", &raw.sms_global)?,
+        passkey_register_per_ip: quota("passkey_register_per_ip", &raw.passkey_register_per_ip)?,
     })
 }
 

@@ -186,7 +186,7 @@ async fn every_route_name_resolves_in_actix() {
 
     let app = test::init_service(
         App::new()
-            .configure(login_gateway::routes::configure)
+            .configure(|cfg| login_gateway::routes::configure(cfg, true))
             .route("/__probe", web::get().to(probe)),
     )
     .await;
