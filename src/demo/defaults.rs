@@ -3,11 +3,13 @@
 //! address (the production ones lock an explorer out after 20 sign-ins an
 //! hour), and a shutdown that frees the port at once. The limit walkthrough
 //! is then a deliberate step: set one low (`GATEWAY__RATE_LIMIT__…`).
+//! Passkeys are on: the demo tenant speaks Auth0's Passkey API, and the
+//! example app offers them.
 
 use crate::settings::{QuotaSpec, RateLimitSettings};
 
 /// `(key, value)` layered right above the built-in defaults.
-pub const SETTINGS_DEFAULTS: [(&str, &str); 10] = [
+pub const SETTINGS_DEFAULTS: [(&str, &str); 12] = [
     ("rate_limit.per_ip", "1000/minute"),
     ("rate_limit.login_start_per_ip", "1000/hour"),
     ("rate_limit.login_start_per_identifier_ip", "100/hour"),
@@ -16,6 +18,10 @@ pub const SETTINGS_DEFAULTS: [(&str, &str); 10] = [
     ("rate_limit.verify_per_identifier", "500/hour"),
     ("rate_limit.mfa_verify_per_token", "100/minute"),
     ("rate_limit.sms_per_phone", "100/hour"),
+    // SPEC §11: `/passkey/*` against the tenant's Passkey API (a file or
+    // `GATEWAY__PASSKEY__ENABLED=false` turns them off again).
+    ("passkey.enabled", "true"),
+    ("rate_limit.passkey_register_per_ip", "100/hour"),
     // No load balancer to tell: Ctrl-C stops at once, so a restart finds
     // the port free.
     ("server.drain_delay_ms", "0"),
@@ -50,6 +56,7 @@ pub fn limits_summary(limits: &RateLimitSettings) -> String {
         ("mfa_verify_per_token", limits.mfa_verify_per_token),
         ("sms_per_phone", limits.sms_per_phone),
         ("sms_global", limits.sms_global),
+        ("passkey_register_per_ip", limits.passkey_register_per_ip),
     ]
     .iter()
     .map(|(name, quota)| format!("{name} {}", quota_text(*quota)))
