@@ -28,6 +28,14 @@ pub struct DemoOptions {
     /// Polling a push again sooner than this answers `slow_down`, as Auth0
     /// does (it asks for about 5 s; the demo is more lenient).
     pub min_poll_interval: Duration,
+    /// The origin WebAuthn ceremonies may come from when no example app is
+    /// linked ([`Tenant::link`](super::Tenant::link)); tests set
+    /// `http://localhost:<port>`. A linked app's origin is allowed too.
+    pub passkey_origin: Option<String>,
+    /// Whether passkey ceremonies require user verification (`required`
+    /// instead of Auth0's `preferred`, as a tenant whose passkey policy
+    /// demands it). Off by default, as on Auth0.
+    pub passkey_user_verification_required: bool,
 }
 
 impl Default for DemoOptions {
@@ -35,6 +43,8 @@ impl Default for DemoOptions {
         Self {
             push_approval_delay: Duration::from_secs(4),
             min_poll_interval: Duration::from_millis(900),
+            passkey_origin: None,
+            passkey_user_verification_required: false,
         }
     }
 }

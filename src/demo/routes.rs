@@ -62,6 +62,17 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         Method::GET,
         web::get().to(openid_configuration),
     ))
+    .service(only(
+        "/passkey/register",
+        Method::POST,
+        web::post().to(super::passkey::routes::register),
+    ))
+    .service(only(
+        "/passkey/challenge",
+        Method::POST,
+        web::post().to(super::passkey::routes::challenge),
+    ))
+    .configure(super::my_account::configure)
     .service(super::end_session::resource())
     .service(only(
         super::api::PROFILE_PATH,
@@ -74,7 +85,7 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// `path` answers `method` with `route`, and `405` to every other method.
-fn only(path: &str, method: Method, route: actix_web::Route) -> actix_web::Resource {
+pub(super) fn only(path: &str, method: Method, route: actix_web::Route) -> actix_web::Resource {
     web::resource(path)
         .route(route)
         .default_service(web::to(move || {
@@ -99,7 +110,7 @@ fn boom(status: StatusCode, message: &str) -> HttpResponse {
     }))
 }
 
-fn answer(result: tenant::TenantResult) -> HttpResponse {
+pub(super) fn answer(result: tenant::TenantResult) -> HttpResponse {
     match result {
         Ok(body) => HttpResponse::Ok().json(body),
         Err(error) => failure(error),
@@ -130,7 +141,7 @@ fn forwarded_https(req: &HttpRequest) -> bool {
 
 /// Which API a body belongs to: Auth0 words its 400s differently in each.
 #[derive(Clone, Copy)]
-enum Api {
+pub(super) enum Api {
     /// `/passwordless/start`: `{"error": "bad.<property>", "error_description":
     /// "Missing required property: <property>"}`.
     Passwordless,
@@ -192,8 +203,8 @@ fn passwordless_error(field: &str) -> &'static str {
 }
 
 /// A request body as named fields, whether it came as JSON or form-encoded.
-struct Fields {
-    map: Map<String, Value>,
+pub(super) struct Fields {
+    pub(super) map: Map<String, Value>,
     api: Api,
 }
 
@@ -202,7 +213,7 @@ impl Fields {
     /// object; `application/x-www-form-urlencoded` gives string fields; a
     /// body of any other type is not read, as Auth0's parsers ignore it, so
     /// the answer names the first missing field.
-    async fn read(
+    pub(super) async fn read(
         req: &HttpRequest,
         payload: web::Payload,
         api: Api,
@@ -243,7 +254,7 @@ impl Fields {
     }
 
     /// A string field; `None` when absent or `null`.
-    fn get(&self, name: &str) -> Result<Option<&str>, TenantError> {
+    pub(super) fn get(&self, name: &str) -> Result<Option<&str>, TenantError> {
         match self.map.get(name) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(value)) => Ok(Some(value)),
@@ -273,7 +284,7 @@ impl Fields {
 
     /// The client's credentials: `client_id` / `client_secret` in the body
     /// (`client_secret_post`), else HTTP Basic (`client_secret_basic`).
-    fn check_client(&self, req: &HttpRequest) -> Result<(), TenantError> {
+    pub(super) fn check_client(&self, req: &HttpRequest) -> Result<(), TenantError> {
         let (mut id, mut secret) = (
             self.get("client_id")?.map(str::to_string),
             self.get("client_secret")?.map(str::to_string),
@@ -410,8 +421,25 @@ async fn token(tenant: web::Data<Tenant>, req: HttpRequest, payload: web::Payloa
             "refresh_token" => tenant.refresh(
                 fields.require("refresh_token")?,
                 fields.get("scope")?,
+                fields.get("audience")?.filter(|a| !a.is_empty()),
                 &issuer,
             ),
+            // JSON only: a form body makes `authn_response` a string, which
+            // Auth0 refuses (`"authn_response" must be of type object`).
+            super::passkey::GRANT_WEBAUTHN => {
+                tenant.grant_webauthn(super::passkey::grant::WebauthnGrant {
+                    auth_session: fields.require("auth_session")?,
+                    authn_response: fields.map.get("authn_response"),
+                    realm: fields.get("realm")?,
+                    scope: fields
+                        .get("scope")?
+                        .filter(|s| !s.trim().is_empty())
+                        .unwrap_or("openid"),
+                    audience: fields.get("audience")?.filter(|a| !a.is_empty()),
+                    verification: fields.map.get("verification"),
+                    issuer: &issuer,
+                })
+            }
             crate::auth0::GRANT_MFA_OTP => {
                 tenant.grant_mfa_otp(fields.require("mfa_token")?, fields.require("otp")?)
             }

@@ -88,7 +88,12 @@ pub(super) struct Session {
 
 impl Session {
     /// A new sign-in of `subject`: a new `sid`.
-    fn sign_in(subject: String, audience: String, scope: String, issuer: String) -> Self {
+    pub(super) fn sign_in(
+        subject: String,
+        audience: String,
+        scope: String,
+        issuer: String,
+    ) -> Self {
         Self {
             subject,
             audience,
@@ -121,6 +126,7 @@ pub(super) struct State {
     /// ending the user's session sends logout tokens for.
     sids: HashMap<String, Vec<String>>,
     pub mfa: super::mfa::MfaState,
+    pub passkeys: super::passkey::PasskeyState,
 }
 
 /// What `/passwordless/start` was asked to do.
@@ -233,6 +239,7 @@ impl Tenant {
                 crate::auth0::GRANT_MFA_OTP,
                 crate::auth0::GRANT_MFA_OOB,
                 crate::auth0::GRANT_MFA_RECOVERY_CODE,
+                super::passkey::GRANT_WEBAUTHN,
             ],
             "claims_supported": [
                 "aud", "iss", "iat", "exp", "sub", "sid", "name",
@@ -455,8 +462,16 @@ impl Tenant {
 
     /// The `refresh_token` grant (no rotation: the refresh token stays valid).
     /// An absent or empty `scope` (auth0-python sends `scope: ""`) keeps the
-    /// original grant's, `id_token` included when it had `openid`.
-    pub fn refresh(&self, refresh_token: &str, scope: Option<&str>, issuer: &str) -> TenantResult {
+    /// original grant's, `id_token` included when it had `openid`. An
+    /// `audience` asks for an access token to another API (Auth0's
+    /// multi-resource refresh tokens; see [`Tenant::refresh_audience`]).
+    pub fn refresh(
+        &self,
+        refresh_token: &str,
+        scope: Option<&str>,
+        audience: Option<&str>,
+        issuer: &str,
+    ) -> TenantResult {
         let mut state = self.lock();
         let Some(mut session) = state.refresh_tokens.get(refresh_token).cloned() else {
             return Err(TenantError::new(
@@ -467,6 +482,9 @@ impl Tenant {
         };
         if let Some(scope) = scope.filter(|s| !s.trim().is_empty()) {
             session.scope = scope.to_string();
+        }
+        if let Some(audience) = audience {
+            session.audience = self.refresh_audience(&session.audience, audience)?;
         }
         session.issuer = issuer.to_string();
         Ok(self.issue_tokens(&mut state, &session, false))
@@ -512,7 +530,12 @@ impl Tenant {
                 "iat": now, "exp": now + TOKEN_LIFETIME_SECS, "name": identifier,
                 "sid": session.sid,
             });
-            if identifier.contains('@') {
+            if let Some(profile) = state.passkeys.id_token_claims(&session.subject) {
+                // A passkey sign-up's user: its profile, not its id.
+                if let Some(map) = claims.as_object_mut() {
+                    map.extend(profile);
+                }
+            } else if identifier.contains('@') {
                 claims["email"] = json!(identifier);
                 claims["email_verified"] = json!(true);
             } else {
@@ -804,12 +827,14 @@ mod tests {
             .expect("tokens");
         let refresh_token = login["refresh_token"].as_str().expect("a refresh token");
         for scope in [None, Some(""), Some("  ")] {
-            let refreshed = tenant.refresh(refresh_token, scope, ISS).expect("tokens");
+            let refreshed = tenant
+                .refresh(refresh_token, scope, None, ISS)
+                .expect("tokens");
             assert_eq!(refreshed["scope"], "openid offline_access", "{scope:?}");
             assert!(refreshed["id_token"].is_string(), "{scope:?}");
         }
         let narrowed = tenant
-            .refresh(refresh_token, Some("offline_access"), ISS)
+            .refresh(refresh_token, Some("offline_access"), None, ISS)
             .expect("tokens");
         assert!(narrowed.get("id_token").is_none());
     }
@@ -842,7 +867,7 @@ mod tests {
         assert_ne!(sid(&first), sid(&second));
         assert_eq!(tenant.sids_of(jane), vec![sid(&first), sid(&second)]);
 
-        let refreshed = tenant.refresh(&refresh, None, ISS).expect("tokens");
+        let refreshed = tenant.refresh(&refresh, None, None, ISS).expect("tokens");
         let claims = tenant
             .key()
             .verify(refreshed["id_token"].as_str().expect("an id_token"))

@@ -49,6 +49,7 @@ impl DemoGateway {
         let tenant = DemoTenant::start_with(DemoOptions {
             push_approval_delay: PUSH_APPROVAL_DELAY,
             min_poll_interval: MIN_POLL_INTERVAL,
+            ..DemoOptions::default()
         })
         .await
         .expect("the demo tenant starts");
