@@ -78,6 +78,7 @@ fn main() {
         mfa_verify_per_token: quota(10, 60),
         sms_per_phone: quota(5, 3600),
         sms_global: quota(u32::MAX, 1),
+        passkey_register_per_ip: quota(10, 3600),
     });
     let before = common::status_mib("VmRSS:");
 

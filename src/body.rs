@@ -401,11 +401,22 @@ async fn read_capped(mut payload: Payload, max_bytes: usize) -> Result<Vec<u8>, 
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer)
-        .map_err(|error| ApiError::invalid_request(describe(&error)))?;
+        .map_err(|error| ApiError::invalid_request(describe(&error, "")))?;
     deserializer
         .end()
         .map_err(|_| ApiError::invalid_request("request body is not valid JSON"))?;
     Ok(value)
+}
+
+/// [`parse`] for a part of a body that was read as JSON and is kept as it
+/// came (a WebAuthn credential goes to Auth0 unchanged): the same
+/// value-free descriptions, each naming its place under `field`.
+pub fn parse_part<T: DeserializeOwned>(
+    field: &str,
+    value: &serde_json::Value,
+) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value)
+        .map_err(|error| ApiError::invalid_request(describe(&error, field)))
 }
 
 /// Fields that only the gateway sets (SPEC §6); naming them gives the client
@@ -426,8 +437,9 @@ const MAX_NAMED_FIELD: usize = 64;
 
 /// serde's message rebuilt from its parts that come from our own types
 /// (field names, expected types, allowed variants); the part that describes
-/// the client's value is dropped.
-fn describe(error: &serde_path_to_error::Error<serde_json::Error>) -> String {
+/// the client's value is dropped. `within`: where in the body the value
+/// deserialised sits (empty for the whole body).
+fn describe(error: &serde_path_to_error::Error<serde_json::Error>, within: &str) -> String {
     let inner = error.inner();
     if matches!(
         inner.classify(),
@@ -437,31 +449,54 @@ fn describe(error: &serde_path_to_error::Error<serde_json::Error>) -> String {
     }
     let message = inner.to_string();
     let message = message.split(" at line ").next().unwrap_or("");
+    let path = error.path().to_string();
+    let subject = match (within, path.as_str()) {
+        ("", ".") => "request body".to_string(),
+        ("", path) => path.to_string(),
+        (within, ".") => within.to_string(),
+        (within, path) => format!("{within}.{path}"),
+    };
+    // Inside a part, say where: the part's own field names repeat
+    // (`id` of the body, `id` of a credential).
+    let place = |rule: String| {
+        if within.is_empty() {
+            rule
+        } else {
+            format!("{subject}: {rule}")
+        }
+    };
     if let Some(rest) = message.strip_prefix("unknown field `") {
         let field = rest.split('`').next().unwrap_or("");
+        // The path ends at the unknown key itself: name the object it is in.
+        let in_object = subject
+            .strip_suffix(field)
+            .and_then(|parent| parent.strip_suffix('.'))
+            .unwrap_or(&subject)
+            .to_string();
+        let place = |rule: String| {
+            if within.is_empty() {
+                rule
+            } else {
+                format!("{in_object}: {rule}")
+            }
+        };
         if GATEWAY_OWNED_FIELDS.contains(&field) {
-            return format!("{field} is set by the gateway and may not be sent");
+            return place(format!("{field} is set by the gateway and may not be sent"));
         }
         let plain = !field.is_empty()
             && field.len() <= MAX_NAMED_FIELD
             && field
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
-        return if plain {
+        return place(if plain {
             format!("unknown field {field}")
         } else {
             "unknown field".to_string()
-        };
+        });
     }
     if message.starts_with("missing field `") {
-        return message.to_string();
+        return place(message.to_string());
     }
-    let path = error.path().to_string();
-    let subject = if path == "." {
-        "request body".to_string()
-    } else {
-        path
-    };
     // "invalid type: integer `42`, expected a string": keep "expected …",
     // which our type wrote, and drop the value.
     match message.rsplit_once(", expected ") {

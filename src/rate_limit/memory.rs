@@ -382,6 +382,7 @@ mod tests {
             mfa_verify_per_token: q,
             sms_per_phone: q,
             sms_global: q,
+            passkey_register_per_ip: q,
         });
         let ip = |text: &str| text.parse().unwrap_or(std::net::IpAddr::from([0; 4]));
         let check = |text: &str| limits.charge(&[(PolicyId::PerIp, Subject::Network(ip(text)))]);

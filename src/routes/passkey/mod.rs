@@ -2,6 +2,7 @@
 //! their own UI. Registered only while `passkey.enabled` is on, so that
 //! while it is off every route here is the plain 404 of an unknown path.
 
+pub mod credential;
 pub mod enroll;
 pub mod login;
 
