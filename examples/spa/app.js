@@ -943,9 +943,10 @@ function passkeyHint(error) {
 
 /**
  * Runs a passkey action: like action(), but the error goes beside the
- * button (its data-error-spot), marking `field` for a 400 the gateway gave
- * about the input. A cookie session that has ended sends the user back to
- * the start screen, as every cookie call does.
+ * button (its data-error-spot), marking `field` when the gateway's answer
+ * is about what was typed (a 400, or a sign-up code Auth0 still wants). A
+ * cookie session that has ended sends the user back to the start screen,
+ * as every cookie call does.
  */
 async function passkeyAction(button, work, { field = null } = {}) {
   clearError();
@@ -958,7 +959,8 @@ async function passkeyAction(button, work, { field = null } = {}) {
       return;
     }
     passkeyHint(error);
-    const aboutInput = error instanceof GatewayError && error.status === 400;
+    const aboutInput =
+      error instanceof GatewayError && (error.status === 400 || Boolean(error.body.verification_required));
     showError(error, button, { field: aboutInput ? field : null });
   } finally {
     if (button) button.disabled = false;
