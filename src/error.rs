@@ -16,7 +16,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, ResponseError};
 use serde::Serialize;
 
-use crate::auth0::{MfaRequired, MfaRequirements, UpstreamError};
+use crate::auth0::errors::PasskeyRetry;
+use crate::auth0::{MfaRequired, MfaRequirements, UpstreamError, VerificationIdentifier};
 use crate::rate_limit::{Refusal, Rejection};
 use crate::request_id;
 use crate::secret::Sensitive;
@@ -131,6 +132,9 @@ pub struct ApiError {
     /// Cookie mode: the `mfa_required` body leaves the mfa_token out (it is
     /// sealed into a cookie instead).
     pub mfa_token_sealed: bool,
+    /// `/passkey/verify`: the sign-up codes still missing and the session
+    /// to try again with (SPEC §11).
+    pub passkey_retry: Option<Box<PasskeyRetry>>,
 }
 
 /// The JSON body of every non-2xx answer.
@@ -143,6 +147,10 @@ struct ErrorBody<'a> {
     mfa_token: Option<&'a Sensitive>,
     #[serde(skip_serializing_if = "Option::is_none")]
     mfa_requirements: Option<&'a MfaRequirements>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verification_required: Option<&'a [VerificationIdentifier]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auth_session: Option<&'a Sensitive>,
 }
 
 impl ApiError {
@@ -170,6 +178,7 @@ impl ApiError {
             close_connection: false,
             cookies: None,
             mfa_token_sealed: false,
+            passkey_retry: None,
         }
     }
 
@@ -291,6 +300,12 @@ impl ApiError {
         )
     }
 
+    /// What Auth0 answered any refused passkey sign-up (SPEC §11): one
+    /// answer whatever the reason, so no one learns who has an account.
+    pub fn sign_up_refused() -> Self {
+        Self::invalid_request(SIGN_UP_REFUSED)
+    }
+
     /// Auth0's `403 mfa_required`, with the details the client continues with.
     pub fn mfa_required(details: MfaRequired) -> Self {
         let mut error = Self::with_status(
@@ -302,6 +317,10 @@ impl ApiError {
         error
     }
 }
+
+/// The one description of every refused passkey sign-up.
+pub const SIGN_UP_REFUSED: &str =
+    "the sign-up was refused: check the details, or sign in if you already have an account";
 
 /// The single mapping from Auth0's answers to the client's (SPEC §2).
 impl From<UpstreamError> for ApiError {
@@ -318,6 +337,16 @@ impl From<UpstreamError> for ApiError {
                 api
             }
             UpstreamError::MfaRequired(details) => Self::mfa_required(details),
+            UpstreamError::SignUpRefused { .. } => Self::sign_up_refused(),
+            UpstreamError::PasskeyRetry(retry) => {
+                let mut api = Self::with_status(
+                    retry.status,
+                    retry.code.clone().into(),
+                    retry.description.clone().into(),
+                );
+                api.passkey_retry = Some(retry);
+                api
+            }
             UpstreamError::RateLimited { retry_after } => Self::too_many_requests(retry_after),
             UpstreamError::Misconfigured { .. }
             | UpstreamError::BadAnswer { .. }
@@ -409,6 +438,14 @@ impl ResponseError for ApiError {
                 .filter(|_| !self.mfa_token_sealed)
                 .map(|m| &m.mfa_token),
             mfa_requirements: self.mfa.as_ref().map(|m| &m.mfa_requirements),
+            verification_required: self
+                .passkey_retry
+                .as_ref()
+                .and_then(|r| r.verification_required.as_deref()),
+            auth_session: self
+                .passkey_retry
+                .as_ref()
+                .and_then(|r| r.auth_session.as_ref()),
         };
         let mut response = HttpResponse::build(self.status);
         if let Some(seconds) = self.retry_after {
@@ -423,8 +460,8 @@ impl ResponseError for ApiError {
         if self.status == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
         }
-        if self.mfa.is_some() {
-            // The mfa_token is a credential (RFC 6749 §5.1).
+        if self.mfa.is_some() || self.passkey_retry.is_some() {
+            // The mfa_token and the auth_session are credentials (RFC 6749 §5.1).
             response.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
             response.insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")));
         }
@@ -561,6 +598,63 @@ mod tests {
             let api = answer(endpoint, 404, body);
             assert_eq!(api.status.as_u16(), 502, "{endpoint:?}");
         }
+    }
+
+    #[test]
+    fn every_refused_sign_up_is_one_answer_and_the_passkey_apis_own_faults_are_502() {
+        #[rustfmt::skip]
+        let cases: &[(Endpoint, u16, &str, &str)] = &[
+            (Endpoint::PasskeyRegister, 400, r#"{"error":"invalid_request","error_description":"The user already exists."}"#, "400 invalid_request"),
+            (Endpoint::PasskeyRegister, 400, r#"{"statusCode":400,"error":"Bad Request","message":"x","errorCode":"invalid_body"}"#, "400 invalid_request"),
+            (Endpoint::PasskeyRegister, 400, "<html>", "400 invalid_request"),
+            (Endpoint::PasskeyRegister, 400, r#"{"error":"invalid_client","error_description":"x"}"#, "502 upstream_error"),
+            (Endpoint::PasskeyRegister, 401, r#"{"error":"unauthorized","error_description":"x"}"#, "502 upstream_error"),
+            (Endpoint::PasskeyRegister, 403, r#"{"error":"access_denied","error_description":"x"}"#, "502 upstream_error"),
+            (Endpoint::PasskeyRegister, 404, r#"{"error":"invalid_request","error_description":"x"}"#, "502 upstream_error"),
+            (Endpoint::PasskeyRegister, 429, r#"{"error":"too_many_requests","error_description":"x"}"#, "429 too_many_requests"),
+            (Endpoint::PasskeyChallenge, 400, r#"{"error":"invalid_request","error_description":"x"}"#, "400 invalid_request"),
+            (Endpoint::PasskeyChallenge, 403, r#"{"error":"access_denied","error_description":"x"}"#, "502 upstream_error"),
+            (Endpoint::PasskeyChallenge, 404, "", "502 upstream_error"),
+            (Endpoint::PasskeyToken, 404, r#"{"error":"invalid_grant"}"#, "502 upstream_error"),
+            (Endpoint::PasskeyToken, 403, r#"{"error":"invalid_grant","error_description":"x"}"#, "403 invalid_grant"),
+        ];
+        for (endpoint, status, body, expected) in cases {
+            let api = answer(*endpoint, *status, body);
+            assert_eq!(
+                &format!("{} {}", api.status.as_u16(), api.code),
+                expected,
+                "{endpoint:?} {status} {body}"
+            );
+            if *endpoint == Endpoint::PasskeyRegister && api.status.as_u16() == 400 {
+                assert_eq!(api.description, SIGN_UP_REFUSED);
+            }
+        }
+    }
+
+    #[test]
+    fn a_missing_sign_up_code_keeps_what_to_ask_again() {
+        let body = r#"{"error":"invalid_grant","error_description":"Wrong code","verification_required":["phone","fax"],"auth_session":"s-1","internal":"x"}"#;
+        let api = answer(Endpoint::PasskeyToken, 403, body);
+        assert_eq!(
+            (api.status.as_u16(), api.code.as_ref()),
+            (403, "invalid_grant")
+        );
+        let retry = api.passkey_retry.as_ref().expect("kept");
+        assert_eq!(
+            retry.verification_required.as_deref(),
+            Some(&[VerificationIdentifier::Phone][..])
+        );
+        assert_eq!(
+            retry.auth_session.as_ref().map(Sensitive::expose),
+            Some("s-1")
+        );
+        // Other grants never carry them; a session the gateway would not
+        // take back is dropped.
+        let api = answer(Endpoint::Token, 403, body);
+        assert!(api.passkey_retry.is_none());
+        let spent = r#"{"error":"invalid_grant","error_description":"x","verification_required":["phone"],"auth_session":"has space"}"#;
+        let api = answer(Endpoint::PasskeyToken, 403, spent);
+        assert!(api.passkey_retry.is_some_and(|r| r.auth_session.is_none()));
     }
 
     #[test]

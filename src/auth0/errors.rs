@@ -4,7 +4,8 @@
 use actix_web::http::StatusCode;
 use serde::Deserialize;
 
-use super::types::{MfaRequired, MfaRequirements};
+use super::passkey::{is_auth_session, VerificationIdentifier};
+use super::types::{known, KnownOrOther, MfaRequired, MfaRequirements};
 use super::Endpoint;
 use crate::secret::Sensitive;
 
@@ -54,6 +55,13 @@ pub enum UpstreamError {
     },
     /// Auth0's `403 mfa_required`: the login continues at `/mfa/*`.
     MfaRequired(MfaRequired),
+    /// A `400` to a passkey sign-up, whatever Auth0 said (an existing
+    /// user among them): one answer for all, so a sign-up cannot tell
+    /// who has an account (SPEC §11). `code` is for the log only.
+    SignUpRefused { code: String },
+    /// The webauthn grant's `invalid_grant` that says which sign-up codes
+    /// are still missing, and the session to try again with.
+    PasskeyRetry(Box<PasskeyRetry>),
     /// Auth0's own rate limit.
     RateLimited { retry_after: u64 },
     /// Auth0 rejected the gateway's credentials or grant setup.
@@ -64,6 +72,18 @@ pub enum UpstreamError {
     Unreachable { reason: String },
     /// Connected, but no answer within `timeout_ms`.
     Timeout,
+}
+
+/// What a [`UpstreamError::PasskeyRetry`] keeps of Auth0's answer: its
+/// status, code and description, and the two fields the app asks again
+/// with (each absent when Auth0 left it out: a spent session has none).
+#[derive(Debug, Clone)]
+pub struct PasskeyRetry {
+    pub status: StatusCode,
+    pub code: String,
+    pub description: String,
+    pub verification_required: Option<Vec<VerificationIdentifier>>,
+    pub auth_session: Option<Sensitive>,
 }
 
 impl UpstreamError {
@@ -85,6 +105,10 @@ struct Auth0ErrorBody {
     error_code: Option<String>,
     mfa_token: Option<Sensitive>,
     mfa_requirements: Option<MfaRequirements>,
+    /// The webauthn grant only (SPEC §11).
+    #[serde(default)]
+    verification_required: Option<Vec<KnownOrOther<VerificationIdentifier>>>,
+    auth_session: Option<Sensitive>,
 }
 
 /// Descriptions are passed through, but not without bound.
@@ -102,6 +126,9 @@ pub fn classify(
         return UpstreamError::bad_answer(format!("status {}", status.as_u16()));
     }
     let parsed: Option<Auth0ErrorBody> = serde_json::from_slice(body).ok();
+    if let Some(error) = passkey_api(endpoint, status, parsed.as_ref()) {
+        return error;
+    }
     // Auth0 documents `404 Authenticator not found` for DELETE
     // /mfa/authenticators/{id}, without naming a code. Only that endpoint
     // has an id in its path: a 404 anywhere else means a wrong
@@ -174,12 +201,85 @@ pub fn classify(
             (None, _) => UpstreamError::bad_answer("mfa_required without mfa_token"),
         };
     }
+    if endpoint == Endpoint::PasskeyToken
+        && code == "invalid_grant"
+        && (parsed.verification_required.is_some() || parsed.auth_session.is_some())
+    {
+        return UpstreamError::PasskeyRetry(Box::new(PasskeyRetry {
+            status,
+            description: description(&parsed),
+            code,
+            verification_required: parsed.verification_required.map(known),
+            // Only a session `/passkey/verify` would take back.
+            auth_session: parsed
+                .auth_session
+                .filter(|session| is_auth_session(session.expose())),
+        }));
+    }
     UpstreamError::Rejected {
         status,
         description: description(&parsed),
         code,
         retry_after: None,
     }
+}
+
+/// What the Passkey API's answers mean beyond the common rules (SPEC §11):
+/// a `404` from any of its calls is passkeys not enabled (for the tenant,
+/// the application or the connection) or `auth0.domain` not being the
+/// tenant's custom domain: the operator's to fix, `502`. A `401`/`403` to
+/// register or challenge can only be about the gateway's own client (no
+/// user is involved yet). Every other `400` to a sign-up is
+/// [`UpstreamError::SignUpRefused`].
+fn passkey_api(
+    endpoint: Endpoint,
+    status: StatusCode,
+    parsed: Option<&Auth0ErrorBody>,
+) -> Option<UpstreamError> {
+    let passkey_call = matches!(
+        endpoint,
+        Endpoint::PasskeyRegister | Endpoint::PasskeyChallenge | Endpoint::PasskeyToken
+    );
+    if !passkey_call {
+        return None;
+    }
+    let auth0_code = || {
+        parsed
+            .and_then(|body| body.error_code.as_deref().or(body.error.as_deref()))
+            .map(|code| code.chars().take(64).collect::<String>())
+    };
+    if status == StatusCode::NOT_FOUND {
+        return Some(UpstreamError::bad_answer(
+            "404 from the Passkey API: passkeys are not enabled for the tenant, the \
+             application or passkey.connection, or auth0.domain is not the tenant's custom domain",
+        ));
+    }
+    let ceremony = matches!(
+        endpoint,
+        Endpoint::PasskeyRegister | Endpoint::PasskeyChallenge
+    );
+    if ceremony && matches!(status.as_u16(), 401 | 403) {
+        return Some(UpstreamError::Misconfigured {
+            code: auth0_code().unwrap_or_else(|| format!("status {}", status.as_u16())),
+        });
+    }
+    if endpoint == Endpoint::PasskeyRegister && status == StatusCode::BAD_REQUEST {
+        let code = auth0_code();
+        if let Some(code) = code
+            .as_deref()
+            .filter(|code| CONFIGURATION_CODES.contains(code))
+        {
+            // The same for every sign-up, so nothing to enumerate: the
+            // operator's fault, logged as such.
+            return Some(UpstreamError::Misconfigured {
+                code: code.to_string(),
+            });
+        }
+        return Some(UpstreamError::SignUpRefused {
+            code: code.unwrap_or_else(|| "none".to_string()),
+        });
+    }
+    None
 }
 
 fn description(body: &Auth0ErrorBody) -> String {

@@ -206,6 +206,19 @@ pub enum TokenGrant<'a> {
         mfa_token: &'a str,
         recovery_code: &'a str,
     },
+    /// A passkey sign-up or sign-in (SPEC §11); `authn_response` is the
+    /// client's credential JSON, unchanged.
+    #[serde(rename = "urn:okta:params:oauth:grant-type:webauthn")]
+    Webauthn {
+        realm: &'a str,
+        auth_session: &'a str,
+        authn_response: &'a serde_json::Value,
+        scope: &'a str,
+        #[serde(skip_serializing_if = "is_empty")]
+        audience: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        verification: Option<&'a super::passkey::PasskeyVerification<'a>>,
+    },
 }
 
 fn is_empty(value: &&str) -> bool {

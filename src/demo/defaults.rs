@@ -21,7 +21,7 @@ pub const SETTINGS_DEFAULTS: [(&str, &str); 12] = [
     // SPEC §11: `/passkey/*` against the tenant's Passkey API (a file or
     // `GATEWAY__PASSKEY__ENABLED=false` turns them off again).
     ("passkey.enabled", "true"),
-    ("rate_limit.passkey_register_per_ip", "100/hour"),
+    ("rate_limit.passkey_register_per_ip", "1000/hour"),
     // No load balancer to tell: Ctrl-C stops at once, so a restart finds
     // the port free.
     ("server.drain_delay_ms", "0"),

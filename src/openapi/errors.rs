@@ -14,7 +14,9 @@ use utoipa::Modify;
 
 use std::borrow::Cow;
 
-use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
+use utoipa::openapi::schema::{
+    AnyOfBuilder, ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type,
+};
 use utoipa::{PartialSchema, ToSchema};
 
 use super::{error_codes, ERROR_RESPONSES, GATEWAY_ERROR_CODES, MFA_REQUIRED_OPERATIONS};
@@ -110,8 +112,10 @@ fn error_response(status: u16, mfa_required: bool) -> Option<(&'static str, Resp
         400 => (
             "The request is invalid (`invalid_request`: bad JSON, a missing, unknown or \
              invalid field, both or neither identifier, a value the gateway does not allow; \
-             `phone_country_not_allowed`: a number outside `sms.allowed_countries`, on login \
-             and MFA enrollment), or Auth0 rejected it with a documented code such as `bad.email`, \
+             `phone_country_not_allowed`: a number outside `sms.allowed_countries`, on login, \
+             MFA enrollment and passkey sign-up; a passkey sign-up Auth0 refused, whatever \
+             the reason, e.g. an account that exists, is always the same `invalid_request`), \
+             or Auth0 rejected it with a documented code such as `bad.email`, \
              `bad.phone_number`, `unsupported_challenge_type`, or, while a push approval \
              is pending, `authorization_pending` (poll again).",
             vec![
@@ -230,7 +234,8 @@ fn error_response(status: u16, mfa_required: bool) -> Option<(&'static str, Resp
         ),
         404 => (
             "`not_found`: Auth0 knows no authenticator with this id, or the path is not \
-             a route (e.g. an authenticator id that is not one path segment).",
+             a route (e.g. an authenticator id that is not one path segment), or the route \
+             is off (`session.enabled`, `passkey.enabled`).",
             vec![
                 (
                     "authenticator_not_found",
@@ -291,7 +296,8 @@ fn error_response(status: u16, mfa_required: bool) -> Option<(&'static str, Resp
             "Too many requests: a local rate limit or Auth0's (`too_many_requests`), or \
              Auth0's `slow_down` (push polled too fast) and `too_many_attempts`. Wait \
              `Retry-After` seconds. Local limits also send `RateLimit-Policy` and \
-             `RateLimit` naming the policy, e.g. `sms_per_phone`, or `sms_fraud_guard` \
+             `RateLimit` naming the policy, e.g. `sms_per_phone`, `passkey_register_per_ip`, \
+             or `sms_fraud_guard` \
              when texts to the number's country are paused because they were not being \
              verified (`Retry-After`: the pause left).",
             vec![
@@ -526,6 +532,26 @@ hand_schema!(
                 string_schema().description(Some("Same as the `X-Request-Id` header.")),
             )
             .required("request_id")
+            .property(
+                "verification_required",
+                ArrayBuilder::new()
+                    .items(Ref::from_schema_name("PasskeyVerificationIdentifier"))
+                    .description(Some(
+                        "`POST /passkey/verify` only, with Auth0's `invalid_grant` for a \
+                         sign-up whose codes are missing or wrong: the codes to ask for again \
+                         (send them as `verification`).",
+                    )),
+            )
+            .property(
+                "auth_session",
+                string_schema()
+                    .pattern(Some(r"^[\x21-\x7E]{1,2048}$"))
+                    .description(Some(
+                        "`POST /passkey/verify` only, beside `verification_required`: the \
+                         session to try again with (absent once Auth0 has ended it). The \
+                         answer then has `Cache-Control: no-store`.",
+                    )),
+            )
             .examples([error_example(
                 "invalid_request",
                 "phone_number must be E.164, e.g. +14155550100",

@@ -140,6 +140,22 @@ pub const ERROR_RESPONSES: &[(&str, &str, &[u16])] = &[
         &[401, 403, 404, 429, 502, 503, 504],
     ),
     ("/readyz", "get", &[503]),
+    // 404 while `passkey.enabled` is off.
+    (
+        "/passkey/register",
+        "post",
+        &[400, 404, 408, 413, 415, 429, 502, 503, 504],
+    ),
+    (
+        "/passkey/challenge",
+        "post",
+        &[400, 404, 408, 413, 415, 429, 502, 503, 504],
+    ),
+    (
+        "/passkey/verify",
+        "post",
+        &[400, 403, 404, 408, 413, 415, 429, 502, 503, 504],
+    ),
 ];
 
 /// The gateway's own answers on `/api/{name}/{rest}` (the API's own pass
@@ -153,6 +169,7 @@ pub const MFA_REQUIRED_OPERATIONS: &[(&str, &str)] = &[
     ("/login/callback", "post"),
     ("/mfa/verify", "post"),
     ("/token/refresh", "post"),
+    ("/passkey/verify", "post"),
 ];
 
 /// Routes the gateway serves that are not API operations and so are not in
@@ -192,6 +209,9 @@ pub const UNDOCUMENTED_ROUTES: &[(&str, &str)] = &[
         crate::routes::session::session_token,
         crate::routes::backchannel::backchannel_logout,
         crate::routes::api::proxy,
+        crate::routes::passkey::signup::register,
+        crate::routes::passkey::login::challenge,
+        crate::routes::passkey::login::verify,
         crate::routes::ops::healthz,
         crate::routes::ops::readyz,
         crate::routes::docs::openapi_json,
@@ -204,12 +224,14 @@ pub const UNDOCUMENTED_ROUTES: &[(&str, &str)] = &[
         crate::auth0::MfaRequirements,
         crate::auth0::MfaFactor,
         crate::auth0::MfaFactorType,
+        crate::auth0::VerificationIdentifier,
     )),
     tags(
         (name = "login", description = "Passwordless login: send a one-time code or magic link, exchange it for tokens."),
         (name = "mfa", description = "Second factor after `403 mfa_required`: enroll, challenge, verify. Every call takes `Authorization: Bearer <mfa_token>`."),
         (name = "token", description = "Refresh and revoke tokens issued through the gateway (they need the client secret)."),
         (name = "session", description = "Cookie sessions (`session.enabled`, SPEC §10): send `X-Lgw-Session: 1` with `/login/verify`, `/login/callback` or `/mfa/verify` and the gateway keeps the tokens in a sealed `HttpOnly` cookie instead of answering them; these routes read and end that session. `404` while sessions are off."),
+        (name = "passkey", description = "Passkeys (`passkey.enabled`, SPEC §11): sign up with a new passkey (`POST /passkey/register`), sign in with one (`POST /passkey/challenge`), then exchange the credential for tokens (`POST /passkey/verify`, or a cookie session with `X-Lgw-Session: 1`). Auth0's native Passkey API with the client secret injected; nothing is texted unless a sign-up gives a phone number. `404` while passkeys are off."),
         (name = "operations", description = "Health, readiness and this document. Prometheus metrics are served on a separate listener (`server.metrics_bind`), never on this port."),
     ),
     servers((
@@ -442,6 +464,7 @@ pub const LOGIN_COMPLETING_OPERATIONS: &[(&str, &str)] = &[
     ("/login/verify", "post"),
     ("/login/callback", "post"),
     ("/mfa/verify", "post"),
+    ("/passkey/verify", "post"),
 ];
 
 /// Cookie mode (SPEC §10) where utoipa's attributes cannot say it: the
@@ -488,13 +511,16 @@ fn document_cookie_mode(document: &mut Value) {
             }
         }
     }
-    // Sign-out takes a body or none (utoipa makes a body optional only as
-    // `Option<T>`, whose schema would be a nullable union).
-    if let Some(body) = document
-        .pointer_mut("/paths/~1session~1logout/post/requestBody")
-        .and_then(Value::as_object_mut)
-    {
-        body.insert("required".into(), Value::Bool(false));
+    // Sign-out and the passkey challenge take a body or none (utoipa makes
+    // a body optional only as `Option<T>`, whose schema would be a
+    // nullable union).
+    for route in ["~1session~1logout", "~1passkey~1challenge"] {
+        if let Some(body) = document
+            .pointer_mut(&format!("/paths/{route}/post/requestBody"))
+            .and_then(Value::as_object_mut)
+        {
+            body.insert("required".into(), Value::Bool(false));
+        }
     }
     // Named, so generators call the union by its name, not after one of
     // its operations.

@@ -65,10 +65,11 @@ pub enum PolicyId {
     MfaVerifyPerToken,
     SmsPerPhone,
     SmsGlobal,
+    PasskeyRegisterPerIp,
 }
 
 impl PolicyId {
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::PerIp,
         Self::LoginStartPerIp,
         Self::LoginStartPerIdentifierIp,
@@ -78,6 +79,7 @@ impl PolicyId {
         Self::MfaVerifyPerToken,
         Self::SmsPerPhone,
         Self::SmsGlobal,
+        Self::PasskeyRegisterPerIp,
     ];
 
     /// The settings key, the `RateLimit-Policy` name and the metrics label.
@@ -92,6 +94,7 @@ impl PolicyId {
             Self::MfaVerifyPerToken => "mfa_verify_per_token",
             Self::SmsPerPhone => "sms_per_phone",
             Self::SmsGlobal => "sms_global",
+            Self::PasskeyRegisterPerIp => "passkey_register_per_ip",
         }
     }
 
@@ -106,6 +109,7 @@ impl PolicyId {
             Self::MfaVerifyPerToken => settings.mfa_verify_per_token,
             Self::SmsPerPhone => settings.sms_per_phone,
             Self::SmsGlobal => settings.sms_global,
+            Self::PasskeyRegisterPerIp => settings.passkey_register_per_ip,
         }
     }
 }
@@ -304,6 +308,35 @@ impl Limits {
                         b,
                         c,
                         (PolicyId::SmsPerPhone, Subject::Phone(phone.as_str())),
+                        (PolicyId::SmsGlobal, Subject::Everyone),
+                    ],
+                    None,
+                )
+                .await
+            }
+        };
+        charged.map(drop)
+    }
+
+    /// `/passkey/register`: sign-ups from one client network (each
+    /// creates a user), and for a phone number, which Auth0 may text, the
+    /// text's budgets (`sms_per_phone` keyed by the number, `sms_global`),
+    /// in one charge (with `per_ip` when it [joins the
+    /// route](Self::per_ip_joins_route)).
+    pub async fn check_passkey_register(
+        &self,
+        ip: IpAddr,
+        phone_number: Option<&str>,
+    ) -> Result<(), Refusal> {
+        let sign_up = (PolicyId::PasskeyRegisterPerIp, Subject::Network(ip));
+        let charged = match phone_number {
+            None => self.charge_with_ip(ip, &[sign_up], None).await,
+            Some(number) => {
+                self.charge_with_ip(
+                    ip,
+                    &[
+                        sign_up,
+                        (PolicyId::SmsPerPhone, Subject::Phone(number)),
                         (PolicyId::SmsGlobal, Subject::Everyone),
                     ],
                     None,

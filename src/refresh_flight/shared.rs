@@ -170,7 +170,10 @@ impl SharedError {
                 description: description.clone(),
                 retry_after: *retry_after,
             },
-            UpstreamError::MfaRequired(_) => return None,
+            // Never the answer to a refresh.
+            UpstreamError::MfaRequired(_)
+            | UpstreamError::SignUpRefused { .. }
+            | UpstreamError::PasskeyRetry(_) => return None,
             UpstreamError::RateLimited { retry_after } => Self::RateLimited {
                 retry_after: *retry_after,
             },

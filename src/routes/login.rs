@@ -298,7 +298,7 @@ fn magic_link_redirect_uri(auth0: &Auth0Settings) -> Result<&str, ApiError> {
 }
 
 /// The requested audience if allowed, else the configured default.
-fn allowed_audience<'a>(
+pub fn allowed_audience<'a>(
     auth0: &'a Auth0Settings,
     requested: Option<&'a str>,
 ) -> Result<&'a str, ApiError> {

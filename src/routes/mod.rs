@@ -106,8 +106,9 @@ pub const LIMITED_SCOPES: [(&str, ConfigureScope); 5] = [
 /// The routes that charge `per_ip` together with their own buckets when
 /// the limits are shared (see `Limits::per_ip_joins_route`): with Redis
 /// the scope guard leaves it to them, so a call is one round trip.
-const PER_IP_JOINS_ROUTE: [&str; 5] = [
+const PER_IP_JOINS_ROUTE: [&str; 6] = [
     paths::LOGIN_START,
+    paths::PASSKEY_REGISTER,
     paths::LOGIN_VERIFY,
     paths::MFA_ASSOCIATE,
     paths::MFA_CHALLENGE,

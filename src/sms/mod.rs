@@ -197,6 +197,23 @@ impl SmsGuard {
         }
     }
 
+    /// Auth0 texted a passkey sign-up's number (SPEC §11): a send, and
+    /// the `auth_session` the code comes back with remembers the country,
+    /// in the store that remembers an mfa_token's (same lifetime, same
+    /// bound, keyed hashes only).
+    pub async fn record_sign_up_send(&self, country: Country, auth_session: &str) {
+        self.record_send(country, Some(&sign_up_handle(auth_session)))
+            .await;
+    }
+
+    /// A `200` from the webauthn grant that carried `verification.phone`:
+    /// the verification of that sign-up's text, counted for the country
+    /// its `auth_session` remembers (nothing, if it remembers none).
+    pub async fn record_sign_up_verification(&self, auth_session: &str) {
+        self.record_token_verification(&sign_up_handle(auth_session))
+            .await;
+    }
+
     /// The country an mfa_token's texts go to, from its SMS/voice
     /// enrollment or challenge.
     pub async fn token_country(&self, mfa_token: &str) -> Option<Country> {
@@ -248,4 +265,10 @@ impl SmsGuard {
     fn judged_pause_secs(&self) -> u64 {
         self.fraud.pause().as_secs()
     }
+}
+
+/// A sign-up's `auth_session` where the token store keys mfa_tokens: in a
+/// namespace of its own, so the two kinds never meet.
+fn sign_up_handle(auth_session: &str) -> String {
+    format!("passkey-sign-up:{auth_session}")
 }

@@ -22,6 +22,8 @@ mod login_verify;
 mod logs;
 mod mfa;
 mod openapi;
+mod passkey;
+mod passkey_limits;
 mod rate_limit;
 mod real_binary;
 #[cfg(feature = "redis-tests")]

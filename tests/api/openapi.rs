@@ -209,6 +209,8 @@ async fn spawn_gateway() -> (TestApp, RefusedPort) {
         ("GATEWAY__AUTH0__MAGIC_LINK_REDIRECT_URI", REDIRECT_URI),
         ("GATEWAY__SESSION__ENABLED", "true"),
         ("GATEWAY__SESSION__BACKCHANNEL_LOGOUT", "true"),
+        // The /passkey routes are served only while passkeys are on.
+        ("GATEWAY__PASSKEY__ENABLED", "true"),
         (
             "GATEWAY__SESSION__KEYS",
             "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
@@ -442,7 +444,7 @@ fn error_body_names_every_code() {
 /// the error responses every operation must carry.
 #[test]
 fn every_operation_is_fully_described() {
-    let tags = ["login", "mfa", "token", "session", "operations"];
+    let tags = ["login", "mfa", "token", "session", "passkey", "operations"];
     let mut operation_ids = BTreeSet::new();
     let error_table: BTreeMap<(&str, &str), &[u16]> = ERROR_RESPONSES
         .iter()

@@ -26,11 +26,15 @@
 //! - `transports`: at most 16 entries of 1–32 lowercase letters, digits
 //!   or `-` (clients may add transports, so the list is not closed).
 
+use std::borrow::Cow;
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use utoipa::ToSchema;
+use utoipa::openapi::schema::{OneOfBuilder, Schema};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{PartialSchema, ToSchema};
 
 use crate::body::parse_part;
 use crate::error::ApiError;
@@ -92,6 +96,8 @@ pub struct NewPasskeyCredential {
     pub raw_id: String,
     #[serde(rename = "type")]
     pub credential_type: CredentialType,
+    /// `platform` (this device) or `cross-platform` (a key, a phone).
+    #[schema(nullable = false)]
     pub authenticator_attachment: Option<AuthenticatorAttachment>,
     /// The client extension outputs, passed to Auth0 as they are.
     #[schema(value_type = Option<Object>)]
@@ -157,6 +163,8 @@ pub struct SignInCredential {
     pub raw_id: String,
     #[serde(rename = "type")]
     pub credential_type: CredentialType,
+    /// `platform` (this device) or `cross-platform` (a key, a phone).
+    #[schema(nullable = false)]
     pub authenticator_attachment: Option<AuthenticatorAttachment>,
     /// The client extension outputs, passed to Auth0 as they are.
     #[schema(value_type = Option<Object>)]
@@ -231,6 +239,44 @@ impl AnyCredential {
             Self::NewPasskey(credential) => credential.json(),
             Self::SignIn(credential) => credential.json(),
         }
+    }
+}
+
+/// Published as `PasskeyCredential`: one of the two shapes.
+impl PartialSchema for AnyCredential {
+    fn schema() -> RefOr<Schema> {
+        Schema::OneOf(
+            OneOfBuilder::new()
+                .description(Some(
+                    "The `PublicKeyCredential` the platform returned, in its JSON form \
+                     (WebAuthn Level 3 `toJSON()`; Android Credential Manager's response JSON): \
+                     a `NewPasskeyCredential` to finish a sign-up, a `SignInCredential` to sign \
+                     in. Binary fields are base64url without padding. Sent to Auth0 unchanged.",
+                ))
+                .item(Ref::from_schema_name(NewPasskeyCredential::name()))
+                .item(Ref::from_schema_name(SignInCredential::name()))
+                .build(),
+        )
+        .into()
+    }
+}
+
+impl ToSchema for AnyCredential {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("PasskeyCredential")
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((
+            NewPasskeyCredential::name().into_owned(),
+            NewPasskeyCredential::schema(),
+        ));
+        NewPasskeyCredential::schemas(schemas);
+        schemas.push((
+            SignInCredential::name().into_owned(),
+            SignInCredential::schema(),
+        ));
+        SignInCredential::schemas(schemas);
     }
 }
 

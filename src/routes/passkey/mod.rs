@@ -5,6 +5,8 @@
 pub mod credential;
 pub mod enroll;
 pub mod login;
+pub mod schemas;
+pub mod signup;
 
 use actix_web::web;
 
