@@ -89,6 +89,9 @@ const gatewayUrl = resolveGatewayUrl();
 const gateway = new Gateway(gatewayUrl, { onCall: logCall, cookies: storedMode() === 'cookie' });
 /** The demo tenant's origin (`login-gateway --demo` names it), or null. */
 const demoTenant = resolveDemoTenant();
+/** Token mode: Auth0's My Account API audience (config.js), for adding a
+ *  passkey; null when not configured. */
+const myAccountAudience = typeof config.myAccountAudience === 'string' ? config.myAccountAudience : null;
 
 /**
  * The gateway's origin, from config.js only. Never let the page's URL
@@ -722,7 +725,6 @@ function signedIn(answer) {
   if (session) localStorage.setItem(SIGNED_IN_KEY, '1');
   if (tokens) renderTokens();
   else renderSession();
-  renderPasskeyEnroll();
   $('passkey-enroll-status').hidden = true;
   show('step-done');
   // The card starts where the previous step's did: bring its top (and
@@ -739,6 +741,7 @@ function renderTokens() {
   $('refresh-state').textContent = tokens.refresh_token ? 'held in memory' : 'none';
   byTestId('refresh').disabled = !tokens.refresh_token;
   byTestId('revoke').disabled = !tokens.refresh_token;
+  renderPasskeyEnroll();
 }
 
 /**
@@ -765,6 +768,7 @@ function renderSession() {
     ? new Date(session.expires_at * 1000).toLocaleString()
     : 'unknown';
   $('demo-tools').hidden = !(demoTenant && user.sub);
+  renderPasskeyEnroll();
 }
 
 /** Cookie mode, on load: is there a session already? 401: no; and if
@@ -1137,27 +1141,45 @@ async function runAutofill(controller) {
   );
 }
 
+/** The scope Auth0's My Account API asks for to add a passkey. */
+const ENROLL_SCOPE = 'create:me:authentication_methods';
+
 /**
- * Who may add a passkey here. Auth0's My Account API, behind POST
+ * Whether this page can add a passkey. Auth0's My Account API, behind POST
  * /passkey/enroll, takes an access token for its own audience
- * (`https://<domain>/me/`). In cookie mode the gateway gets that token from
- * the session's refresh token and keeps it in the cookie. In token mode this
- * page would have to hold one, and the gateway's /token/refresh takes no
- * audience, so the page cannot get it: it says so, and offers cookie mode.
+ * (`https://<domain>/me/`). Cookie mode: the gateway gets it from the
+ * session and keeps it in the cookie. Token mode: this page refreshes for
+ * one (Auth0 multi-resource refresh tokens), which needs its refresh token
+ * and config.js's `myAccountAudience`; without them it says what is missing.
  */
 function renderPasskeyEnroll() {
-  const canAdd = Boolean(session);
-  byTestId('passkey-add').hidden = !canAdd;
-  $('passkey-enroll-note').textContent = canAdd
-    ? 'Add a passkey, and sign in next time with your device\'s screen lock.'
-    : 'To add a passkey to this account, sign in with "Keep me signed in with a secure cookie": ' +
-      'the gateway then holds the token Auth0\'s My Account API asks for. In this mode the page ' +
-      'holds tokens for your app only, and the gateway gives it no other.';
+  let missing = null;
+  if (!session && !myAccountAudience) {
+    missing =
+      'To add a passkey, sign in with "Keep me signed in with a secure cookie", or set ' +
+      'myAccountAudience in config.js (Auth0\'s My Account API) for this mode.';
+  } else if (!session && !(tokens && tokens.refresh_token)) {
+    missing = 'Adding a passkey needs the refresh token, which this page no longer holds. Sign in again to add one.';
+  }
+  byTestId('passkey-add').hidden = Boolean(missing);
+  $('passkey-enroll-note').textContent =
+    missing || 'Add a passkey, and sign in next time with your device\'s screen lock.';
 }
 
 /**
- * "Add a passkey to this account" (cookie mode): POST /passkey/enroll, the
- * browser creates the passkey, POST /passkey/enroll/verify.
+ * Token mode: an access token for Auth0's My Account API, from the refresh
+ * token. It is used for this one enrolment and dropped; the page's own
+ * tokens stay as they are (but a rotated refresh token replaces the old).
+ */
+async function myAccountToken() {
+  const answer = await gateway.refresh(tokens.refresh_token, { audience: myAccountAudience, scope: ENROLL_SCOPE });
+  if (answer.refresh_token) tokens.refresh_token = answer.refresh_token;
+  return answer.access_token;
+}
+
+/**
+ * "Add a passkey to this account": POST /passkey/enroll, the browser
+ * creates the passkey, POST /passkey/enroll/verify.
  */
 async function addPasskey(event) {
   const button = event.currentTarget;
@@ -1165,9 +1187,11 @@ async function addPasskey(event) {
   status.hidden = true;
   await passkeyAction(button, async () => {
     requirePasskeys();
-    const challenge = await gateway.passkeyEnroll(null);
+    // Cookie mode: the gateway reads the session (no bearer).
+    const bearer = session ? null : await myAccountToken();
+    const challenge = await gateway.passkeyEnroll(bearer);
     const credential = await createPasskey(challenge.public_key);
-    const added = await gateway.passkeyEnrollVerify(null, {
+    const added = await gateway.passkeyEnrollVerify(bearer, {
       id: challenge.id,
       auth_session: challenge.auth_session,
       credential,
@@ -1179,6 +1203,7 @@ async function addPasskey(event) {
     status.textContent = `Passkey added, ${kind}. Next time, sign in with it: no code needed.`;
     status.hidden = false;
   });
+  if (tokens) renderTokens();
 }
 
 // ---------------------------------------------------------------------------

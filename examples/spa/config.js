@@ -12,4 +12,9 @@
 // session cookie to be sent.
 export default {
   gateway: 'http://localhost:8080',
+  // Token mode only, to add a passkey: the audience of Auth0's My Account
+  // API, `https://<your Auth0 custom domain>/me/` (the gateway's
+  // /token/refresh hands out a token for it while passkey.enabled is on).
+  // Without it the app offers adding a passkey in cookie mode only.
+  // myAccountAudience: 'https://login.example.com/me/',
 };

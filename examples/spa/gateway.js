@@ -153,8 +153,14 @@ export class Gateway {
 
   // --- tokens -------------------------------------------------------------
 
-  refresh(refreshToken) {
-    return this.#call('POST', '/token/refresh', { body: { refresh_token: refreshToken } });
+  /** New tokens from the refresh token. `audience` (and `scope`): a token
+   *  for another API from the same refresh token (Auth0 multi-resource
+   *  refresh tokens), e.g. Auth0's My Account API to add a passkey. */
+  refresh(refreshToken, { audience, scope } = {}) {
+    const body = { refresh_token: refreshToken };
+    if (audience) body.audience = audience;
+    if (scope) body.scope = scope;
+    return this.#call('POST', '/token/refresh', { body });
   }
 
   revoke(refreshToken) {

@@ -230,7 +230,8 @@ pub fn admit_app(settings: &mut Settings, app: &spa::SpaListener) {
 /// tenant posts logout tokens to that address (a call between servers, no
 /// browser involved) and lets the app's origin ask it to end a session;
 /// the app calls the gateway at its [`browser_origin`], same-site with
-/// itself.
+/// itself, and is told the tenant's My Account API audience (token mode
+/// refreshes for it to add a passkey).
 pub fn serve_app(
     tenant: &DemoTenant,
     listener: spa::SpaListener,
@@ -239,7 +240,11 @@ pub fn serve_app(
     tenant
         .tenant
         .link(&format!("http://{gateway}"), Some(&listener.origin()));
-    listener.serve(&browser_origin(gateway.port()), Some(&tenant.base_url))
+    let links = spa::DemoTenantLinks {
+        origin: tenant.base_url.clone(),
+        my_account_audience: tenant.tenant.my_account_audience(false),
+    };
+    listener.serve(&browser_origin(gateway.port()), Some(&links))
 }
 
 /// What the fake tenant "sends": printed for the person trying the demo,

@@ -103,18 +103,15 @@ impl SpaListener {
     }
 
     /// Starts serving the app; it calls the gateway at `gateway_origin`,
-    /// and the demo tenant at `demo_tenant` (its demo-only
-    /// `/demo/end-session`), which `config.js` names as `demoTenant` and
-    /// the policy lets the page reach.
+    /// and learns about the demo tenant from `demo` ([`DemoTenantLinks`]).
     pub fn serve(
         self,
         gateway_origin: &str,
-        demo_tenant: Option<&str>,
+        demo: Option<&DemoTenantLinks>,
     ) -> std::io::Result<SpaServer> {
         let url = self.url();
-        let site = web::Data::new(
-            Site::with_demo_tenant(gateway_origin, demo_tenant).served_at(&self.origin()),
-        );
+        let site =
+            web::Data::new(Site::with_demo_tenant(gateway_origin, demo).served_at(&self.origin()));
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(security_headers(&site.csp))
@@ -129,6 +126,16 @@ impl SpaListener {
         tokio::spawn(server);
         Ok(SpaServer { url, handle })
     }
+}
+
+/// What `config.js` tells the demo's app about the fake tenant.
+pub struct DemoTenantLinks {
+    /// The tenant's origin (`demoTenant`): the page may POST its demo-only
+    /// `/demo/end-session`, so the policy lets it connect there too.
+    pub origin: String,
+    /// Its My Account API audience (`myAccountAudience`): in token mode the
+    /// app refreshes for a token of it to add a passkey (SPEC §11).
+    pub my_account_audience: String,
 }
 
 /// The running app server.
@@ -163,12 +170,13 @@ impl Site {
         Self::with_demo_tenant(gateway_origin, None)
     }
 
-    fn with_demo_tenant(gateway_origin: &str, demo_tenant: Option<&str>) -> Self {
+    fn with_demo_tenant(gateway_origin: &str, demo: Option<&DemoTenantLinks>) -> Self {
         let mut config = serde_json::json!({ "gateway": gateway_origin });
         let mut connect = gateway_origin.to_string();
-        if let Some(tenant) = demo_tenant {
-            config["demoTenant"] = serde_json::json!(tenant);
-            connect = format!("{gateway_origin} {tenant}");
+        if let Some(tenant) = demo {
+            config["demoTenant"] = serde_json::json!(tenant.origin);
+            config["myAccountAudience"] = serde_json::json!(tenant.my_account_audience);
+            connect = format!("{gateway_origin} {}", tenant.origin);
         }
         let page = String::from_utf8_lossy(INDEX_HTML);
         Self {
@@ -495,14 +503,19 @@ mod tests {
     }
 
     /// The demo's app may also reach the tenant (its `/demo/end-session`),
-    /// and `config.js` says where it is; nothing else widens.
+    /// and `config.js` says where it is and what its My Account API's
+    /// audience is; nothing else widens.
     #[actix_web::test]
     async fn the_demo_names_the_tenant_in_config_js_and_lets_the_page_reach_it() {
         let tenant = "http://127.0.0.1:18090";
-        let site = web::Data::new(Site::with_demo_tenant(GATEWAY, Some(tenant)));
+        let links = DemoTenantLinks {
+            origin: tenant.to_string(),
+            my_account_audience: format!("{tenant}/me/"),
+        };
+        let site = web::Data::new(Site::with_demo_tenant(GATEWAY, Some(&links)));
         assert!(
             site.config_js.contains(
-                r#"{"demoTenant":"http://127.0.0.1:18090","gateway":"http://localhost:8080"}"#
+                r#"{"demoTenant":"http://127.0.0.1:18090","gateway":"http://localhost:8080","myAccountAudience":"http://127.0.0.1:18090/me/"}"#
             ),
             "{}",
             site.config_js
