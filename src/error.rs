@@ -658,6 +658,116 @@ mod tests {
     }
 
     #[test]
+    fn my_account_answers_map_to_client_answers() {
+        let problem = |status: u16, detail: &str| {
+            format!(
+                r#"{{"type":"https://auth0.com/api-errors/x","status":{status},"title":"T","detail":"{detail}"}}"#
+            )
+        };
+        let cases: &[(u16, String, &str, &str)] = &[
+            (
+                400,
+                problem(400, "bad auth_session"),
+                "400 invalid_request",
+                "bad auth_session",
+            ),
+            (
+                409,
+                problem(409, "already enrolled"),
+                "400 invalid_request",
+                "already enrolled",
+            ),
+            (
+                422,
+                problem(422, "attestation refused"),
+                "400 invalid_request",
+                "attestation refused",
+            ),
+            (
+                401,
+                problem(401, "Invalid token"),
+                "401 invalid_token",
+                "Invalid token",
+            ),
+            (
+                403,
+                problem(403, "Insufficient scope"),
+                "403 insufficient_scope",
+                "Insufficient scope",
+            ),
+            (
+                400,
+                r#"{"title":"Bad Request"}"#.into(),
+                "400 invalid_request",
+                "Bad Request",
+            ),
+            (
+                400,
+                "{}".into(),
+                "400 invalid_request",
+                "the identity provider refused the passkey enrollment",
+            ),
+            (
+                429,
+                problem(429, "slow"),
+                "429 too_many_requests",
+                "too many requests; retry after the time in Retry-After",
+            ),
+            (
+                429,
+                String::new(),
+                "429 too_many_requests",
+                "too many requests; retry after the time in Retry-After",
+            ),
+            (
+                404,
+                problem(404, "Not Found"),
+                "502 upstream_error",
+                "the identity provider could not be reached or gave an invalid answer",
+            ),
+            (
+                500,
+                problem(500, "boom"),
+                "502 upstream_error",
+                "the identity provider could not be reached or gave an invalid answer",
+            ),
+            (
+                503,
+                String::new(),
+                "502 upstream_error",
+                "the identity provider could not be reached or gave an invalid answer",
+            ),
+            (
+                401,
+                "<html>no</html>".into(),
+                "502 upstream_error",
+                "the identity provider could not be reached or gave an invalid answer",
+            ),
+            (
+                410,
+                problem(410, "Gone"),
+                "502 upstream_error",
+                "the identity provider could not be reached or gave an invalid answer",
+            ),
+        ];
+        for endpoint in [Endpoint::MyAccountEnroll, Endpoint::MyAccountEnrollVerify] {
+            for (status, body, expected, description) in cases {
+                let api = answer(endpoint, *status, body);
+                assert_eq!(
+                    format!("{} {}", api.status.as_u16(), api.code),
+                    *expected,
+                    "{endpoint:?} {status} {body}"
+                );
+                assert_eq!(api.description, *description, "{status} {body}");
+            }
+        }
+        // Auth0's description is passed through, but not without bound.
+        let long = problem(400, &"x".repeat(5000));
+        let api = answer(Endpoint::MyAccountEnroll, 400, &long);
+        assert_eq!(api.description.chars().count(), 512);
+    }
+
+    #[test]
     fn descriptions_pass_through_from_either_shape() {
         let api = answer(
             Endpoint::Token,

@@ -8,10 +8,12 @@ use serde::de::DeserializeOwned;
 use super::types::{known, Authenticator, KnownOrOther};
 use super::UpstreamError;
 
-/// A 2xx answer: status and the (size-capped) body.
+/// A 2xx answer: status, the (size-capped) body, and `Location` (where
+/// the My Account API names what it created).
 pub(super) struct Answer {
     pub(super) status: StatusCode,
     pub(super) body: Vec<u8>,
+    pub(super) location: Option<reqwest::header::HeaderValue>,
 }
 
 /// A 2xx whose content the gateway does not use must still be Auth0's: JSON

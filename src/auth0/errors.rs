@@ -27,6 +27,8 @@ pub const DOCUMENTED_CODES: &[&str] = &[
     "too_many_requests",
     "unauthorized",
     "invalid_token",
+    // RFC 6750 §3.1: the token lacks a scope (the My Account API's 403).
+    "insufficient_scope",
     "bad.email",
     "bad.phone_number",
     "bad.connection",
@@ -125,6 +127,9 @@ pub fn classify(
     if status.is_server_error() {
         return UpstreamError::bad_answer(format!("status {}", status.as_u16()));
     }
+    if endpoint.is_my_account() {
+        return classify_my_account(status, body, retry_after);
+    }
     let parsed: Option<Auth0ErrorBody> = serde_json::from_slice(body).ok();
     if let Some(error) = passkey_api(endpoint, status, parsed.as_ref()) {
         return error;
@@ -220,6 +225,70 @@ pub fn classify(
         status,
         description: description(&parsed),
         code,
+        retry_after: None,
+    }
+}
+
+/// The My Account API's error shape (`{type, status, title, detail,
+/// validation_errors?}`); only the texts are read, the status decides.
+#[derive(Deserialize)]
+struct MyAccountErrorBody {
+    title: Option<String>,
+    detail: Option<String>,
+}
+
+/// SPEC §11: a My Account answer (4xx; 5xx is handled before) becomes
+/// §2's shape. 400/409/422 → `400 invalid_request`, 401 → `401
+/// invalid_token`, 403 → `403 insufficient_scope`, 429 → `429
+/// too_many_requests`, each with Auth0's `detail` as the description.
+/// Its 404 means the tenant has no passkeys or My Account API (or
+/// `auth0.domain` is not its custom domain): the operator's problem, so
+/// `502` with that reason in the one log event of the call.
+fn classify_my_account(status: StatusCode, body: &[u8], retry_after: Option<u64>) -> UpstreamError {
+    let (client_status, code, fallback) = match status.as_u16() {
+        429 => {
+            return UpstreamError::RateLimited {
+                retry_after: retry_after.unwrap_or(1),
+            }
+        }
+        404 => {
+            return UpstreamError::bad_answer(
+                "the My Account API answered 404: passkeys or the My Account API are not \
+                 enabled for this tenant, or auth0.domain is not its custom domain",
+            )
+        }
+        400 | 409 | 422 => (
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the identity provider refused the passkey enrollment",
+        ),
+        401 => (
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "the identity provider did not accept the access token",
+        ),
+        403 => (
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+            "the access token does not allow adding a passkey (create:me:authentication_methods)",
+        ),
+        other => return UpstreamError::bad_answer(format!("unexpected status {other}")),
+    };
+    let Ok(parsed) = serde_json::from_slice::<MyAccountErrorBody>(body) else {
+        return UpstreamError::bad_answer(format!(
+            "status {} without the My Account error shape",
+            status.as_u16()
+        ));
+    };
+    let text = [parsed.detail, parsed.title]
+        .into_iter()
+        .flatten()
+        .find(|text| !text.trim().is_empty())
+        .unwrap_or_else(|| fallback.to_string());
+    UpstreamError::Rejected {
+        status: client_status,
+        code: code.to_string(),
+        description: text.chars().take(MAX_DESCRIPTION_CHARS).collect(),
         retry_after: None,
     }
 }

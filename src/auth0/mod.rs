@@ -6,6 +6,7 @@
 
 mod answer;
 pub mod errors;
+pub mod my_account;
 pub mod passkey;
 pub mod types;
 
@@ -16,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use actix_web::http::StatusCode;
-use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, LOCATION};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
@@ -25,6 +26,7 @@ use answer::{
     Answer,
 };
 pub use errors::UpstreamError;
+pub use my_account::{EnrolledPasskey, PasskeyEnrollment};
 pub use passkey::{PasskeyCeremony, PasskeyVerification, UserProfile, VerificationIdentifier};
 pub use types::*;
 
@@ -59,6 +61,10 @@ pub enum Endpoint {
     MfaAssociate,
     MfaChallenge,
     MfaDeleteAuthenticator,
+    /// My Account API: `POST /me/v1/authentication-methods`.
+    MyAccountEnroll,
+    /// My Account API: `POST /me/v1/authentication-methods/{id}/verify`.
+    MyAccountEnrollVerify,
     PasskeyRegister,
     PasskeyChallenge,
     /// The webauthn grant: `/oauth/token` (its label), told apart so its
@@ -76,9 +82,17 @@ impl Endpoint {
             Self::MfaAssociate => "mfa_associate",
             Self::MfaChallenge => "mfa_challenge",
             Self::MfaDeleteAuthenticator => "mfa_delete_authenticator",
+            Self::MyAccountEnroll => "my_account_enroll",
+            Self::MyAccountEnrollVerify => "my_account_enroll_verify",
             Self::PasskeyRegister => "passkey_register",
             Self::PasskeyChallenge => "passkey_challenge",
         }
+    }
+
+    /// The My Account API answers errors in its own shape and is called
+    /// with the user's token, never the client's credentials.
+    pub fn is_my_account(self) -> bool {
+        matches!(self, Self::MyAccountEnroll | Self::MyAccountEnrollVerify)
     }
 }
 
@@ -364,12 +378,17 @@ impl Auth0Client {
         let status = StatusCode::from_u16(response.status().as_u16())
             .map_err(|_| UpstreamError::bad_answer("invalid status"))?;
         let retry_after = retry_after_seconds(response.headers());
+        let location = response.headers().get(LOCATION).cloned();
         let body = crate::upstream_body::read_capped_answer(&mut response, self.max_response_bytes)
             .await
             .map_err(transport_error)?
             .ok_or_else(|| UpstreamError::bad_answer("answer larger than the size cap"))?;
         if status.is_success() {
-            Ok(Answer { status, body })
+            Ok(Answer {
+                status,
+                body,
+                location,
+            })
         } else {
             Err(errors::classify(call.endpoint, status, &body, retry_after))
         }

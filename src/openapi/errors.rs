@@ -114,8 +114,10 @@ fn error_response(status: u16, mfa_required: bool) -> Option<(&'static str, Resp
              invalid field, both or neither identifier, a value the gateway does not allow; \
              `phone_country_not_allowed`: a number outside `sms.allowed_countries`, on login, \
              MFA enrollment and passkey sign-up; a passkey sign-up Auth0 refused, whatever \
-             the reason, e.g. an account that exists, is always the same `invalid_request`), \
-             or Auth0 rejected it with a documented code such as `bad.email`, \
+             the reason, e.g. an account that exists, is always the same `invalid_request`; \
+             on `/passkey/enroll/verify` a credential the My Account API refused, or an \
+             expired `auth_session`), or Auth0 rejected it with a documented code such as \
+             `bad.email`, \
              `bad.phone_number`, `unsupported_challenge_type`, or, while a push approval \
              is pending, `authorization_pending` (poll again).",
             vec![
@@ -208,7 +210,8 @@ fn error_response(status: u16, mfa_required: bool) -> Option<(&'static str, Resp
         ),
         403 => (
             "Auth0 refused: an expired or already used `mfa_token` (`expired_token`), a \
-             rejected request (`access_denied`), or a token without the needed scope. \
+             rejected request (`access_denied`), or a token without the needed scope \
+             (`insufficient_scope`: the My Account API on `/passkey/enroll*`). \
              Cookie mode: `csrf_failed` when a call carries the session cookie without \
              `X-Lgw-Session: 1` or from an origin that is not allowed (Auth0 is not called).",
             vec![
@@ -229,6 +232,11 @@ fn error_response(status: u16, mfa_required: bool) -> Option<(&'static str, Resp
                     "access_denied",
                     "Auth0 refused the request",
                     error_example("access_denied", "Unauthorized"),
+                ),
+                (
+                    "insufficient_scope",
+                    "The token may not add a passkey",
+                    error_example("insufficient_scope", "Insufficient scope"),
                 ),
             ],
         ),

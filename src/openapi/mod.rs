@@ -139,6 +139,8 @@ pub const ERROR_RESPONSES: &[(&str, &str, &[u16])] = &[
         "get",
         &[401, 403, 404, 429, 502, 503, 504],
     ),
+    ("/passkey/enroll", "post", PASSKEY_ENROLL_ERRORS),
+    ("/passkey/enroll/verify", "post", PASSKEY_ENROLL_ERRORS),
     ("/readyz", "get", &[503]),
     // 404 while `passkey.enabled` is off.
     (
@@ -157,6 +159,11 @@ pub const ERROR_RESPONSES: &[(&str, &str, &[u16])] = &[
         &[400, 403, 404, 408, 413, 415, 429, 502, 503, 504],
     ),
 ];
+
+/// `/passkey/enroll*`: a JSON body; a bearer or the session cookie (401
+/// `unauthorized`, `invalid_token`, `session_expired`; 403 `csrf_failed`,
+/// `insufficient_scope`); the My Account API's refusals (400, 429).
+const PASSKEY_ENROLL_ERRORS: &[u16] = &[400, 401, 403, 408, 413, 415, 429, 502, 503, 504];
 
 /// The gateway's own answers on `/api/{name}/{rest}` (the API's own pass
 /// through as they are).
@@ -209,6 +216,8 @@ pub const UNDOCUMENTED_ROUTES: &[(&str, &str)] = &[
         crate::routes::session::session_token,
         crate::routes::backchannel::backchannel_logout,
         crate::routes::api::proxy,
+        crate::routes::passkey::enroll::enroll,
+        crate::routes::passkey::enroll::enroll_verify,
         crate::routes::passkey::signup::register,
         crate::routes::passkey::login::challenge,
         crate::routes::passkey::login::verify,
@@ -231,7 +240,7 @@ pub const UNDOCUMENTED_ROUTES: &[(&str, &str)] = &[
         (name = "mfa", description = "Second factor after `403 mfa_required`: enroll, challenge, verify. Every call takes `Authorization: Bearer <mfa_token>`."),
         (name = "token", description = "Refresh and revoke tokens issued through the gateway (they need the client secret)."),
         (name = "session", description = "Cookie sessions (`session.enabled`, SPEC §10): send `X-Lgw-Session: 1` with `/login/verify`, `/login/callback` or `/mfa/verify` and the gateway keeps the tokens in a sealed `HttpOnly` cookie instead of answering them; these routes read and end that session. `404` while sessions are off."),
-        (name = "passkey", description = "Passkeys (`passkey.enabled`, SPEC §11): sign up with a new passkey (`POST /passkey/register`), sign in with one (`POST /passkey/challenge`), then exchange the credential for tokens (`POST /passkey/verify`, or a cookie session with `X-Lgw-Session: 1`). Auth0's native Passkey API with the client secret injected; nothing is texted unless a sign-up gives a phone number. `404` while passkeys are off."),
+        (name = "passkey", description = "Passkeys (`passkey.enabled`, SPEC §11): sign up with a new passkey (`POST /passkey/register`), sign in with one (`POST /passkey/challenge`), then exchange the credential for tokens (`POST /passkey/verify`, or a cookie session with `X-Lgw-Session: 1`). Auth0's native Passkey API with the client secret injected; nothing is texted unless a sign-up gives a phone number. A signed-in user adds a passkey with `POST /passkey/enroll` and `POST /passkey/enroll/verify` (Auth0's My Account API), with a bearer for `https://{domain}/me/` (token mode) or the session cookie (cookie mode). `404` while passkeys are off."),
         (name = "operations", description = "Health, readiness and this document. Prometheus metrics are served on a separate listener (`server.metrics_bind`), never on this port."),
     ),
     servers((
@@ -294,7 +303,9 @@ impl Modify for Metadata {
                         "The `mfa_token` from a `403 mfa_required` answer (see \
                          `MfaRequired.mfa_token` for how long it works), or, to list or \
                          delete authenticators after sign-in, an access token for the Auth0 \
-                         MFA API audience `https://{tenant}/mfa/`. Passed to Auth0 as is.",
+                         MFA API audience `https://{tenant}/mfa/`; on `/passkey/enroll*`, an \
+                         access token for the My Account API `https://{tenant}/me/` with \
+                         `create:me:authentication_methods`. Passed to Auth0 as is.",
                     ))
                     .build(),
             ),
@@ -511,10 +522,14 @@ fn document_cookie_mode(document: &mut Value) {
             }
         }
     }
-    // Sign-out and the passkey challenge take a body or none (utoipa makes
-    // a body optional only as `Option<T>`, whose schema would be a
-    // nullable union).
-    for route in ["~1session~1logout", "~1passkey~1challenge"] {
+    // Sign-out, the passkey challenge and starting a passkey enrollment
+    // take a body or none (utoipa makes a body optional only as
+    // `Option<T>`, whose schema would be a nullable union).
+    for route in [
+        "~1session~1logout",
+        "~1passkey~1challenge",
+        "~1passkey~1enroll",
+    ] {
         if let Some(body) = document
             .pointer_mut(&format!("/paths/{route}/post/requestBody"))
             .and_then(Value::as_object_mut)

@@ -321,13 +321,24 @@ pub fn allowed_scope(auth0: &Auth0Settings, requested: Option<&str>) -> Result<S
     let Some(requested) = requested else {
         return Ok(auth0.scope.clone());
     };
+    allowed_scopes_plus(auth0, requested, &[])
+}
+
+/// `requested` (space-separated) if every scope is in
+/// `auth0.allowed_scopes` or in `extra` (what one audience allows beside
+/// them), normalised to single spaces.
+pub fn allowed_scopes_plus(
+    auth0: &Auth0Settings,
+    requested: &str,
+    extra: &[&str],
+) -> Result<String, ApiError> {
     let scopes: Vec<&str> = requested.split_whitespace().collect();
     if scopes.is_empty() {
         return Err(ApiError::invalid_request("scope must not be empty"));
     }
     if let Some(scope) = scopes
         .iter()
-        .find(|s| !auth0.allowed_scopes.iter().any(|allowed| allowed == *s))
+        .find(|s| !auth0.allowed_scopes.iter().any(|allowed| allowed == *s) && !extra.contains(s))
     {
         let shown: String = scope.chars().take(64).collect();
         return Err(ApiError::invalid_request(format!(

@@ -78,7 +78,7 @@ fn sealed_mfa_token(req: &HttpRequest) -> Option<Result<Bearer, ApiError>> {
     }
 }
 
-fn parse_bearer(value: Option<&header::HeaderValue>) -> Result<Bearer, ApiError> {
+pub(super) fn parse_bearer(value: Option<&header::HeaderValue>) -> Result<Bearer, ApiError> {
     let Some(value) = value else {
         return Err(ApiError::unauthorized(
             "Authorization: Bearer <mfa_token> is required",

@@ -260,7 +260,7 @@ async fn refresh(
     ip: ClientIp,
     data: &mut SessionData,
 ) -> Result<(), ApiError> {
-    let tokens = refresh_grant(state, sessions, req, ip, data, None).await?;
+    let tokens = refresh_grant(state, sessions, req, ip, data, None, None).await?;
     let auth0 = &state.settings.auth0;
     if let Some(id_token) = tokens.id_token.as_ref() {
         data.user = user_claims(Some(id_token.expose()), &issuer(state), &auth0.client_id)
@@ -295,36 +295,61 @@ pub async fn api_token(
             let refreshed = ensure_fresh(state, sessions, req, ip, data).await?;
             (data.access_token.clone(), refreshed)
         }
-        Some(audience) => {
-            let now = unix_now();
-            match data.api_tokens.get(audience) {
-                Some(kept) if kept.expires_at > now + REFRESH_MARGIN_SECS => {
-                    (kept.access_token.clone(), false)
-                }
-                _ => {
-                    let tokens =
-                        refresh_grant(state, sessions, req, ip, data, Some(audience)).await?;
-                    let token = tokens.access_token.expose().to_string();
-                    if let Some(rotated) = tokens.refresh_token {
-                        data.refresh_token = Some(rotated.expose().to_string());
-                    }
-                    data.api_tokens.insert(
-                        audience.to_string(),
-                        crate::session::ApiToken {
-                            access_token: token.clone(),
-                            expires_at: now + tokens.expires_in,
-                        },
-                    );
-                    (token, true)
-                }
-            }
-        }
+        Some(audience) => audience_token(state, sessions, req, ip, data, audience, None).await?,
     };
     Ok((token, sessions.reseal(req, data, changed)))
 }
 
+/// An access token for `audience` (with `scope`, when given) from a
+/// refresh of the session's refresh token (Auth0 multi-resource refresh
+/// tokens), kept in the cookie under [`audience_token_key`] until it nears
+/// expiry; and whether `data` changed (a new token, a rotated refresh
+/// token), so the caller reseals. `/api` targets with their own audience
+/// and the My Account token of `/passkey/enroll*` come from here.
+pub async fn audience_token(
+    state: &web::Data<AppState>,
+    sessions: &Sessions,
+    req: &HttpRequest,
+    ip: ClientIp,
+    data: &mut SessionData,
+    audience: &str,
+    scope: Option<&str>,
+) -> Result<(String, bool), ApiError> {
+    let now = unix_now();
+    let key = audience_token_key(audience, scope);
+    if let Some(kept) = data.api_tokens.get(&key) {
+        if kept.expires_at > now + REFRESH_MARGIN_SECS {
+            return Ok((kept.access_token.clone(), false));
+        }
+    }
+    let tokens = refresh_grant(state, sessions, req, ip, data, Some(audience), scope).await?;
+    let token = tokens.access_token.expose().to_string();
+    if let Some(rotated) = tokens.refresh_token {
+        data.refresh_token = Some(rotated.expose().to_string());
+    }
+    data.api_tokens.insert(
+        key,
+        crate::session::ApiToken {
+            access_token: token.clone(),
+            expires_at: now + tokens.expires_in,
+        },
+    );
+    Ok((token, true))
+}
+
+/// Where [`audience_token`] keeps a token in the cookie: the audience
+/// alone (as `/api` targets always have), or with the scope asked for,
+/// so a token for fewer scopes is never handed out for more.
+pub fn audience_token_key(audience: &str, scope: Option<&str>) -> String {
+    match scope {
+        None => audience.to_string(),
+        Some(scope) => format!("{audience} scope={scope}"),
+    }
+}
+
 /// Auth0's answer to a refresh of the session's token, for its own
-/// audience or an API's, through the single-flight.
+/// audience or an API's (with `scope`, when given), through the
+/// single-flight.
 async fn refresh_grant(
     state: &web::Data<AppState>,
     sessions: &Sessions,
@@ -332,19 +357,21 @@ async fn refresh_grant(
     ip: ClientIp,
     data: &SessionData,
     audience: Option<&str>,
+    scope: Option<&str>,
 ) -> Result<TokenSet, ApiError> {
     let Some(refresh_token) = data.refresh_token.clone() else {
         return Err(ApiError::session_expired(sessions.clear_all(req)));
     };
-    let key = state.refresh_flights.key(&refresh_token, None, audience);
+    let key = state.refresh_flights.key(&refresh_token, scope, audience);
     let upstream = state.clone();
     let audience = audience.map(str::to_owned);
+    let scope = scope.map(str::to_owned);
     let answer = state
         .refresh_flights
         .refresh(key, move || async move {
             let grant = TokenGrant::RefreshToken {
                 refresh_token: &refresh_token,
-                scope: None,
+                scope: scope.as_deref(),
                 audience: audience.as_deref(),
             };
             let caller = Caller {

@@ -5,8 +5,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::login::allowed_scope;
+use super::login::allowed_scopes_plus;
 use super::{caller, no_store_json, paths, scoped_resource};
+use crate::auth0::my_account::{self, SCOPE_CREATE_AUTHENTICATION_METHODS};
 use crate::auth0::{Caller, TokenGrant};
 use crate::body::JsonBody;
 use crate::client_ip::ClientIp;
@@ -37,10 +38,19 @@ pub struct RefreshRequest {
     /// A refresh token issued through this gateway: 1–4096 visible ASCII characters.
     #[schema(pattern = r"^[\x21-\x7E]{1,4096}$", min_length = 1, max_length = 4096)]
     pub refresh_token: String,
-    /// Space-separated scopes, each in `auth0.allowed_scopes`; default: the
-    /// scopes of the original grant.
+    /// Space-separated scopes, each in `auth0.allowed_scopes` (with the My
+    /// Account audience, `create:me:authentication_methods` too); default:
+    /// the scopes of the original grant.
     #[schema(min_length = 1, examples("openid profile"))]
     pub scope: Option<String>,
+    /// An access token for another API from the same refresh token (Auth0
+    /// multi-resource refresh tokens; the application's refresh token
+    /// policy must list it): `auth0.audience`, one of
+    /// `auth0.allowed_audiences`, or, while passkeys are on, the My Account
+    /// API `https://{domain}/me/` for `POST /passkey/enroll`. Default: the
+    /// original grant's.
+    #[schema(min_length = 1, examples("https://login.example.com/me/"))]
+    pub audience: Option<String>,
 }
 
 /// Refresh the tokens
@@ -67,16 +77,24 @@ async fn refresh(
     body: JsonBody<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let refresh_token = parse_refresh_token(&body.refresh_token)?;
+    let audience = refresh_audience(&state, body.audience.as_deref())?;
     let scope = match body.scope.as_deref() {
-        Some(requested) => Some(allowed_scope(&state.settings.auth0, Some(requested))?),
+        Some(requested) => Some(allowed_scopes_plus(
+            &state.settings.auth0,
+            requested,
+            audience.extra_scopes(),
+        )?),
         None => None,
     };
+    let audience = audience.into_inner();
     // Tabs racing on one refresh token share one Auth0 call and its answer
     // (SPEC §10): with rotation on, a second call presenting the rotated
     // token would make Auth0 revoke the whole token family.
-    let key = state
-        .refresh_flights
-        .key(refresh_token.expose(), scope.as_deref(), None);
+    let key = state.refresh_flights.key(
+        refresh_token.expose(),
+        scope.as_deref(),
+        audience.as_deref(),
+    );
     let Caller { ip, language } = caller(ip, None, &req);
     let language = language.map(str::to_owned);
     let upstream = state.clone();
@@ -86,7 +104,7 @@ async fn refresh(
             let grant = TokenGrant::RefreshToken {
                 refresh_token: refresh_token.expose(),
                 scope: scope.as_deref(),
-                audience: None,
+                audience: audience.as_deref(),
             };
             let caller = Caller {
                 ip,
@@ -137,6 +155,58 @@ async fn revoke(
     state.refresh_flights.forget(refresh_token.expose()).await;
     revoked?;
     Ok(HttpResponse::Ok().json(serde_json::json!({})))
+}
+
+/// The audience a refresh asked for, and what it allows.
+enum RefreshAudience {
+    /// None asked for: the original grant's.
+    Original,
+    /// `auth0.audience` or one of `auth0.allowed_audiences`.
+    Allowed(String),
+    /// The My Account API, while passkeys are on: its token is what
+    /// `POST /passkey/enroll` takes in token mode.
+    MyAccount(String),
+}
+
+impl RefreshAudience {
+    /// Scopes this audience allows beyond `auth0.allowed_scopes`: adding
+    /// a passkey needs `create:me:authentication_methods`, which no other
+    /// audience gets unless the operator lists it.
+    fn extra_scopes(&self) -> &'static [&'static str] {
+        match self {
+            Self::MyAccount(_) => &[SCOPE_CREATE_AUTHENTICATION_METHODS],
+            Self::Original | Self::Allowed(_) => &[],
+        }
+    }
+
+    fn into_inner(self) -> Option<String> {
+        match self {
+            Self::Original => None,
+            Self::Allowed(audience) | Self::MyAccount(audience) => Some(audience),
+        }
+    }
+}
+
+fn refresh_audience(
+    state: &AppState,
+    requested: Option<&str>,
+) -> Result<RefreshAudience, ApiError> {
+    let Some(audience) = requested else {
+        return Ok(RefreshAudience::Original);
+    };
+    let auth0 = &state.settings.auth0;
+    if audience.is_empty() {
+        return Err(ApiError::invalid_request("audience must not be empty"));
+    }
+    if state.settings.passkey.enabled && audience == my_account::audience(&auth0.base_url) {
+        return Ok(RefreshAudience::MyAccount(audience.to_string()));
+    }
+    if audience == auth0.audience || auth0.allowed_audiences.iter().any(|a| a == audience) {
+        return Ok(RefreshAudience::Allowed(audience.to_string()));
+    }
+    Err(ApiError::invalid_request(
+        "audience is not in the gateway's allowed audiences",
+    ))
 }
 
 fn parse_refresh_token(raw: &str) -> Result<crate::secret::Sensitive, ApiError> {

@@ -478,6 +478,17 @@ fn every_operation_is_fully_described() {
                     "{label}: security"
                 );
                 assert!(responses.contains_key("401"), "{label}: 401");
+            } else if path.starts_with("/passkey/enroll") {
+                // The My Account token: the app's bearer, or the
+                // session's (cookie mode, with the CSRF proof).
+                assert_eq!(
+                    operation["security"],
+                    serde_json::json!([{"bearer": []}, {"session_cookie": []}]),
+                    "{label}: security"
+                );
+                for status in ["401", "403"] {
+                    assert!(responses.contains_key(status), "{label}: {status}");
+                }
             } else if session {
                 // Sign-out works without a session too (always 204);
                 // Auth0's back-channel call carries no cookie at all.
