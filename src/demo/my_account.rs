@@ -147,7 +147,7 @@ impl Tenant {
         if !audience_ok {
             return Err(unauthorized("Invalid token audience"));
         }
-        if !claims["exp"].as_u64().is_some_and(|exp| exp > unix_now()) {
+        if claims["exp"].as_u64().is_none_or(|exp| exp <= unix_now()) {
             return Err(unauthorized("Token expired"));
         }
         let granted = claims["scope"]
@@ -306,10 +306,19 @@ fn forwarded_https(req: &HttpRequest) -> bool {
         .is_some_and(|proto| proto.eq_ignore_ascii_case("https"))
 }
 
+/// What a method id escapes in a path: `|` (as Auth0 writes `passkey%7Cnew`)
+/// and whatever would end the segment.
+const ID_ESCAPES: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'|')
+    .add(b'%')
+    .add(b'/')
+    .add(b'?')
+    .add(b'#');
+
 /// `Location` of a method: the id percent-encoded (`|` is `%7C`).
 fn location(tenant: &Tenant, req: &HttpRequest, id: &str) -> String {
-    let id: String =
-        percent_encoding::utf8_percent_encode(id, percent_encoding::NON_ALPHANUMERIC).collect();
+    let id: String = percent_encoding::utf8_percent_encode(id, ID_ESCAPES).collect();
     format!("{}{METHODS_PATH}/{id}", tenant.origin(forwarded_https(req)))
 }
 

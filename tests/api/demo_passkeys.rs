@@ -777,7 +777,7 @@ async fn a_code_user_adds_a_passkey_through_my_account_then_signs_in_with_it() {
     let mut authenticator = Authenticator::new(ORIGIN);
     authenticator.backed_up = true;
     let credential = authenticator.create(&started["authn_params_public_key"], Algorithm::EdDsa);
-    let (status, _, method) = demo
+    let (status, headers, method) = demo
         .me(
             "/me/v1/authentication-methods/passkey%7Cnew/verify",
             Some(bearer),
@@ -792,6 +792,14 @@ async fn a_code_user_adds_a_passkey_through_my_account_then_signs_in_with_it() {
         "{method}"
     );
     assert_eq!(method["type"], "passkey");
+    let id = method["id"]
+        .as_str()
+        .unwrap_or_default()
+        .replace('|', "%7C");
+    assert_eq!(
+        headers.get("location").and_then(|v| v.to_str().ok()),
+        Some(format!("{}/me/v1/authentication-methods/{id}", demo.tenant.base_url).as_str())
+    );
     assert_eq!(method["credential_device_type"], "multi_device");
     assert_eq!(method["credential_backed_up"], true);
     assert_eq!(method["identity_user_id"], "email|jane@example.com");

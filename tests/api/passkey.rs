@@ -722,3 +722,81 @@ async fn in_cookie_mode_verify_starts_a_session_and_needs_the_csrf_proof() {
         .unwrap();
     assert_eq!(start.status(), 200);
 }
+
+/// The real binary's log: Auth0's 404 is one event naming the reason; a
+/// refused sign-up is logged with Auth0's code only (never its text, which
+/// may quote the address); no auth_session, credential or address in the
+/// clear anywhere.
+#[tokio::test]
+async fn the_log_names_a_404s_reason_once_and_never_the_sign_ups_details() {
+    let auth0 = wiremock::MockServer::start().await;
+    register_call(json!({"email": "not-enabled@example.com"}))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({"error": "not_found"})))
+        .expect(1)
+        .mount(&auth0)
+        .await;
+    register_call(json!({"email": "exists@example.com"}))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "error": "invalid_request",
+            "error_description": "The user exists@example.com already exists.",
+        })))
+        .expect(1)
+        .mount(&auth0)
+        .await;
+    let mut gateway = crate::real_binary::RealGateway::spawn(
+        &auth0.uri(),
+        &[
+            ("GATEWAY__PASSKEY__ENABLED", "true"),
+            ("GATEWAY__AUTH0__CLIENT_SECRET", CLIENT_SECRET),
+            ("RUST_LOG", "debug"),
+        ],
+    )
+    .await;
+    let client = http_client();
+    for (email, status) in [
+        ("not-enabled@example.com", 502),
+        ("exists@example.com", 400),
+    ] {
+        let response = client
+            .post(gateway.url("/passkey/register"))
+            .json(&json!({"email": email}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status);
+    }
+    gateway.sigterm();
+    assert!(gateway
+        .wait_exit(std::time::Duration::from_secs(10))
+        .await
+        .is_some());
+    let output = gateway.output();
+    let reasons: Vec<&str> = output
+        .lines()
+        .filter(|line| line.contains("passkeys are not enabled"))
+        .collect();
+    assert_eq!(reasons.len(), 1, "{output}");
+    assert!(
+        reasons[0].contains("\"endpoint\":\"passkey_register\""),
+        "{}",
+        reasons[0]
+    );
+    let refused: Vec<&str> = output
+        .lines()
+        .filter(|line| line.contains("refused a passkey sign-up"))
+        .collect();
+    assert_eq!(refused.len(), 1, "{output}");
+    assert!(
+        refused[0].contains("\"code\":\"invalid_request\""),
+        "{}",
+        refused[0]
+    );
+    for secret in [
+        "exists@example.com",
+        "not-enabled@example.com",
+        "already exists",
+        CLIENT_SECRET,
+    ] {
+        assert!(!output.contains(secret), "{secret} in the log:\n{output}");
+    }
+}

@@ -778,7 +778,7 @@ impl Drop for CommandLog {
 }
 
 /// The SPEC §4 policies whose buckets one script charges.
-const BUCKET_POLICIES: [&str; 9] = [
+const BUCKET_POLICIES: [&str; 10] = [
     "per_ip",
     "login_start_per_ip",
     "login_start_per_identifier_ip",
@@ -788,6 +788,7 @@ const BUCKET_POLICIES: [&str; 9] = [
     "mfa_verify_per_token",
     "sms_per_phone",
     "sms_global",
+    "passkey_register_per_ip",
 ];
 
 /// The policies of the bucket keys a `MONITOR` line names.
@@ -1005,6 +1006,137 @@ async fn each_call_charges_all_its_buckets_per_ip_included_in_one_script() {
         assert_eq!(policy_of(&refused), "\"per_ip\";q=9;w=3600", "{route}");
     }
     assert_eq!(upstream_calls(&auth0).await, 1 + calls.len());
+}
+
+/// Passkey sign-ups on the fleet (SPEC §11): `passkey_register_per_ip`
+/// is one budget across replicas, charged with `per_ip` (and, for a
+/// phone, the text's buckets) in one script; a refusal never reaches
+/// Auth0.
+#[tokio::test]
+async fn passkey_sign_ups_share_one_budget_charged_in_one_script() {
+    let redis = RedisServer::start().await;
+    let auth0 = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/passkey/register"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "auth_session": "fake-auth-session-fleet",
+            "authn_params_public_key": {"challenge": "Y2hhbGxlbmdl"},
+        })))
+        .expect(2)
+        .mount(&auth0)
+        .await;
+    let env = [
+        ("GATEWAY__PASSKEY__ENABLED", "true"),
+        ("GATEWAY__RATE_LIMIT__PASSKEY_REGISTER_PER_IP", "2/hour"),
+    ];
+    let a = gateway(&auth0, &redis, &env).await;
+    let b = gateway(&auth0, &redis, &env).await;
+    // Loads the script, so no call below shows a NOSCRIPT retry.
+    assert_eq!(post(&a, "/passkey/verify", json!({})).await.status(), 400);
+    let log = CommandLog::attach(&redis).await;
+    log.take(&redis).await;
+    for (replica, body, own) in [
+        (
+            &a,
+            json!({"email": "jane@example.com"}),
+            vec!["passkey_register_per_ip"],
+        ),
+        (
+            &b,
+            json!({"phone_number": "+14155550100"}),
+            vec!["passkey_register_per_ip", "sms_global", "sms_per_phone"],
+        ),
+    ] {
+        assert_eq!(
+            post(replica, "/passkey/register", body.clone())
+                .await
+                .status(),
+            200
+        );
+        let commands = log.take(&redis).await;
+        let charges: Vec<&String> = commands
+            .iter()
+            .filter(|line| !line.contains(" lua]") && !bucket_policies(line).is_empty())
+            .collect();
+        assert_eq!(charges.len(), 1, "{body}: one script, {charges:#?}");
+        let mut charged = bucket_policies(charges[0]);
+        charged.sort_unstable();
+        let mut expected = own;
+        expected.push("per_ip");
+        expected.sort_unstable();
+        assert_eq!(charged, expected, "{body}: {}", charges[0]);
+    }
+    for replica in [&a, &b] {
+        let refused = post(replica, "/passkey/register", json!({"username": "jd"})).await;
+        assert_eq!(refused.status(), 429);
+        assert_eq!(
+            policy_of(&refused),
+            "\"passkey_register_per_ip\";q=2;w=3600"
+        );
+    }
+    assert_eq!(upstream_calls(&auth0).await, 2);
+}
+
+/// A phone sign-up texted on one replica and verified on another counts
+/// as that text's conversion: the `auth_session`'s country is the
+/// fleet's.
+#[tokio::test]
+async fn a_sign_ups_text_verified_on_another_replica_counts_for_its_country() {
+    let redis = RedisServer::start().await;
+    let auth0 = MockServer::start().await;
+    for n in 1..=3 {
+        Mock::given(method("POST"))
+            .and(path("/passkey/register"))
+            .and(wiremock::matchers::body_partial_json(
+                json!({"user_profile": {"phone_number": format!("+3361234567{n}")}}),
+            ))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "auth_session": format!("fake-auth-session-fr-{n}"),
+                "authn_params_public_key": {"challenge": "Y2hhbGxlbmdl"},
+                "verification_required": ["phone"],
+            })))
+            .expect(1)
+            .mount(&auth0)
+            .await;
+    }
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .and(wiremock::matchers::body_partial_json(json!({
+            "grant_type": "urn:okta:params:oauth:grant-type:webauthn",
+            "auth_session": "fake-auth-session-fr-1",
+            "verification": {"phone": "123456"},
+        })))
+        .respond_with(ResponseTemplate::new(200).set_body_json(token_answer()))
+        .expect(1)
+        .mount(&auth0)
+        .await;
+    let env = [
+        ("GATEWAY__PASSKEY__ENABLED", "true"),
+        ("GATEWAY__SMS__FRAUD_GUARD__MIN_SENDS", "2"),
+        ("GATEWAY__SMS__FRAUD_GUARD__MIN_CONVERSION", "0.5"),
+    ];
+    let a = gateway(&auth0, &redis, &env).await;
+    let b = gateway(&auth0, &redis, &env).await;
+    let text = |n: u8| json!({"phone_number": format!("+3361234567{n}")});
+    assert_eq!(post(&a, "/passkey/register", text(1)).await.status(), 200);
+    let verified = post(
+        &b,
+        "/passkey/verify",
+        json!({
+            "auth_session": "fake-auth-session-fr-1",
+            "credential": crate::passkey::new_passkey(),
+            "verification": {"phone": "123456"},
+        }),
+    )
+    .await;
+    assert_eq!(verified.status(), 200);
+    // 2 sends, 1 verified: open; 3 sends, 1 verified: paused after it.
+    assert_eq!(post(&b, "/passkey/register", text(2)).await.status(), 200);
+    assert_eq!(post(&a, "/passkey/register", text(3)).await.status(), 200);
+    let paused = post(&b, "/passkey/register", text(4)).await;
+    assert_eq!(paused.status(), 429);
+    assert_eq!(policy_of(&paused), "\"sms_fraud_guard\";q=2;w=3600");
+    assert_eq!(upstream_calls(&auth0).await, 4);
 }
 
 // The refresh single-flight across replicas (SPEC §10, "shared through

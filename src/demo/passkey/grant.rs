@@ -223,7 +223,7 @@ impl Tenant {
         let phone = verification.is_some();
         let auth_session = state.passkeys.start(Ceremony::SignUp {
             server,
-            profile,
+            profile: Box::new(profile),
             handle,
             verification,
         });
@@ -330,7 +330,7 @@ impl Tenant {
                 let phone_verified = verification.is_some_and(|v| v.verified);
                 state
                     .passkeys
-                    .create_user(&subject, profile, phone_verified, handle, credential)
+                    .create_user(&subject, *profile, phone_verified, handle, credential)
                     .map_err(invalid_grant)?;
                 subject
             }
