@@ -537,8 +537,11 @@ async function main() {
     return {
       id: authenticatorId,
       cdp,
-      /** Runs `work` while the user touches the authenticator. */
+      /** Runs `work` while the user touches the authenticator. A start
+       *  screen's autofill request being made now would be answered at
+       *  once (as if picked): wait until it waits for the user. */
       async touching(work) {
+        await target.waitForFunction(() => document.body.dataset.passkeyAutofill !== 'starting');
         await presence(true);
         try {
           return await work();

@@ -1013,7 +1013,6 @@ async function passkeySignUp(event) {
     },
     { field },
   );
-  if (!$('step-start').hidden) startAutofill();
 }
 
 /** The code step of a passkey sign-up: one field per code Auth0 wants. */
@@ -1078,7 +1077,6 @@ async function passkeySignIn(event) {
     const credential = await getPasskey(challenge.public_key);
     await login(() => gateway.passkeyVerify({ auth_session: challenge.auth_session, credential }));
   });
-  if (!$('step-start').hidden) startAutofill();
 }
 
 // The email field's autofill (conditional mediation): while the start
@@ -1094,8 +1092,10 @@ function startAutofill() {
   if (autofill) return;
   const controller = new AbortController();
   autofill = controller;
+  autofillState('starting');
   runAutofill(controller).finally(() => {
     if (autofill === controller) autofill = null;
+    if (!autofill) autofillState(null);
   });
 }
 
@@ -1103,6 +1103,15 @@ function stopAutofill() {
   clearTimeout(autofillRenewal);
   if (autofill) autofill.abort();
   autofill = null;
+  autofillState(null);
+}
+
+/** `<body data-passkey-autofill>`: "starting" (asking the gateway for a
+ *  challenge), "waiting" (the browser offers passkeys in the field), or
+ *  absent. For tests and styling; nothing reads it here. */
+function autofillState(state) {
+  if (state) document.body.dataset.passkeyAutofill = state;
+  else delete document.body.dataset.passkeyAutofill;
 }
 
 async function runAutofill(controller) {
@@ -1126,7 +1135,10 @@ async function runAutofill(controller) {
   }, Math.max(lifetime, 30_000));
   let credential;
   try {
-    credential = await getPasskey(challenge.public_key, { signal: controller.signal, conditional: true });
+    // The browser has the request once getPasskey is called.
+    const picked = getPasskey(challenge.public_key, { signal: controller.signal, conditional: true });
+    autofillState('waiting');
+    credential = await picked;
   } catch {
     // Cancelled by this page (a button, another screen), or refused
     // without the user asking for anything: nothing to show.
@@ -1134,8 +1146,7 @@ async function runAutofill(controller) {
   }
   clearTimeout(autofillRenewal);
   if (autofill === controller) autofill = null;
-  // Not restarted on failure (the next focus of the field does): a passkey
-  // that was refused would otherwise be offered and refused in a loop.
+  // Not restarted on failure: the next focus of the field does.
   await passkeyAction(byTestId('passkey-sign-in'), () =>
     login(() => gateway.passkeyVerify({ auth_session: challenge.auth_session, credential })),
   );
@@ -1299,8 +1310,9 @@ function main() {
   byTestId('passkey-sign-up').addEventListener('click', passkeySignUp);
   $('passkey-code-form').addEventListener('submit', submitSignUpCodes);
   byTestId('passkey-add').addEventListener('click', addPasskey);
-  // After a refused autofill sign-in the request is not renewed on its
-  // own; coming back to the field renews it.
+  // After a passkey sign-in or sign-up that failed (refused, cancelled)
+  // the autofill's request is not renewed on its own, so a refused passkey
+  // is not offered and refused in a loop; coming back to the field renews it.
   startFormElement.elements.email.addEventListener('focus', () => {
     if (!$('step-start').hidden) startAutofill();
   });
