@@ -393,3 +393,38 @@ async fn the_demo_app_and_gateway_meet_at_localhost_and_the_loopback_address_red
     served.stop().await;
     tenant.stop().await;
 }
+
+/// `--demo` turns passkeys on (SPEC §11): the gateway serves
+/// `/passkey/challenge` against the tenant, for the `localhost` relying
+/// party the app's origin belongs to; a file or the environment can still
+/// turn them off (then the route is the 404 of an unknown path).
+#[tokio::test]
+async fn the_demo_turns_passkeys_on_for_the_localhost_relying_party() {
+    let demo = crate::real_binary::RealGateway::spawn_demo(&[]).await;
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client");
+    let response = client
+        .post(demo.url("/passkey/challenge"))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("the demo answers");
+    let (_, body) = assert_ok_json(response).await;
+    assert_eq!(body["public_key"]["rpId"], "localhost", "{body}");
+    assert!(body["auth_session"].as_str().is_some_and(|s| !s.is_empty()));
+    drop(demo);
+
+    let off =
+        crate::real_binary::RealGateway::spawn_demo(&[("GATEWAY__PASSKEY__ENABLED", "false")])
+            .await;
+    let response = client
+        .post(off.url("/passkey/challenge"))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("the demo answers");
+    assert_eq!(response.status(), 404);
+}
