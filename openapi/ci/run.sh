@@ -44,7 +44,8 @@ cargo build --quiet --bin login-gateway
 PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 BASE="http://127.0.0.1:$PORT"
 LOG="$WORK_ABS/gateway.log"
-# Limits raised for the fuzzing run only, through the ordinary settings.
+# Limits raised for the fuzzing run only, through the ordinary settings;
+# passkeys on, so their documented routes are served (off, they are 404).
 env \
     GATEWAY__SERVER__BIND="127.0.0.1:$PORT" \
     GATEWAY__RATE_LIMIT__PER_IP=100000/second \
@@ -56,7 +57,9 @@ env \
     GATEWAY__RATE_LIMIT__LOGIN_START_PER_IDENTIFIER_IP=100000/second \
     GATEWAY__RATE_LIMIT__VERIFY_PER_IDENTIFIER_IP=100000/second \
     GATEWAY__RATE_LIMIT__SMS_PER_PHONE=100000/second \
+    GATEWAY__RATE_LIMIT__PASSKEY_REGISTER_PER_IP=100000/second \
     GATEWAY__SMS__FRAUD_GUARD__ENABLED=false \
+    GATEWAY__PASSKEY__ENABLED=true \
     RUST_LOG=warn \
     ./target/debug/login-gateway --demo >"$LOG" 2>&1 &
 GATEWAY_PID=$!

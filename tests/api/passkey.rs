@@ -383,7 +383,6 @@ async fn malformed_credentials_sessions_and_codes_never_reach_auth0() {
         (json!({"auth_session": AUTH_SESSION, "credential": new_passkey(), "verification": {"email": "123"}}), "verification.email must be 4 to 12 digits"),
         (json!({"auth_session": AUTH_SESSION, "credential": new_passkey(), "verification": {}}), "verification must hold an email or a phone code"),
         (json!({"auth_session": AUTH_SESSION, "credential": new_passkey(), "verification": {"sms": "123456"}}), "unknown field sms"),
-        (json!({"auth_session": AUTH_SESSION, "credential": sign_in(), "verification": {"phone": "123456"}}), "verification is only sent with a new passkey (a sign-up)"),
         (json!({"auth_session": AUTH_SESSION, "credential": sign_in(), "scope": "openid admin"}), "scope \"admin\" is not allowed"),
         (json!({"auth_session": AUTH_SESSION, "credential": sign_in(), "audience": "https://evil.example"}), "audience is not in the gateway's allowed audiences"),
         (json!({"auth_session": AUTH_SESSION, "credential": sign_in(), "realm": "other"}), "realm is set by the gateway and may not be sent"),

@@ -156,9 +156,15 @@ async fn invalid_refresh_bodies_are_rejected_before_auth0_is_called() {
             "client_secret is set by the gateway and may not be sent",
         ),
         (
-            "audience is not a refresh field",
+            "audience not allowed",
             json!({"refresh_token": REFRESH_TOKEN, "audience": "https://api.example.com"}),
-            "unknown field audience",
+            "audience is not in the gateway's allowed audiences",
+        ),
+        (
+            // Passkeys are off: the My Account audience is not handed out.
+            "the My Account audience while passkeys are off",
+            json!({"refresh_token": REFRESH_TOKEN, "audience": format!("{}/me/", app.auth0.uri())}),
+            "audience is not in the gateway's allowed audiences",
         ),
     ];
     for (name, body, description) in &cases {

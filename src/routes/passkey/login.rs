@@ -186,7 +186,7 @@ async fn verify(
     }
     let credential = AnyCredential::parse("credential", body.credential)?;
     let codes = match &body.verification {
-        Some(codes) => Some(check_codes(codes, &credential)?),
+        Some(codes) => Some(check_codes(codes)?),
         None => None,
     };
     let auth0 = &state.settings.auth0;
@@ -226,16 +226,9 @@ async fn verify(
     crate::routes::session::complete_login(&state, &req, answer)
 }
 
-/// The sign-up codes, each 4–12 digits; only with a new passkey.
-fn check_codes(
-    codes: &VerificationCodes,
-    credential: &AnyCredential,
-) -> Result<(Option<OtpCode>, Option<OtpCode>), ApiError> {
-    if !matches!(credential, AnyCredential::NewPasskey(_)) {
-        return Err(ApiError::invalid_request(
-            "verification is only sent with a new passkey (a sign-up)",
-        ));
-    }
+/// The sign-up codes, each 4–12 digits (Auth0 decides whether the
+/// ceremony asked for them).
+fn check_codes(codes: &VerificationCodes) -> Result<(Option<OtpCode>, Option<OtpCode>), ApiError> {
     let code = |field: &str, value: &Option<String>| {
         value
             .as_deref()

@@ -54,17 +54,37 @@ pub struct RegisterRequest {
         examples("jane_doe")
     )]
     pub username: Option<String>,
-    /// The display name, 1–300 characters.
-    #[schema(min_length = 1, max_length = 300, examples("Jane Doe"))]
+    /// The display name, 1–300 characters, none a control character.
+    #[schema(
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]{1,300}$",
+        min_length = 1,
+        max_length = 300,
+        examples("Jane Doe")
+    )]
     pub name: Option<String>,
-    /// 1–150 characters.
-    #[schema(min_length = 1, max_length = 150, examples("Jane"))]
+    /// 1–150 characters, none a control character.
+    #[schema(
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]{1,150}$",
+        min_length = 1,
+        max_length = 150,
+        examples("Jane")
+    )]
     pub given_name: Option<String>,
-    /// 1–150 characters.
-    #[schema(min_length = 1, max_length = 150, examples("Doe"))]
+    /// 1–150 characters, none a control character.
+    #[schema(
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]{1,150}$",
+        min_length = 1,
+        max_length = 150,
+        examples("Doe")
+    )]
     pub family_name: Option<String>,
-    /// 1–300 characters.
-    #[schema(min_length = 1, max_length = 300, examples("jd"))]
+    /// 1–300 characters, none a control character.
+    #[schema(
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]{1,300}$",
+        min_length = 1,
+        max_length = 300,
+        examples("jd")
+    )]
     pub nickname: Option<String>,
 }
 
@@ -145,7 +165,8 @@ impl RegisterRequest {
     }
 }
 
-/// 1 to `max` characters, none of them a control character.
+/// 1 to `max` characters, none of them a control character (Unicode
+/// `Cc`: U+0000–001F, U+007F–009F, as the published pattern says).
 fn display_text(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
     let count = value.chars().count();
     if (1..=max).contains(&count) && !value.chars().any(char::is_control) {
@@ -251,4 +272,27 @@ pub(super) async fn register(
         public_key: ceremony.public_key,
         verification_required,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The rule the OpenAPI document publishes for the display fields.
+    const DISPLAY_TEXT: &str = r"^[^\x00-\x1F\x7F-\x9F]{1,150}$";
+
+    #[test]
+    fn display_fields_follow_the_published_pattern() {
+        let pattern = regex::Regex::new(DISPLAY_TEXT).expect("pattern");
+        let long = "é".repeat(151);
+        for value in [
+            "Jane", "Zoë", "李", "a\u{9e}b", "a\u{7f}", "tab\there", "", " ", "\u{a0}", &long,
+        ] {
+            assert_eq!(
+                display_text("given_name", value, MAX_PART_NAME_CHARS).is_ok(),
+                pattern.is_match(value),
+                "{value:?}"
+            );
+        }
+    }
 }
