@@ -29,6 +29,13 @@
 // everywhere" in one sends the other back to the start screen on its next
 // call, and so does the demo's "End this user's Auth0 session" (the demo
 // tenant posts logout tokens to the gateway's back-channel route).
+// Passkeys (SPEC §11), with Chromium's virtual authenticator (DevTools
+// `WebAuthn` domain): sign up, sign out, sign in with it, in token mode and
+// in cookie mode (there from the email field's autofill, in a browser
+// without `toJSON`); an email-code sign-in that adds a passkey and signs in
+// with it, in both modes; a phone sign-up's code step; `mfa_required` after
+// a passkey; a cancelled ceremony, an unknown passkey and a browser without
+// WebAuthn, each shown beside its button.
 // Exits 0 only if all pass; always stops the gateway.
 
 import { spawn } from 'node:child_process';
