@@ -1,7 +1,8 @@
 // Real-browser end-to-end test: the example SPA (examples/spa) served by
 // `login-gateway --demo`, driven in Debian's Chromium (headless) through
 // playwright-core. The SPA and the gateway are on different origins, so
-// every call goes through real CORS.
+// every call goes through real CORS. Both are at `localhost` (the demo's one
+// origin: WebAuthn refuses IP addresses), one site for the session cookie.
 //
 //   LOGIN_GATEWAY_BIN   the binary to test (default target/debug/login-gateway;
 //                       this script builds nothing)
@@ -28,10 +29,17 @@
 // everywhere" in one sends the other back to the start screen on its next
 // call, and so does the demo's "End this user's Auth0 session" (the demo
 // tenant posts logout tokens to the gateway's back-channel route).
+// Passkeys (SPEC §11), with Chromium's virtual authenticator (DevTools
+// `WebAuthn` domain): sign up, sign out, sign in with it, in token mode and
+// in cookie mode (there from the email field's autofill, in a browser
+// without `toJSON`); an email-code sign-in that adds a passkey and signs in
+// with it, in both modes; a phone sign-up's code step; `mfa_required` after
+// a passkey; a cancelled ceremony, an unknown passkey and a browser without
+// WebAuthn, each shown beside its button.
 // Exits 0 only if all pass; always stops the gateway.
 
 import { spawn } from 'node:child_process';
-import { createHmac } from 'node:crypto';
+import { createHmac, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
@@ -263,7 +271,12 @@ async function main() {
 
   const gatewayConsole = new Console();
   const port = Number(process.env.E2E_GATEWAY_PORT) || (await freePort());
-  const gatewayOrigin = `http://127.0.0.1:${port}`;
+  // The browser's name for the gateway: localhost, the app's own host (the
+  // demo's one origin, SPEC §11: WebAuthn refuses IP-address origins, and
+  // cookie mode needs the gateway same-site with the app). Node's own calls
+  // go to the address it binds.
+  const gatewayOrigin = `http://localhost:${port}`;
+  const gatewayDirect = `http://127.0.0.1:${port}`;
   let gateway = null;
   let context = null;
   const profile = mkdtempSync(path.join(os.tmpdir(), 'login-gateway-e2e-chromium-'));
@@ -364,7 +377,7 @@ async function main() {
 
   /** A Node-side call to the gateway, as another client would make it. */
   async function callGateway(pathname, body) {
-    const response = await fetch(`${gatewayOrigin}${pathname}`, {
+    const response = await fetch(`${gatewayDirect}${pathname}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),
@@ -506,6 +519,101 @@ async function main() {
     check(focused === 'start-notice', `focus is on #${focused}, not the notice`);
   }
 
+  /**
+   * Chromium's virtual authenticator (DevTools `WebAuthn` domain) on
+   * `target`: a platform authenticator with discoverable credentials and
+   * user verification, like a laptop's or a phone's. Nobody touches it
+   * until a step says so (`touching`): with presence simulated, Chromium
+   * answers even the start screen's autofill request (conditional
+   * mediation) at once, as if the user had picked the passkey there.
+   */
+  async function virtualAuthenticator(target = page) {
+    const cdp = await target.context().newCDPSession(target);
+    await cdp.send('WebAuthn.enable');
+    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+      options: {
+        protocol: 'ctap2',
+        transport: 'internal',
+        hasResidentKey: true,
+        hasUserVerification: true,
+        isUserVerified: true,
+        automaticPresenceSimulation: false,
+      },
+    });
+    const presence = (enabled) => cdp.send('WebAuthn.setAutomaticPresenceSimulation', { authenticatorId, enabled });
+    return {
+      id: authenticatorId,
+      cdp,
+      /** Runs `work` while the user touches the authenticator. A start
+       *  screen's autofill request being made now would be answered at
+       *  once (as if picked): wait until it waits for the user. */
+      async touching(work) {
+        await target.waitForFunction(() => document.body.dataset.passkeyAutofill !== 'starting');
+        await presence(true);
+        try {
+          return await work();
+        } finally {
+          await presence(false);
+        }
+      },
+      verified: (isUserVerified) => cdp.send('WebAuthn.setUserVerified', { authenticatorId, isUserVerified }),
+      credentials: async () => (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials,
+      async remove() {
+        await cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId });
+        await cdp.detach();
+      },
+    };
+  }
+
+  /** The one passkey `authenticator` holds: for this site, discoverable. */
+  async function onePasskey(authenticator) {
+    const held = await authenticator.credentials();
+    check(held.length === 1, `the authenticator holds ${held.length} passkeys`);
+    check(held[0].rpId === 'localhost' && held[0].isResidentCredential, `passkey ${JSON.stringify({ ...held[0], privateKey: '…' })}`);
+    return held[0];
+  }
+
+  /** The POST bodies the page sends to the gateway's /passkey/* from now on. */
+  function watchPasskeyCalls(target = page) {
+    const seen = [];
+    const onRequest = (request) => {
+      const url = new URL(request.url());
+      if (url.origin === gatewayOrigin && url.pathname.startsWith('/passkey/') && request.method() === 'POST') {
+        seen.push({ path: url.pathname, body: JSON.parse(request.postData() || 'null'), headers: request.headers() });
+      }
+    };
+    target.on('request', onRequest);
+    return { seen, paths: () => seen.map((c) => c.path), stop: () => target.off('request', onRequest) };
+  }
+
+  /** A credential as SPEC §11 has the app send it: WebAuthn's JSON form,
+   *  binary fields base64url without padding. */
+  function checkCredentialJson(credential, kind) {
+    const b64url = (value) => typeof value === 'string' && /^[A-Za-z0-9_-]+$/.test(value);
+    check(credential && credential.type === 'public-key', `credential type ${credential && credential.type}`);
+    check(b64url(credential.id) && credential.rawId === credential.id, `credential id ${credential.id} / ${credential.rawId}`);
+    const fields = kind === 'new' ? ['clientDataJSON', 'attestationObject'] : ['clientDataJSON', 'authenticatorData', 'signature'];
+    for (const field of fields) check(b64url(credential.response[field]), `response.${field}: ${credential.response[field]}`);
+    const client = JSON.parse(Buffer.from(credential.response.clientDataJSON, 'base64url').toString('utf8'));
+    check(client.type === (kind === 'new' ? 'webauthn.create' : 'webauthn.get'), `clientData.type ${client.type}`);
+    check(client.origin === new URL(appUrl).origin, `clientData.origin ${client.origin}`);
+  }
+
+  /** The error box shown just above the row of `button`'s passkey buttons,
+   *  focused, saying `code` and a hint that matches `hint`. */
+  async function passkeyErrorBeside(button, code, hint, target = page) {
+    const { tid, visible, text } = on(target);
+    await visible('error');
+    check((await text('error-code')) === code, `error ${await text('error-code')}: ${await text('error-description')}`);
+    check(hint.test(await text('error-hint')), `hint: ${await text('error-hint')}`);
+    const placement = await tid(button).evaluate((element) => {
+      const error = document.getElementById('error');
+      return { next: error.nextElementSibling === element.closest('.row'), focused: document.activeElement === error };
+    });
+    check(placement.next, `the error is not beside the ${button} button`);
+    check(placement.focused, 'the error is not focused');
+  }
+
   let secret;
   let recoveryCode;
 
@@ -517,9 +625,10 @@ async function main() {
       const [, url] = await gatewayConsole.wait(/^\s*App:\s+(http:\/\/\S+)/, { timeout: 20_000 });
       appUrl = url;
       check(new URL(appUrl).origin !== gatewayOrigin, 'the app must be on another origin than the gateway');
-      await gatewayConsole.wait(/Swagger UI:\s+http:\/\/127\.0\.0\.1:\d+\/docs/);
+      check(new URL(appUrl).hostname === 'localhost', `the app is at ${appUrl}, not at localhost`);
+      await gatewayConsole.wait(new RegExp(`Swagger UI:\\s+${gatewayOrigin.replace(/\./g, '\\.')}/docs`));
       [, tenantOrigin] = await gatewayConsole.wait(/Fake tenant:\s+(http:\/\/127\.0\.0\.1:\d+)/);
-      const health = await fetch(`${gatewayOrigin}/healthz`);
+      const health = await fetch(`${gatewayDirect}/healthz`);
       check(health.ok, `/healthz answered ${health.status}`);
     });
 
@@ -830,12 +939,12 @@ async function main() {
       const verified = calls.find((c) => c.path === '/mfa/verify' && c.status === 200);
       check(verified && JSON.parse(verified.body).user, `/mfa/verify answered ${verified && verified.body}`);
       // The browser (not the page) holds the cookie: Secure and SameSite=Strict
-      // although the gateway is plain http on 127.0.0.1, another port than the app.
+      // although the gateway is plain http on localhost, another port than the app.
       const cookies = await gatewayCookies();
       const held = cookies.find((c) => c.name === SESSION_COOKIE);
       check(held, `Chromium holds no ${SESSION_COOKIE} cookie: ${JSON.stringify(cookies.map((c) => c.name))}`);
       check(held.httpOnly && held.secure && held.sameSite === 'Strict' && held.path === '/', `cookie ${JSON.stringify({ ...held, value: '…' })}`);
-      check(held.domain === '127.0.0.1', `cookie domain ${held.domain}`);
+      check(held.domain === 'localhost', `cookie domain ${held.domain}`);
       check(!cookies.some((c) => c.name === `${SESSION_COOKIE}-mfa`), 'the -mfa cookie outlived the login');
       const script = await page.evaluate(() => document.cookie);
       check(!script.includes(SESSION_COOKIE), `document.cookie shows the session cookie: ${script}`);
@@ -872,7 +981,7 @@ async function main() {
 
     await step('cookie mode: a same-site page cannot spell a route with percent-escapes to skip CSRF (SPEC §13)', async () => {
       // The signed-in browser holds the session cookie; this page is same-site
-      // with the gateway (127.0.0.1, another port), so the cookie goes along.
+      // with the gateway (localhost, another port), so the cookie goes along.
       // Before §13, /%73ession/token answered the access token and
       // /%61pi/… reached the API with the user's bearer, no X-Lgw-Session.
       // A second tab on a same-site origin (the app's, here), outside the
@@ -938,7 +1047,7 @@ async function main() {
         ['GET', '/session/token'],
         ['GET', '/api/demo/profile'],
       ]) {
-        const replay = await fetch(`${gatewayOrigin}${pathname}`, {
+        const replay = await fetch(`${gatewayDirect}${pathname}`, {
           method,
           headers: { cookie: `${SESSION_COOKIE}=${before}`, 'x-lgw-session': '1' },
         });
@@ -1022,7 +1131,7 @@ async function main() {
       check((await gatewayCookies(phone.context)).length === 0, 'the second browser kept its cookie after the 401');
       await a11y('session ended elsewhere', phone.page);
       // Its copied cookie is refused too (not just cleared in that browser).
-      const copy = await fetch(`${gatewayOrigin}/session`, { headers: { cookie: `${SESSION_COOKIE}=${phoneCookie.value}` } });
+      const copy = await fetch(`${gatewayDirect}/session`, { headers: { cookie: `${SESSION_COOKIE}=${phoneCookie.value}` } });
       check(copy.status === 401, `the second browser's cookie, copied, answered ${copy.status}`);
       noPageProblems();
     });
@@ -1182,10 +1291,10 @@ async function main() {
       }
     });
 
-    await step('(7) opened at localhost, the app moves to its one origin; its magic link signs in once', async () => {
+    await step('(7) opened at 127.0.0.1, the app moves to its one origin (localhost); its magic link signs in once', async () => {
       const app = new URL(appUrl);
       const tab = await context.newPage();
-      await tab.goto(`http://localhost:${app.port}/`);
+      await tab.goto(`http://127.0.0.1:${app.port}/`);
       await tab.waitForSelector('body[data-ready="true"]');
       check(new URL(tab.url()).origin === app.origin, `the app stayed at ${tab.url()}`);
       await tab.getByTestId('send-link').check();
@@ -1245,6 +1354,347 @@ async function main() {
       } finally {
         await page.setViewportSize(DESKTOP);
       }
+    });
+
+    // Passkeys (SPEC §11) in Chromium's virtual authenticator; each flow
+    // gets its own, so a sign-in has exactly one passkey to use.
+    let passkeyUser;
+    await step('passkey (token mode): sign up with a passkey, sign out, sign in with it', async () => {
+      await page.goto(appUrl);
+      await page.waitForSelector('body[data-ready="true"]');
+      await tid('mode-memory').check();
+      await visible('passkey-start');
+      await a11y('start with passkeys');
+      const authenticator = await virtualAuthenticator();
+      try {
+        const calls = watchPasskeyCalls();
+        await tid('channel-email').check();
+        await tid('email').fill('passkey-token@example.com');
+        await authenticator.touching(async () => {
+          await tid('passkey-sign-up').click();
+          passkeyUser = await claims();
+        });
+        check(passkeyUser.email === 'passkey-token@example.com', `claims: ${JSON.stringify(passkeyUser)}`);
+        check(/^auth0\|/.test(passkeyUser.sub), `a passkey sign-up makes a database user, not ${passkeyUser.sub}`);
+        const created = await onePasskey(authenticator);
+        const register = calls.seen.find((c) => c.path === '/passkey/register');
+        check(JSON.stringify(register && register.body) === '{"email":"passkey-token@example.com"}', `register sent ${JSON.stringify(register && register.body)}`);
+        const verify = calls.seen.find((c) => c.path === '/passkey/verify');
+        check(verify && typeof verify.body.auth_session === 'string', 'no /passkey/verify with an auth_session');
+        checkCredentialJson(verify.body.credential, 'new');
+        check(Buffer.from(verify.body.credential.rawId, 'base64url').equals(Buffer.from(created.credentialId, 'base64')), 'the page sent another credential than the authenticator made');
+        check(!verify.headers['x-lgw-session'], 'token mode sent X-Lgw-Session');
+        await visible('passkey-add');
+        await a11y('signed up with a passkey');
+        await docsShot('signed-up-passkey');
+        await signOut();
+
+        calls.seen.length = 0;
+        await authenticator.touching(async () => {
+          await tid('passkey-sign-in').click();
+          const again = await claims();
+          check(again.sub === passkeyUser.sub, `signed in as ${again.sub}, not ${passkeyUser.sub}`);
+        });
+        const signIn = calls.seen.filter((c) => c.path === '/passkey/verify').at(-1);
+        checkCredentialJson(signIn.body.credential, 'sign-in');
+        check(calls.paths().includes('/passkey/challenge'), `calls: ${calls.paths().join(', ')}`);
+        check((await onePasskey(authenticator)).signCount > created.signCount, 'the sign count did not move');
+        calls.stop();
+        noPageProblems();
+        await signOut();
+      } finally {
+        await authenticator.remove();
+      }
+    });
+
+    await step('passkey (cookie mode, a browser without toJSON): sign up, sign out, sign in from the email field\'s autofill', async () => {
+      // Another tab whose PublicKeyCredential has no toJSON (browsers before
+      // WebAuthn Level 3): the app encodes the credential itself.
+      const tab = await context.newPage();
+      watchProblems(tab, 'no toJSON: ');
+      await tab.addInitScript(() => {
+        delete window.PublicKeyCredential.prototype.toJSON;
+        // How each sign-in asked: 'conditional' (autofill) or the dialog.
+        const get = navigator.credentials.get.bind(navigator.credentials);
+        window.e2eMediations = [];
+        navigator.credentials.get = (options) => {
+          window.e2eMediations.push((options && options.mediation) || 'dialog');
+          return get(options);
+        };
+      });
+      const { tid: ttid, visible: tvisible, text: ttext } = on(tab);
+      await tab.goto(appUrl);
+      await tab.waitForSelector('body[data-ready="true"]');
+      await ttid('mode-cookie').check();
+      const authenticator = await virtualAuthenticator(tab);
+      try {
+        const traffic = watchGatewayTraffic(tab);
+        const calls = watchPasskeyCalls(tab);
+        await ttid('email').fill('passkey-cookie@example.com');
+        let user;
+        await authenticator.touching(async () => {
+          await ttid('passkey-sign-up').click();
+          await tvisible('session-view');
+          user = JSON.parse(await ttext('session-user'));
+        });
+        check(user.email === 'passkey-cookie@example.com' && /^auth0\|/.test(user.sub), `user ${JSON.stringify(user)}`);
+        const verify = calls.seen.find((c) => c.path === '/passkey/verify');
+        check(verify.headers['x-lgw-session'] === '1', '/passkey/verify went without X-Lgw-Session in cookie mode');
+        checkCredentialJson(verify.body.credential, 'new');
+        check(!('toJSON' in (await tab.evaluate(() => PublicKeyCredential.prototype))), 'toJSON is still there');
+        check((await gatewayCookies()).some((c) => c.name === SESSION_COOKIE), 'no session cookie after a passkey sign-up');
+        await checkNoTokensInPage(traffic);
+        await ttid('session-sign-out').click();
+        await tvisible('step-start');
+
+        // Picking the passkey in the email field's autofill: the start
+        // screen's conditional request (made afresh by a reload: Chromium
+        // does not answer one made before the touch), answered once the user
+        // touches the authenticator. No button is clicked.
+        calls.seen.length = 0;
+        await authenticator.touching(async () => {
+          await tab.reload();
+          await tvisible('session-view');
+        });
+        const mediations = await tab.evaluate(() => window.e2eMediations);
+        check(JSON.stringify(mediations) === '["conditional"]', `sign-in requests: ${JSON.stringify(mediations)}`);
+        const again = JSON.parse(await ttext('session-user'));
+        check(again.sub === user.sub, `autofill signed in ${again.sub}, not ${user.sub}`);
+        const signIn = calls.seen.find((c) => c.path === '/passkey/verify');
+        checkCredentialJson(signIn.body.credential, 'sign-in');
+        check(signIn.headers['x-lgw-session'] === '1', 'the autofill sign-in went without X-Lgw-Session');
+        await checkNoTokensInPage(traffic);
+        traffic.stop();
+        calls.stop();
+        await a11y('signed in with a passkey (cookie mode)', tab);
+        await ttid('session-sign-out').click();
+        await tvisible('step-start');
+        noPageProblems();
+      } finally {
+        await authenticator.remove();
+        await tab.close();
+      }
+    });
+
+    /** Signs in with an email code in `mode`, adds a passkey, signs out, and
+     *  signs in with the passkey: the same user. */
+    async function addPasskeyThenSignIn(mode, email) {
+      await page.goto(appUrl);
+      await page.waitForSelector('body[data-ready="true"]');
+      await tid(mode === 'cookie' ? 'mode-cookie' : 'mode-memory').check();
+      const authenticator = await virtualAuthenticator();
+      try {
+        await loginWithCode(email);
+        await visible('passkey-add');
+        const sub = mode === 'cookie' ? JSON.parse(await text('session-user')).sub : (await claims()).sub;
+        check(sub === `email|${email}`, `signed in as ${sub}`);
+        const calls = watchPasskeyCalls();
+        const refreshes = watchCalls('/token/refresh');
+        await authenticator.touching(async () => {
+          await tid('passkey-add').click();
+          await visible('passkey-enroll-status');
+        });
+        refreshes.stop();
+        check(/Passkey added/.test(await text('passkey-enroll-status')), `status: ${await text('passkey-enroll-status')}`);
+        check(await tid('error').isHidden(), `error: ${await text('error-description')}`);
+        check(JSON.stringify(calls.paths()) === '["/passkey/enroll","/passkey/enroll/verify"]', `calls: ${calls.paths().join(', ')}`);
+        if (mode === 'cookie') {
+          // The gateway takes the My Account token from the session.
+          check(refreshes.seen.length === 0, 'cookie mode refreshed in the page');
+          for (const call of calls.seen) {
+            check(call.headers['x-lgw-session'] === '1' && !call.headers.authorization, `${call.path}: no X-Lgw-Session, or a bearer`);
+          }
+        } else {
+          // The page refreshes for a My Account token and sends it as the bearer.
+          check(refreshes.seen.length === 1, `${refreshes.seen.length} refreshes`);
+          const asked = JSON.parse(refreshes.seen[0]);
+          check(/\/me\/$/.test(asked.audience) && asked.scope === 'create:me:authentication_methods', `refresh asked ${JSON.stringify({ ...asked, refresh_token: '…' })}`);
+          for (const call of calls.seen) {
+            check(/^Bearer \S+$/.test(call.headers.authorization || '') && !call.headers['x-lgw-session'], `${call.path}: no bearer, or X-Lgw-Session`);
+          }
+        }
+        const enrolled = calls.seen[1].body;
+        check(typeof enrolled.id === 'string' && typeof enrolled.auth_session === 'string', `enroll/verify sent ${JSON.stringify(Object.keys(enrolled))}`);
+        checkCredentialJson(enrolled.credential, 'new');
+        await onePasskey(authenticator);
+        await a11y(`passkey added (${mode} mode)`);
+        await docsShot(`passkey-added-${mode}`);
+        if (mode === 'cookie') {
+          await tid('session-sign-out').click();
+          await visible('step-start');
+        } else {
+          await signOut();
+        }
+
+        calls.seen.length = 0;
+        await authenticator.touching(async () => {
+          await tid('passkey-sign-in').click();
+          await visible('step-done');
+        });
+        const again = mode === 'cookie' ? JSON.parse(await text('session-user')).sub : (await claims()).sub;
+        check(again === sub, `signed in with the passkey as ${again}, not ${sub}`);
+        check(calls.paths().includes('/passkey/verify'), `calls: ${calls.paths().join(', ')}`);
+        calls.stop();
+        if (mode === 'cookie') {
+          await tid('session-sign-out').click();
+          await visible('step-start');
+        } else {
+          await signOut();
+        }
+        noPageProblems();
+      } finally {
+        await authenticator.remove();
+      }
+    }
+
+    await step('passkey (token mode): sign in with an email code, add a passkey, sign out, sign in with the passkey', () =>
+      addPasskeyThenSignIn('memory', 'passkey-add-token@example.com'),
+    );
+    await step('passkey (cookie mode): sign in with an email code, add a passkey, sign out, sign in with the passkey', () =>
+      addPasskeyThenSignIn('cookie', 'passkey-add-cookie@example.com'),
+    );
+
+    await step('passkey: a phone sign-up asks for the texted code first; a wrong one is shown beside the field and the same passkey is sent again', async () => {
+      await page.goto(appUrl);
+      await page.waitForSelector('body[data-ready="true"]');
+      await tid('mode-memory').check();
+      const authenticator = await virtualAuthenticator();
+      try {
+        const phone = '+14155550142';
+        await tid('channel-sms').check();
+        await tid('phone').fill(phone);
+        const calls = watchPasskeyCalls();
+        const mark = gatewayConsole.mark();
+        await tid('passkey-sign-up').click();
+        await visible('step-passkey-code');
+        check((await text('passkey-code-destination')) === phone, `the code went to ${await text('passkey-code-destination')}`);
+        const [, code] = await gatewayConsole.wait(/\[demo tenant\] text message to \+14155550142: your sign-up code is (\d{6})/, { from: mark });
+        // Auth0's SDKs collect the code before the passkey is made.
+        check((await authenticator.credentials()).length === 0, 'a passkey was made before the code was asked for');
+        await a11y('passkey sign-up code');
+        await tid('passkey-code-phone').fill(code === '000000' ? '111111' : '000000');
+        await authenticator.touching(async () => {
+          await tid('passkey-code-submit').click();
+          await visible('error');
+        });
+        check((await text('error-code')) === 'invalid_grant', `error ${await text('error-code')}`);
+        check((await tid('passkey-code-phone').getAttribute('aria-invalid')) === 'true', 'the code field is not marked');
+        check(await tid('step-passkey-code').isVisible(), 'the code step is gone after a wrong code');
+        await onePasskey(authenticator);
+        await tid('passkey-code-phone').fill(code);
+        await authenticator.touching(async () => {
+          await tid('passkey-code-submit').click();
+          const claimed = await claims();
+          check(claimed.phone_number === phone, `claims: ${JSON.stringify(claimed)}`);
+        });
+        // One passkey, sent twice: the code was wrong, not the passkey.
+        await onePasskey(authenticator);
+        const verifies = calls.seen.filter((c) => c.path === '/passkey/verify');
+        check(verifies.length === 2, `${verifies.length} /passkey/verify calls`);
+        check(verifies[0].body.credential.id === verifies[1].body.credential.id, 'a second passkey was made');
+        check(verifies[1].body.verification.phone === code, `verification ${JSON.stringify(verifies[1].body.verification)}`);
+        calls.stop();
+        noPageProblems();
+        await signOut();
+        await tid('channel-email').check();
+      } finally {
+        await authenticator.remove();
+      }
+    });
+
+    await step('passkey: 403 mfa_required after a passkey sign-up continues at the MFA step', async () => {
+      const authenticator = await virtualAuthenticator();
+      try {
+        await tid('email').fill('mfa+passkey@example.com');
+        await authenticator.touching(async () => {
+          await tid('passkey-sign-up').click();
+          await visible('mfa-enroll');
+        });
+        await tid('enroll-otp').click();
+        await visible('otp-enrollment');
+        await tid('otp').fill(totp(await text('otp-secret')));
+        await tid('otp-submit').click();
+        const claimed = await claims();
+        check(claimed.email === 'mfa+passkey@example.com', `claims: ${JSON.stringify(claimed)}`);
+        noPageProblems();
+        await signOut();
+      } finally {
+        await authenticator.remove();
+      }
+    });
+
+    await step('passkey: a cancelled ceremony, an unknown passkey and a browser without passkeys are shown beside the button', async () => {
+      const authenticator = await virtualAuthenticator();
+      try {
+        const calls = watchPasskeyCalls();
+        // The user cancels (Chromium: user verification fails → NotAllowedError).
+        await authenticator.verified(false);
+        await authenticator.touching(async () => {
+          await tid('passkey-sign-in').click();
+          await passkeyErrorBeside('passkey-sign-in', 'passkey_cancelled', /closed or timed out/);
+        });
+        check((await text('error-status')) === 'in this browser', `status ${await text('error-status')}`);
+        await a11y('passkey cancelled');
+        await docsShot('passkey-cancelled');
+        await shot('11-passkey-cancelled');
+        await tid('email').fill('cancelled@example.com');
+        await authenticator.touching(async () => {
+          await tid('passkey-sign-up').click();
+          await passkeyErrorBeside('passkey-sign-up', 'passkey_cancelled', /closed or timed out/);
+        });
+        check(!calls.paths().includes('/passkey/verify'), `a cancelled ceremony reached /passkey/verify: ${calls.paths().join(', ')}`);
+        await authenticator.verified(true);
+
+        // A passkey for this site that the tenant never registered: the
+        // gateway passes Auth0's 403 invalid_grant on.
+        const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+        await authenticator.cdp.send('WebAuthn.addCredential', {
+          authenticatorId: authenticator.id,
+          credential: {
+            credentialId: randomBytes(32).toString('base64'),
+            isResidentCredential: true,
+            rpId: 'localhost',
+            privateKey: privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64'),
+            userHandle: randomBytes(32).toString('base64'),
+            signCount: 0,
+          },
+        });
+        const refused = nextResponse('POST', '/passkey/verify');
+        await authenticator.touching(async () => {
+          await tid('passkey-sign-in').click();
+          check((await refused).status() === 403, `/passkey/verify answered ${(await refused).status()}`);
+          await passkeyErrorBeside('passkey-sign-in', 'invalid_grant', /not accepted/);
+        });
+        check((await text('error-status')) === 'HTTP 403', `status ${await text('error-status')}`);
+        await a11y('passkey refused');
+        calls.stop();
+        noPageProblems();
+      } finally {
+        await authenticator.remove();
+      }
+
+      // A browser without WebAuthn: the app says so, and asks the gateway nothing.
+      const tab = await context.newPage();
+      try {
+        await tab.addInitScript(() => {
+          delete window.PublicKeyCredential;
+        });
+        const calls = watchPasskeyCalls(tab);
+        await tab.goto(appUrl);
+        await tab.waitForSelector('body[data-ready="true"]');
+        await on(tab).tid('passkey-sign-in').click();
+        await passkeyErrorBeside('passkey-sign-in', 'passkey_unsupported', /cannot use passkeys/, tab);
+        await on(tab).tid('email').fill('unsupported@example.com');
+        await on(tab).tid('passkey-sign-up').click();
+        await passkeyErrorBeside('passkey-sign-up', 'passkey_unsupported', /cannot use passkeys/, tab);
+        check(calls.seen.length === 0, `a browser without passkeys called ${calls.paths().join(', ')}`);
+        await a11y('passkeys unsupported', tab);
+        calls.stop();
+      } finally {
+        await tab.close();
+      }
+      await page.goto(appUrl);
+      await page.waitForSelector('body[data-ready="true"]');
     });
 
     await step('(e) rate limit: the 429 and a live Retry-After countdown are shown', async () => {

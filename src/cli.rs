@@ -122,17 +122,15 @@ async fn serve(cli: Cli) -> ExitCode {
     };
     let mut _demo_app = None;
     if let (Some(tenant), Some(listener)) = (&tenant, app_listener) {
-        let gateway = format!(
-            "http://{}",
-            std::net::SocketAddr::new(bind_ip, application.port())
-        );
+        let bound = std::net::SocketAddr::new(bind_ip, application.port());
         // The tenant posts logout tokens to the gateway and lets the app
-        // ask it to (SPEC §12, demo only).
-        tenant.tenant.link(&gateway, Some(&listener.origin()));
-        match listener.serve(&gateway, Some(&tenant.base_url)) {
+        // ask it to (SPEC §12, demo only); the app and the banner name the
+        // gateway at localhost, the app's own host (SPEC §11).
+        match crate::demo::serve_app(tenant, listener, bound) {
             Ok(app) => {
                 let limits =
                     crate::demo::defaults::limits_summary(&application.state().settings.rate_limit);
+                let gateway = crate::demo::browser_origin(bound.port());
                 tenant.print_banner(&gateway, app.url(), application.metrics_port(), &limits);
                 _demo_app = Some(app);
             }

@@ -2,19 +2,25 @@
 // login-gateway, with nothing but `fetch`. Read it top to bottom:
 //
 //   start (email / SMS, code or magic link) → verify (or magic-link callback)
+//   or a passkey: create an account with one, sign in with one (a button,
+//     or the email field's autofill where the browser offers passkeys there)
 //   → on 403 mfa_required: list authenticators, then enroll one (app / SMS /
 //     voice / email / push) or challenge one, or use a recovery code
 //   → tokens: decoded ID-token claims, refresh, revoke;
 //     or, in cookie mode, the gateway's session: who is signed in, a call
 //     to the demo API through the gateway, check, refresh, sign out (this
 //     session, or every session of the user), and in the demo, ending the
-//     user's session at the (fake) Auth0 tenant, which tells the gateway.
+//     user's session at the (fake) Auth0 tenant, which tells the gateway;
+//     in either mode, add a passkey to the account.
 //
 // Every failure is shown from the gateway's JSON error body; a 429 also
-// gets a live countdown from its Retry-After header.
+// gets a live countdown from its Retry-After header. A passkey ceremony the
+// browser refused (cancelled, unsupported) is shown the same way, beside
+// the button that started it.
 
 import config from './config.js';
 import { Gateway, GatewayError } from './gateway.js';
+import { PasskeyError, autofillAvailable, createPasskey, getPasskey, requirePasskeys } from './passkey.js';
 import { renderQr } from './qr.js';
 
 // ---------------------------------------------------------------------------
@@ -40,6 +46,9 @@ let tokens = null; // token mode: {access_token, id_token, refresh_token, expire
 let session = null; // cookie mode: {user, expires_at} (no token in it)
 let mfa = null; // {mfa_token (null in cookie mode), requirements, who}
 let pending = null; // {email} or {phone_number}: who /login/start was for
+/** A passkey sign-up waiting for the code(s) Auth0 asked for:
+ *  {who, auth_session, public_key, required, credential}. */
+let signUp = null;
 
 // The chosen mode is a preference, not a credential: localStorage is fine.
 const MODE_KEY = 'login-gateway-example.mode';
@@ -80,6 +89,9 @@ const gatewayUrl = resolveGatewayUrl();
 const gateway = new Gateway(gatewayUrl, { onCall: logCall, cookies: storedMode() === 'cookie' });
 /** The demo tenant's origin (`login-gateway --demo` names it), or null. */
 const demoTenant = resolveDemoTenant();
+/** Token mode: Auth0's My Account API audience (config.js), for adding a
+ *  passkey; null when not configured. */
+const myAccountAudience = typeof config.myAccountAudience === 'string' ? config.myAccountAudience : null;
 
 /**
  * The gateway's origin, from config.js only. Never let the page's URL
@@ -120,11 +132,14 @@ function resolveDemoTenant() {
 // ---------------------------------------------------------------------------
 // Screens
 
-const STEPS = ['step-start', 'step-code', 'step-link', 'step-mfa', 'step-done'];
+const STEPS = ['step-start', 'step-code', 'step-passkey-code', 'step-link', 'step-mfa', 'step-done'];
 
-/** Shows one step; `null` shows none (while the page asks GET /session). */
+/** Shows one step; `null` shows none (while the page asks GET /session).
+ *  The start screen also offers passkeys in the email field's autofill. */
 function show(step) {
   for (const id of STEPS) $(id).hidden = id !== step;
+  if (step === 'step-start') startAutofill();
+  else stopAutofill();
 }
 
 /**
@@ -137,12 +152,14 @@ function restart({ note = null } = {}) {
   session = null;
   mfa = null;
   pending = null;
+  signUp = null;
   localStorage.removeItem(SIGNED_IN_KEY);
   resetMfaPanels();
   $('api-result').hidden = true;
   $('session-status').textContent = '';
   $('token-status').textContent = '';
   $('demo-status').textContent = '';
+  $('passkey-enroll-status').hidden = true;
   clearError();
   const notice = $('start-notice');
   notice.textContent = note || '';
@@ -186,8 +203,13 @@ function resetMfaPanels() {
 
 let countdownTimer = null;
 
-/** `origin`: the button whose action failed; the error goes next to its form. */
-function showError(error, origin = null) {
+/**
+ * `origin`: the button whose action failed; the error goes next to its
+ * form, or, inside a `data-error-spot` block (the passkey buttons), just
+ * above the button's row, marking `field` if one is given.
+ */
+function showError(error, origin = null, { field: spotField = null } = {}) {
+  if (error instanceof PasskeyError) error = ceremonyFailure(error);
   if (!(error instanceof GatewayError)) {
     console.error(error);
     error = new GatewayError({
@@ -196,7 +218,7 @@ function showError(error, origin = null) {
     });
   }
   $('error-code').textContent = error.code;
-  $('error-status').textContent = error.status ? `HTTP ${error.status}` : 'no answer';
+  $('error-status').textContent = error.status ? `HTTP ${error.status}` : error.inBrowser ? 'in this browser' : 'no answer';
   $('error-description').textContent = error.description;
   $('error-request-id').textContent = error.requestId || '—';
   const hint = friendlyHint(error);
@@ -204,13 +226,16 @@ function showError(error, origin = null) {
   $('error-hint').hidden = !hint;
   stopCountdown();
   if (error.status === 429 && error.retryAfter !== null) startCountdown(error.retryAfter);
-  const form = origin && !origin.closest('[hidden]') ? origin.form || origin.closest('form') : null;
-  placeError(form);
+  const shown = origin && !origin.closest('[hidden]') ? origin : null;
+  const spot = shown && shown.closest('[data-error-spot]');
+  const form = shown && !spot ? shown.form || shown.closest('form') : null;
+  if (spot) (shown.closest('.row') || spot).before($('error'));
+  else placeError(form);
   $('error').hidden = false;
   // Where the user is looking: next to the form of the current step (on a
   // phone the top of the page is far away), the field marked invalid, and
   // focus on the message so a screen reader reads it; Tab goes on to the field.
-  const field = (form && firstField(form)) || currentField();
+  const field = spot ? spotField : (form && firstField(form)) || currentField();
   if (field) {
     field.setAttribute('aria-invalid', 'true');
     field.setAttribute('aria-describedby', 'error-description');
@@ -251,6 +276,8 @@ function currentField() {
 
 /** What a person can do about the errors that are not their typing. */
 function friendlyHint(error) {
+  if (error.hint) return error.hint;
+  if (PASSKEY_HINTS[error.code]) return PASSKEY_HINTS[error.code];
   if (error.code === 'phone_country_not_allowed') {
     return 'We cannot send text messages or calls to this country. Please sign in with your email address instead.';
   }
@@ -698,6 +725,7 @@ function signedIn(answer) {
   if (session) localStorage.setItem(SIGNED_IN_KEY, '1');
   if (tokens) renderTokens();
   else renderSession();
+  $('passkey-enroll-status').hidden = true;
   show('step-done');
   // The card starts where the previous step's did: bring its top (and
   // focus, for keyboards and screen readers) into view.
@@ -713,6 +741,7 @@ function renderTokens() {
   $('refresh-state').textContent = tokens.refresh_token ? 'held in memory' : 'none';
   byTestId('refresh').disabled = !tokens.refresh_token;
   byTestId('revoke').disabled = !tokens.refresh_token;
+  renderPasskeyEnroll();
 }
 
 /**
@@ -739,6 +768,7 @@ function renderSession() {
     ? new Date(session.expires_at * 1000).toLocaleString()
     : 'unknown';
   $('demo-tools').hidden = !(demoTenant && user.sub);
+  renderPasskeyEnroll();
 }
 
 /** Cookie mode, on load: is there a session already? 401: no; and if
@@ -881,6 +911,313 @@ async function signOutEverywhere(event) {
 }
 
 // ---------------------------------------------------------------------------
+// 5. Passkeys: sign up, sign in (a button, or the email field's autofill),
+//    and add one to the signed-in account. The gateway talks to Auth0's
+//    Passkey API; passkey.js runs the browser's WebAuthn ceremony in between.
+
+/** What a person can do when the ceremony did not happen. */
+const PASSKEY_HINTS = {
+  passkey_cancelled:
+    'The passkey prompt was closed or timed out, so nothing changed. Try again, or sign in with a code instead.',
+  passkey_unsupported:
+    'This browser cannot use passkeys. Sign in with a one-time code or a magic link instead, or use a browser that supports passkeys.',
+  passkey_exists: 'This device already holds a passkey for this account: sign in with it.',
+  passkey_refused:
+    'The browser would not use a passkey on this page. Passkeys need the page on a domain name (such as localhost), not on an IP address.',
+  passkey_failed: 'Something went wrong with the passkey. Try again, or sign in with a code instead.',
+};
+const PASSKEY_NOT_ACCEPTED =
+  'This passkey was not accepted: it may have been removed from your account or be for another site. Try another one, or sign in with a code.';
+const PASSKEYS_OFF = 'Passkeys are turned off on this gateway (its passkey.enabled setting).';
+
+/** A ceremony the browser refused, shown like a gateway error. */
+function ceremonyFailure(error) {
+  const failure = new GatewayError({ status: 0, body: { error: error.code, error_description: error.message } });
+  failure.inBrowser = true;
+  return failure;
+}
+
+/** Why a passkey call failed, in words a person can act on (on top of the
+ *  gateway's description). */
+function passkeyHint(error) {
+  if (!(error instanceof GatewayError)) return;
+  if (error.status === 404) error.hint = PASSKEYS_OFF;
+  else if (error.code === 'invalid_grant' && !error.body.verification_required) error.hint = PASSKEY_NOT_ACCEPTED;
+}
+
+/**
+ * Runs a passkey action: like action(), but the error goes beside the
+ * button (its data-error-spot), marking `field` when the gateway's answer
+ * is about what was typed (a 400, or a sign-up code Auth0 still wants). A
+ * cookie session that has ended sends the user back to the start screen,
+ * as every cookie call does.
+ */
+async function passkeyAction(button, work, { field = null } = {}) {
+  clearError();
+  if (button) button.disabled = true;
+  try {
+    await work();
+  } catch (error) {
+    if (session && isSessionExpired(error)) {
+      sessionEnded();
+      return;
+    }
+    passkeyHint(error);
+    const aboutInput =
+      error instanceof GatewayError && (error.status === 400 || Boolean(error.body.verification_required));
+    showError(error, button, { field: aboutInput ? field : null });
+  } finally {
+    if (button) button.disabled = false;
+  }
+}
+
+/** The start form's email or phone number, as /passkey/register takes it,
+ *  and its field. */
+function startIdentifier() {
+  const form = $('start-form');
+  const email = form.elements.channel.value === 'email';
+  const field = email ? form.elements.email : form.elements.phone_number;
+  return { who: { [email ? 'email' : 'phone_number']: field.value.trim() }, field };
+}
+
+/**
+ * "Create an account with a passkey": POST /passkey/register for the email
+ * or phone number above; if Auth0 must first prove it (a text with a code
+ * to a phone), ask for the code(s) before creating the passkey, as Auth0's
+ * SDKs do; then create it and POST /passkey/verify.
+ */
+async function passkeySignUp(event) {
+  const button = event.currentTarget;
+  const { who, field } = startIdentifier();
+  stopAutofill();
+  $('start-notice').hidden = true;
+  await passkeyAction(
+    button,
+    async () => {
+      // Checked before the gateway call: an unsupported browser would
+      // otherwise create a sign-up it cannot finish (and text a code).
+      requirePasskeys();
+      const answer = await gateway.passkeyRegister(who);
+      signUp = {
+        who,
+        auth_session: answer.auth_session,
+        public_key: answer.public_key,
+        required: answer.verification_required || [],
+        credential: null,
+      };
+      if (signUp.required.length) {
+        askSignUpCodes();
+        return;
+      }
+      await finishSignUp();
+    },
+    { field },
+  );
+}
+
+/** The code step of a passkey sign-up: one field per code Auth0 wants. */
+function askSignUpCodes() {
+  const form = $('passkey-code-form');
+  const needs = (kind) => signUp.required.includes(kind);
+  $('passkey-code-destination').textContent = signUp.who.email || signUp.who.phone_number;
+  $('passkey-code-phone').hidden = !needs('phone');
+  $('passkey-code-email').hidden = !needs('email');
+  if ($('step-passkey-code').hidden) {
+    form.reset();
+    show('step-passkey-code');
+  }
+  (firstField(form) || $('passkey-code-heading')).focus();
+}
+
+async function submitSignUpCodes(event) {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const verification = {};
+  for (const kind of signUp ? signUp.required : []) verification[kind] = form.elements[kind].value.trim();
+  await passkeyAction(event.submitter, () => finishSignUp(verification), { field: firstField(form) });
+}
+
+/**
+ * Creates the passkey (once: a wrong code does not make another) and
+ * completes the sign-up. A wrong or missing code keeps the sign-up open:
+ * the gateway's answer still names `verification_required` and the
+ * `auth_session` to send it with.
+ */
+async function finishSignUp(verification = undefined) {
+  if (!signUp) return;
+  if (!signUp.credential) signUp.credential = await createPasskey(signUp.public_key);
+  const body = { auth_session: signUp.auth_session, credential: signUp.credential };
+  if (verification) body.verification = verification;
+  pending = signUp.who;
+  try {
+    await login(() => gateway.passkeyVerify(body));
+    signUp = null;
+  } catch (error) {
+    const again = error instanceof GatewayError && error.body.verification_required && error.body.auth_session;
+    if (!again) {
+      signUp = null;
+      throw error;
+    }
+    signUp.auth_session = error.body.auth_session;
+    signUp.required = error.body.verification_required;
+    askSignUpCodes();
+    throw error;
+  }
+}
+
+/** "Sign in with a passkey": the browser's dialog lists this site's passkeys. */
+async function passkeySignIn(event) {
+  const button = event.currentTarget;
+  // The browser runs one request at a time: the autofill's must go first.
+  stopAutofill();
+  $('start-notice').hidden = true;
+  await passkeyAction(button, async () => {
+    requirePasskeys();
+    const challenge = await gateway.passkeyChallenge();
+    const credential = await getPasskey(challenge.public_key);
+    await login(() => gateway.passkeyVerify({ auth_session: challenge.auth_session, credential }));
+  });
+}
+
+// The email field's autofill (conditional mediation): while the start
+// screen shows, a sign-in request waits for the user to pick one of this
+// site's passkeys there. Browsers without it just show the field.
+
+/** The pending autofill request's AbortController, or null. */
+let autofill = null;
+/** Renews the autofill's challenge before Auth0's auth_session expires. */
+let autofillRenewal = null;
+
+function startAutofill() {
+  if (autofill) return;
+  const controller = new AbortController();
+  autofill = controller;
+  autofillState('starting');
+  runAutofill(controller).finally(() => {
+    if (autofill === controller) autofill = null;
+    if (!autofill) autofillState(null);
+  });
+}
+
+function stopAutofill() {
+  clearTimeout(autofillRenewal);
+  if (autofill) autofill.abort();
+  autofill = null;
+  autofillState(null);
+}
+
+/** `<body data-passkey-autofill>`: "starting" (asking the gateway for a
+ *  challenge), "waiting" (the browser offers passkeys in the field), or
+ *  absent. For tests and styling; nothing reads it here. */
+function autofillState(state) {
+  if (state) document.body.dataset.passkeyAutofill = state;
+  else delete document.body.dataset.passkeyAutofill;
+}
+
+async function runAutofill(controller) {
+  if (!(await autofillAvailable()) || controller.signal.aborted) return;
+  let challenge;
+  try {
+    challenge = await gateway.passkeyChallenge();
+  } catch (error) {
+    // Passkeys are off at the gateway: offer none. Anything else: the
+    // buttons still work, and say what is wrong when used.
+    if (error instanceof GatewayError && error.status === 404) $('passkey-start').hidden = true;
+    return;
+  }
+  if (controller.signal.aborted) return;
+  const lifetime = Number(challenge.public_key.timeout) || 60_000;
+  clearTimeout(autofillRenewal);
+  autofillRenewal = setTimeout(() => {
+    if (autofill !== controller) return;
+    stopAutofill();
+    startAutofill();
+  }, Math.max(lifetime, 30_000));
+  let credential;
+  try {
+    // The browser has the request once getPasskey is called.
+    const picked = getPasskey(challenge.public_key, { signal: controller.signal, conditional: true });
+    autofillState('waiting');
+    credential = await picked;
+  } catch {
+    // Cancelled by this page (a button, another screen), or refused
+    // without the user asking for anything: nothing to show.
+    return;
+  }
+  clearTimeout(autofillRenewal);
+  if (autofill === controller) autofill = null;
+  // Not restarted on failure: the next focus of the field does.
+  await passkeyAction(byTestId('passkey-sign-in'), () =>
+    login(() => gateway.passkeyVerify({ auth_session: challenge.auth_session, credential })),
+  );
+}
+
+/** The scope Auth0's My Account API asks for to add a passkey. */
+const ENROLL_SCOPE = 'create:me:authentication_methods';
+
+/**
+ * Whether this page can add a passkey. Auth0's My Account API, behind POST
+ * /passkey/enroll, takes an access token for its own audience
+ * (`https://<domain>/me/`). Cookie mode: the gateway gets it from the
+ * session and keeps it in the cookie. Token mode: this page refreshes for
+ * one (Auth0 multi-resource refresh tokens), which needs its refresh token
+ * and config.js's `myAccountAudience`; without them it says what is missing.
+ */
+function renderPasskeyEnroll() {
+  let missing = null;
+  if (!session && !myAccountAudience) {
+    missing =
+      'To add a passkey, sign in with "Keep me signed in with a secure cookie", or set ' +
+      'myAccountAudience in config.js (Auth0\'s My Account API) for this mode.';
+  } else if (!session && !(tokens && tokens.refresh_token)) {
+    missing = 'Adding a passkey needs the refresh token, which this page no longer holds. Sign in again to add one.';
+  }
+  byTestId('passkey-add').hidden = Boolean(missing);
+  $('passkey-enroll-note').textContent =
+    missing || 'Add a passkey, and sign in next time with your device\'s screen lock.';
+}
+
+/**
+ * Token mode: an access token for Auth0's My Account API, from the refresh
+ * token. It is used for this one enrolment and dropped; the page's own
+ * tokens stay as they are (but a rotated refresh token replaces the old).
+ */
+async function myAccountToken() {
+  const answer = await gateway.refresh(tokens.refresh_token, { audience: myAccountAudience, scope: ENROLL_SCOPE });
+  if (answer.refresh_token) tokens.refresh_token = answer.refresh_token;
+  return answer.access_token;
+}
+
+/**
+ * "Add a passkey to this account": POST /passkey/enroll, the browser
+ * creates the passkey, POST /passkey/enroll/verify.
+ */
+async function addPasskey(event) {
+  const button = event.currentTarget;
+  const status = $('passkey-enroll-status');
+  status.hidden = true;
+  await passkeyAction(button, async () => {
+    requirePasskeys();
+    // Cookie mode: the gateway reads the session (no bearer).
+    const bearer = session ? null : await myAccountToken();
+    const challenge = await gateway.passkeyEnroll(bearer);
+    const credential = await createPasskey(challenge.public_key);
+    const added = await gateway.passkeyEnrollVerify(bearer, {
+      id: challenge.id,
+      auth_session: challenge.auth_session,
+      credential,
+    });
+    const kind =
+      added.credential_device_type === 'multi_device'
+        ? `synced across your devices${added.credential_backed_up ? ' (backed up)' : ''}`
+        : 'kept on this device';
+    status.textContent = `Passkey added, ${kind}. Next time, sign in with it: no code needed.`;
+    status.hidden = false;
+  });
+  if (tokens) renderTokens();
+}
+
+// ---------------------------------------------------------------------------
 // Demo only: end the user's session at the (fake) Auth0 tenant
 
 /**
@@ -969,6 +1306,16 @@ function main() {
   byTestId('session-sign-out').addEventListener('click', signOut);
   byTestId('session-sign-out-everywhere').addEventListener('click', signOutEverywhere);
   byTestId('demo-end-session').addEventListener('click', demoEndSession);
+  byTestId('passkey-sign-in').addEventListener('click', passkeySignIn);
+  byTestId('passkey-sign-up').addEventListener('click', passkeySignUp);
+  $('passkey-code-form').addEventListener('submit', submitSignUpCodes);
+  byTestId('passkey-add').addEventListener('click', addPasskey);
+  // After a passkey sign-in or sign-up that failed (refused, cancelled)
+  // the autofill's request is not renewed on its own, so a refused passkey
+  // is not offered and refused in a loop; coming back to the field renews it.
+  startFormElement.elements.email.addEventListener('focus', () => {
+    if (!$('step-start').hidden) startAutofill();
+  });
   $('error-dismiss').addEventListener('click', clearError);
   for (const button of document.querySelectorAll('[data-action="restart"]')) {
     button.addEventListener('click', () => restart());

@@ -104,10 +104,63 @@ export class Gateway {
     return this.#call('POST', '/mfa/verify', { body, bearer: mfaToken, session: this.cookies });
   }
 
+  // --- passkeys (the gateway's `passkey.enabled`) ---------------------------
+  // The gateway talks to Auth0's Passkey API; the browser runs the WebAuthn
+  // ceremony in between (see passkey.js). `public_key` in an answer is
+  // Auth0's options with binary fields base64url: decode before handing it
+  // to navigator.credentials. `credential` is the PublicKeyCredential's JSON
+  // (credential.toJSON()).
+
+  /** Sign-up: `{email | phone_number | username, name?, …}` →
+   *  `{auth_session, public_key, verification_required?}`. Cookies play no
+   *  part (the gateway ignores them here). */
+  passkeyRegister(profile) {
+    return this.#call('POST', '/passkey/register', { body: profile });
+  }
+
+  /** Sign-in: `{auth_session, public_key}` for any of the user's passkeys. */
+  passkeyChallenge() {
+    return this.#call('POST', '/passkey/challenge', { body: {} });
+  }
+
+  /** Completes a sign-up or sign-in: `{auth_session, credential,
+   *  verification?}` → tokens (cookie mode: `{user, expires_at}`), or
+   *  GatewayError 403 `mfa_required` (continue at /mfa/*), or 403
+   *  `invalid_grant` (a refused passkey; on a sign-up whose code was wrong,
+   *  the body keeps `verification_required` and `auth_session`). */
+  passkeyVerify(body) {
+    return this.#call('POST', '/passkey/verify', { body, session: this.cookies });
+  }
+
+  /** Adds a passkey to the signed-in user: `{id, auth_session, public_key}`.
+   *  Token mode: `accessToken` is an access token for Auth0's My Account API
+   *  (audience `https://<auth0 domain>/me/`, scope
+   *  `create:me:authentication_methods`). Cookie mode: pass `null`; the
+   *  gateway gets that token from the session. */
+  passkeyEnroll(accessToken) {
+    return this.#call('POST', '/passkey/enroll', { body: {}, ...this.#account(accessToken) });
+  }
+
+  /** `{id, auth_session, credential}` → `{id, type, created_at, …}` (201). */
+  passkeyEnrollVerify(accessToken, body) {
+    return this.#call('POST', '/passkey/enroll/verify', { body, ...this.#account(accessToken) });
+  }
+
+  /** Who an enrolment call is for: the bearer (token mode) or the cookie. */
+  #account(accessToken) {
+    return this.cookies ? { session: true } : { bearer: accessToken };
+  }
+
   // --- tokens -------------------------------------------------------------
 
-  refresh(refreshToken) {
-    return this.#call('POST', '/token/refresh', { body: { refresh_token: refreshToken } });
+  /** New tokens from the refresh token. `audience` (and `scope`): a token
+   *  for another API from the same refresh token (Auth0 multi-resource
+   *  refresh tokens), e.g. Auth0's My Account API to add a passkey. */
+  refresh(refreshToken, { audience, scope } = {}) {
+    const body = { refresh_token: refreshToken };
+    if (audience) body.audience = audience;
+    if (scope) body.scope = scope;
+    return this.#call('POST', '/token/refresh', { body });
   }
 
   revoke(refreshToken) {

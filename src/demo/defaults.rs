@@ -3,11 +3,13 @@
 //! address (the production ones lock an explorer out after 20 sign-ins an
 //! hour), and a shutdown that frees the port at once. The limit walkthrough
 //! is then a deliberate step: set one low (`GATEWAY__RATE_LIMIT__…`).
+//! Passkeys are on: the demo tenant speaks Auth0's Passkey API, and the
+//! example app offers them.
 
 use crate::settings::{QuotaSpec, RateLimitSettings};
 
 /// `(key, value)` layered right above the built-in defaults.
-pub const SETTINGS_DEFAULTS: [(&str, &str); 11] = [
+pub const SETTINGS_DEFAULTS: [(&str, &str); 12] = [
     ("rate_limit.per_ip", "1000/minute"),
     ("rate_limit.login_start_per_ip", "1000/hour"),
     ("rate_limit.login_start_per_identifier_ip", "100/hour"),
@@ -16,6 +18,9 @@ pub const SETTINGS_DEFAULTS: [(&str, &str); 11] = [
     ("rate_limit.verify_per_identifier", "500/hour"),
     ("rate_limit.mfa_verify_per_token", "100/minute"),
     ("rate_limit.sms_per_phone", "100/hour"),
+    // SPEC §11: `/passkey/*` against the tenant's Passkey API (a file or
+    // `GATEWAY__PASSKEY__ENABLED=false` turns them off again).
+    ("passkey.enabled", "true"),
     ("rate_limit.passkey_register_per_ip", "1000/hour"),
     // No load balancer to tell: Ctrl-C stops at once, so a restart finds
     // the port free.

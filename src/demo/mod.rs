@@ -10,7 +10,10 @@
 //!
 //! Beside the tenant, the demo serves the example single-page app
 //! (`examples/spa`, see [`spa`]) from a second loopback port, and lets it
-//! call the gateway across origins.
+//! call the gateway across origins. A browser reaches both at `localhost`
+//! ([`browser_origin`]), never at `127.0.0.1`: WebAuthn refuses IP-address
+//! origins, and the app's cookie-mode calls must be same-site with the
+//! gateway that sets the `SameSite=Strict` session cookie.
 
 pub mod api;
 pub mod defaults;
@@ -101,7 +104,8 @@ impl DemoTenant {
             .unwrap_or_else(|| "off".to_string());
         eprintln!(
             "{line}\n  DEMO MODE: a fake Auth0 tenant, not for production.\n  \
-             App:          {app}  (the example SPA: open it in a browser)\n  \
+             App:          {app}  (the example SPA: open it in a browser, at localhost:\n                \
+             passkeys refuse IP-address origins; 127.0.0.1 redirects here)\n  \
              Swagger UI:   {gateway}/docs\n  \
              Gateway:      {gateway}\n  \
              Metrics:      {metrics}\n  \
@@ -193,17 +197,54 @@ fn enable_sessions(settings: &mut Settings, tenant: &DemoTenant) {
     }
 }
 
+/// The host a browser uses for the demo's gateway and app. Not an IP
+/// address: WebAuthn refuses those as origins (a passkey's relying party ID
+/// is a domain), and browsers treat `localhost` as a secure context over
+/// plain http, as they do `127.0.0.1`. The listeners still bind `127.0.0.1`;
+/// browsers resolve `localhost` to loopback themselves.
+pub const BROWSER_HOST: &str = "localhost";
+
+/// `http://localhost:<port>`: a demo listener as a browser names it. The
+/// gateway and the app share the host, so they are one site and the
+/// gateway's `SameSite=Strict` session cookie goes along with the app's
+/// cookie-mode calls (`localhost` and `127.0.0.1` are two sites).
+pub fn browser_origin(port: u16) -> String {
+    format!("http://{BROWSER_HOST}:{port}")
+}
+
 /// Lets the example app call the gateway from its own origin: that origin
 /// joins `server.cors_allowed_origins`, and magic links lead back to the
 /// app, which posts their `code` to `/login/callback`. One origin only: the
-/// app server sends `localhost:<port>` to `127.0.0.1:<port>`, so the page
-/// that starts a magic link and the page the link opens share storage.
+/// app server sends `127.0.0.1:<port>` to `localhost:<port>`, so the page
+/// that starts a magic link and the page the link opens share storage, and
+/// a passkey made there has a domain to belong to.
 pub fn admit_app(settings: &mut Settings, app: &spa::SpaListener) {
     let origin = app.origin();
     if !settings.server.cors_allowed_origins.contains(&origin) {
         settings.server.cors_allowed_origins.push(origin);
     }
     settings.auth0.magic_link_redirect_uri = Some(app.url());
+}
+
+/// Serves the example app beside the gateway bound at `gateway`. The
+/// tenant posts logout tokens to that address (a call between servers, no
+/// browser involved) and lets the app's origin ask it to end a session;
+/// the app calls the gateway at its [`browser_origin`], same-site with
+/// itself, and is told the tenant's My Account API audience (token mode
+/// refreshes for it to add a passkey).
+pub fn serve_app(
+    tenant: &DemoTenant,
+    listener: spa::SpaListener,
+    gateway: SocketAddr,
+) -> std::io::Result<spa::SpaServer> {
+    tenant
+        .tenant
+        .link(&format!("http://{gateway}"), Some(&listener.origin()));
+    let links = spa::DemoTenantLinks {
+        origin: tenant.base_url.clone(),
+        my_account_audience: tenant.tenant.my_account_audience(false),
+    };
+    listener.serve(&browser_origin(gateway.port()), Some(&links))
 }
 
 /// What the fake tenant "sends": printed for the person trying the demo,
@@ -250,12 +291,12 @@ mod tests {
             settings.server.cors_allowed_origins,
             vec![
                 "https://app.example.com".to_string(),
-                format!("http://127.0.0.1:{}", app.port()),
+                format!("http://localhost:{}", app.port()),
             ]
         );
         assert_eq!(
             settings.auth0.magic_link_redirect_uri,
-            Some(format!("http://127.0.0.1:{}/", app.port()))
+            Some(format!("http://localhost:{}/", app.port()))
         );
     }
 }

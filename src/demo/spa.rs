@@ -3,6 +3,11 @@
 //! browser runs real CORS against `server.cors_allowed_origins`, as it will
 //! for a real app.
 //!
+//! Its one origin is `http://localhost:<port>`, not `127.0.0.1`: WebAuthn
+//! refuses IP-address origins (a passkey's relying party is a domain), and
+//! browsers treat `localhost` as a secure context over plain http. A request
+//! naming the port by another host (`127.0.0.1`) is redirected there.
+//!
 //! The files are compiled into the binary, so the demo works from any
 //! directory. Only `config.js` is made at start: it tells the app the
 //! gateway's origin, which the Content-Security-Policy also names as the
@@ -53,6 +58,7 @@ const ASSETS: &[Asset] = &[
     },
     asset!("app.js", JS),
     asset!("gateway.js", JS),
+    asset!("passkey.js", JS),
     asset!("qr.js", JS),
     asset!("style.css", CSS),
     asset!("favicon.svg", SVG),
@@ -86,9 +92,9 @@ impl SpaListener {
         self.port
     }
 
-    /// `http://127.0.0.1:<port>`, as the browser sends it in `Origin`.
+    /// `http://localhost:<port>`, as the browser sends it in `Origin`.
     pub fn origin(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        super::browser_origin(self.port)
     }
 
     /// The app's page; magic links come back here with `?code=…&state=…`.
@@ -97,18 +103,15 @@ impl SpaListener {
     }
 
     /// Starts serving the app; it calls the gateway at `gateway_origin`,
-    /// and the demo tenant at `demo_tenant` (its demo-only
-    /// `/demo/end-session`), which `config.js` names as `demoTenant` and
-    /// the policy lets the page reach.
+    /// and learns about the demo tenant from `demo` ([`DemoTenantLinks`]).
     pub fn serve(
         self,
         gateway_origin: &str,
-        demo_tenant: Option<&str>,
+        demo: Option<&DemoTenantLinks>,
     ) -> std::io::Result<SpaServer> {
         let url = self.url();
-        let site = web::Data::new(
-            Site::with_demo_tenant(gateway_origin, demo_tenant).served_at(&self.origin()),
-        );
+        let site =
+            web::Data::new(Site::with_demo_tenant(gateway_origin, demo).served_at(&self.origin()));
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(security_headers(&site.csp))
@@ -123,6 +126,16 @@ impl SpaListener {
         tokio::spawn(server);
         Ok(SpaServer { url, handle })
     }
+}
+
+/// What `config.js` tells the demo's app about the fake tenant.
+pub struct DemoTenantLinks {
+    /// The tenant's origin (`demoTenant`): the page may POST its demo-only
+    /// `/demo/end-session`, so the policy lets it connect there too.
+    pub origin: String,
+    /// Its My Account API audience (`myAccountAudience`): in token mode the
+    /// app refreshes for a token of it to add a passkey (SPEC §11).
+    pub my_account_audience: String,
 }
 
 /// The running app server.
@@ -146,7 +159,7 @@ struct Site {
     config_js: String,
     index_html: String,
     csp: String,
-    /// The one origin the app is served from (`http://127.0.0.1:<port>`);
+    /// The one origin the app is served from (`http://localhost:<port>`);
     /// `None` serves any `Host` (unit tests).
     origin: Option<String>,
 }
@@ -157,12 +170,13 @@ impl Site {
         Self::with_demo_tenant(gateway_origin, None)
     }
 
-    fn with_demo_tenant(gateway_origin: &str, demo_tenant: Option<&str>) -> Self {
+    fn with_demo_tenant(gateway_origin: &str, demo: Option<&DemoTenantLinks>) -> Self {
         let mut config = serde_json::json!({ "gateway": gateway_origin });
         let mut connect = gateway_origin.to_string();
-        if let Some(tenant) = demo_tenant {
-            config["demoTenant"] = serde_json::json!(tenant);
-            connect = format!("{gateway_origin} {tenant}");
+        if let Some(tenant) = demo {
+            config["demoTenant"] = serde_json::json!(tenant.origin);
+            config["myAccountAudience"] = serde_json::json!(tenant.my_account_audience);
+            connect = format!("{gateway_origin} {}", tenant.origin);
         }
         let page = String::from_utf8_lossy(INDEX_HTML);
         Self {
@@ -184,10 +198,11 @@ impl Site {
         self
     }
 
-    /// Where a request for another host name of this port (`localhost`)
+    /// Where a request for another host name of this port (`127.0.0.1`)
     /// belongs: the app runs on one origin only, the one magic links lead
-    /// back to and whose storage holds the sign-in's `state`. Opened at
-    /// `localhost`, the link (at `127.0.0.1`) would find no `state` there.
+    /// back to and whose storage holds the sign-in's `state`, and the one a
+    /// passkey can be made for (never an IP address). Opened at `127.0.0.1`,
+    /// the link (at `localhost`) would find no `state` there.
     fn canonical_location(&self, req: &HttpRequest) -> Option<String> {
         let origin = self.origin.as_deref()?;
         let host = req.headers().get(header::HOST)?.to_str().ok()?;
@@ -308,7 +323,7 @@ mod tests {
     // Not `use actix_web::test`: that would shadow the `#[test]` attribute.
     use actix_web::test as web_test;
 
-    const GATEWAY: &str = "http://127.0.0.1:8080";
+    const GATEWAY: &str = "http://localhost:8080";
 
     async fn get(method: Method, path: &str) -> (StatusCode, header::HeaderMap, String) {
         get_for(GATEWAY, method, path).await
@@ -349,8 +364,8 @@ mod tests {
     }
 
     #[actix_web::test]
-    async fn another_host_name_of_the_port_is_sent_to_the_one_origin() {
-        let site = web::Data::new(Site::new(GATEWAY).served_at("http://127.0.0.1:5000"));
+    async fn the_loopback_address_of_the_port_is_sent_to_localhost() {
+        let site = web::Data::new(Site::new(GATEWAY).served_at("http://localhost:5000"));
         let app = web_test::init_service(
             App::new()
                 .app_data(site.clone())
@@ -363,14 +378,18 @@ mod tests {
                 .insert_header((header::HOST, host))
                 .to_request()
         };
-        let moved = web_test::call_service(&app, call("localhost:5000")).await;
-        assert_eq!(moved.status(), StatusCode::PERMANENT_REDIRECT);
-        assert_eq!(
-            header_of(moved.headers(), header::LOCATION),
-            "http://127.0.0.1:5000/?code=abc&state=xyz"
-        );
-        let served = web_test::call_service(&app, call("127.0.0.1:5000")).await;
-        assert_eq!(served.status(), StatusCode::OK);
+        for other in ["127.0.0.1:5000", "[::1]:5000"] {
+            let moved = web_test::call_service(&app, call(other)).await;
+            assert_eq!(moved.status(), StatusCode::PERMANENT_REDIRECT, "{other}");
+            assert_eq!(
+                header_of(moved.headers(), header::LOCATION),
+                "http://localhost:5000/?code=abc&state=xyz"
+            );
+        }
+        for canonical in ["localhost:5000", "LocalHost:5000"] {
+            let served = web_test::call_service(&app, call(canonical)).await;
+            assert_eq!(served.status(), StatusCode::OK, "{canonical}");
+        }
     }
 
     #[actix_web::test]
@@ -379,6 +398,7 @@ mod tests {
             ("/", HTML),
             ("/index.html", HTML),
             ("/app.js", JS),
+            ("/passkey.js", JS),
             ("/vendor/qrcode-generator.mjs", JS),
             ("/style.css", CSS),
             ("/favicon.svg", SVG),
@@ -444,7 +464,7 @@ mod tests {
     /// it serves names that one, and agrees with the header it sends.
     #[actix_web::test]
     async fn the_page_is_served_with_its_meta_policy_naming_the_real_gateway() {
-        let real = "http://127.0.0.1:18080";
+        let real = "http://localhost:18080";
         let shipped = std::str::from_utf8(INDEX_HTML).expect("index.html is UTF-8");
         for path in ["/", "/index.html"] {
             let (status, headers, body) = get_for(real, Method::GET, path).await;
@@ -477,20 +497,25 @@ mod tests {
     async fn config_js_names_the_gateway() {
         let (_, _, body) = get(Method::GET, "/config.js").await;
         assert!(
-            body.contains(r#"export default {"gateway":"http://127.0.0.1:8080"};"#),
+            body.contains(r#"export default {"gateway":"http://localhost:8080"};"#),
             "{body}"
         );
     }
 
     /// The demo's app may also reach the tenant (its `/demo/end-session`),
-    /// and `config.js` says where it is; nothing else widens.
+    /// and `config.js` says where it is and what its My Account API's
+    /// audience is; nothing else widens.
     #[actix_web::test]
     async fn the_demo_names_the_tenant_in_config_js_and_lets_the_page_reach_it() {
         let tenant = "http://127.0.0.1:18090";
-        let site = web::Data::new(Site::with_demo_tenant(GATEWAY, Some(tenant)));
+        let links = DemoTenantLinks {
+            origin: tenant.to_string(),
+            my_account_audience: format!("{tenant}/me/"),
+        };
+        let site = web::Data::new(Site::with_demo_tenant(GATEWAY, Some(&links)));
         assert!(
             site.config_js.contains(
-                r#"{"demoTenant":"http://127.0.0.1:18090","gateway":"http://127.0.0.1:8080"}"#
+                r#"{"demoTenant":"http://127.0.0.1:18090","gateway":"http://localhost:8080","myAccountAudience":"http://127.0.0.1:18090/me/"}"#
             ),
             "{}",
             site.config_js

@@ -239,3 +239,192 @@ async fn the_demo_banner_prints_the_mfa_api_audience() {
         regex::Regex::new(r"MFA API audience: http://127\.0\.0\.1:\d+/mfa/ ").expect("regex");
     assert!(audience.is_match(&output), "{output}");
 }
+
+/// The demo's one browser origin is `localhost` (SPEC §11: WebAuthn refuses
+/// IP-address origins), wired as `--demo` wires it: the app at
+/// `http://localhost:<app port>` (the loopback address of that port
+/// redirects there), calling the gateway at `http://localhost:<gateway
+/// port>` (same-site, so the session cookie goes along), which admits that
+/// origin through CORS and passes its cookie calls through the CSRF rule.
+/// The listeners bind `127.0.0.1`; requests name the host in `Host`, as a
+/// browser that resolved `localhost` does.
+#[tokio::test]
+async fn the_demo_app_and_gateway_meet_at_localhost_and_the_loopback_address_redirects_there() {
+    use login_gateway::demo::{adjust_settings, admit_app, browser_origin, serve_app, spa};
+
+    let tenant = DemoTenant::start().await.expect("demo tenant starts");
+    let mut overrides = tenant.settings_overrides();
+    overrides.push(("server.bind".into(), "127.0.0.1:0".into()));
+    overrides.push(("server.workers".into(), "1".into()));
+    overrides.push(("server.metrics_bind".into(), String::new()));
+    let mut settings = Settings::load(&Sources {
+        defaults: Vec::new(),
+        file: None,
+        env: Some(HashMap::new()),
+        overrides,
+    })
+    .expect("demo settings");
+    adjust_settings(&mut settings, &tenant);
+    let listener = spa::SpaListener::bind_beside(0).expect("a loopback port");
+    admit_app(&mut settings, &listener);
+    let app_port = listener.port();
+    let app_origin = browser_origin(app_port);
+    assert_eq!(app_origin, format!("http://localhost:{app_port}"));
+    assert_eq!(
+        settings.auth0.magic_link_redirect_uri.as_deref(),
+        Some(format!("{app_origin}/").as_str())
+    );
+    let gateway = Application::build(settings).expect("the gateway builds");
+    let gateway_port = gateway.port();
+    tokio::spawn(gateway.run_until_stopped());
+    let bound = std::net::SocketAddr::from(([127, 0, 0, 1], gateway_port));
+    let served = serve_app(&tenant, listener, bound).expect("the app serves");
+    assert_eq!(served.url(), format!("{app_origin}/"));
+
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client");
+    let app_at = |host: String, path: &str| {
+        client
+            .get(format!("http://127.0.0.1:{app_port}{path}"))
+            .header("host", host)
+            .send()
+    };
+
+    // Opened at the loopback address, the app moves to localhost, the
+    // magic link's code and state along.
+    let moved = app_at(format!("127.0.0.1:{app_port}"), "/?code=abc&state=xyz")
+        .await
+        .expect("the app answers");
+    assert_eq!(moved.status(), 308);
+    assert_eq!(
+        header_str(moved.headers(), "location"),
+        Some(format!("{app_origin}/?code=abc&state=xyz").as_str())
+    );
+    // At localhost it is served, and told (and allowed) to call the gateway
+    // at localhost too.
+    let gateway_origin = format!("http://localhost:{gateway_port}");
+    let page = app_at(format!("localhost:{app_port}"), "/")
+        .await
+        .expect("the app answers");
+    assert_eq!(page.status(), 200);
+    let csp = header_str(page.headers(), "content-security-policy")
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        csp.contains(&format!(
+            "connect-src {gateway_origin} {};",
+            tenant.base_url
+        )),
+        "{csp}"
+    );
+    let config = app_at(format!("localhost:{app_port}"), "/config.js")
+        .await
+        .expect("the app answers")
+        .text()
+        .await
+        .expect("config.js");
+    assert!(
+        config.contains(&format!(r#""gateway":"{gateway_origin}""#)),
+        "{config}"
+    );
+
+    // CORS: the app's localhost origin is admitted with credentials, its
+    // loopback twin is not.
+    let preflight = |origin: String| {
+        client
+            .request(
+                reqwest::Method::OPTIONS,
+                format!("http://127.0.0.1:{gateway_port}/session/refresh"),
+            )
+            .header("host", format!("localhost:{gateway_port}"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "x-lgw-session")
+            .send()
+    };
+    let admitted = preflight(app_origin.clone())
+        .await
+        .expect("the gateway answers");
+    assert_eq!(
+        header_str(admitted.headers(), "access-control-allow-origin"),
+        Some(app_origin.as_str())
+    );
+    assert_eq!(
+        header_str(admitted.headers(), "access-control-allow-credentials"),
+        Some("true")
+    );
+    let twin = preflight(format!("http://127.0.0.1:{app_port}"))
+        .await
+        .expect("the gateway answers");
+    assert_eq!(
+        header_str(twin.headers(), "access-control-allow-origin"),
+        None
+    );
+
+    // CSRF (SPEC §10) with Host localhost: the app's origin and the
+    // gateway's own (its Swagger UI) pass, so a cookie that does not open is
+    // `401 session_expired`; the loopback twin of the app is refused before.
+    let cookie_call = |origin: String| {
+        client
+            .post(format!("http://127.0.0.1:{gateway_port}/session/refresh"))
+            .header("host", format!("localhost:{gateway_port}"))
+            .header("origin", origin)
+            .header("x-lgw-session", "1")
+            .header("cookie", "__Host-lgw=not-a-sealed-session")
+            .send()
+    };
+    for (origin, status, code) in [
+        (app_origin.clone(), 401, "session_expired"),
+        (gateway_origin.clone(), 401, "session_expired"),
+        (format!("http://127.0.0.1:{app_port}"), 403, "csrf_failed"),
+    ] {
+        let (answered, body) = error_of(cookie_call(origin.clone()).await.expect("answers")).await;
+        assert_eq!(
+            (answered, body["error"].as_str()),
+            (status, Some(code)),
+            "{origin}"
+        );
+    }
+
+    served.stop().await;
+    tenant.stop().await;
+}
+
+/// `--demo` turns passkeys on (SPEC §11): the gateway serves
+/// `/passkey/challenge` against the tenant, for the `localhost` relying
+/// party the app's origin belongs to; a file or the environment can still
+/// turn them off (then the route is the 404 of an unknown path).
+#[tokio::test]
+async fn the_demo_turns_passkeys_on_for_the_localhost_relying_party() {
+    let demo = crate::real_binary::RealGateway::spawn_demo(&[]).await;
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client");
+    let response = client
+        .post(demo.url("/passkey/challenge"))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("the demo answers");
+    let (_, body) = assert_ok_json(response).await;
+    assert_eq!(body["public_key"]["rpId"], "localhost", "{body}");
+    assert!(body["auth_session"].as_str().is_some_and(|s| !s.is_empty()));
+    drop(demo);
+
+    let off =
+        crate::real_binary::RealGateway::spawn_demo(&[("GATEWAY__PASSKEY__ENABLED", "false")])
+            .await;
+    let response = client
+        .post(off.url("/passkey/challenge"))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("the demo answers");
+    assert_eq!(response.status(), 404);
+}

@@ -23,8 +23,8 @@ mod logs;
 mod mfa;
 mod openapi;
 mod passkey;
-mod passkey_limits;
 mod passkey_enroll;
+mod passkey_limits;
 mod rate_limit;
 mod real_binary;
 #[cfg(feature = "redis-tests")]
