@@ -601,9 +601,6 @@ mod tests {
     }
 
     #[test]
-<<<<<<< HEAD
-<<<<<<< HEAD
-=======
     fn every_refused_sign_up_is_one_answer_and_the_passkey_apis_own_faults_are_502() {
         #[rustfmt::skip]
         let cases: &[(Endpoint, u16, &str, &str)] = &[
@@ -661,7 +658,6 @@ mod tests {
     }
 
     #[test]
->>>>>>> h-spa
     fn my_account_answers_map_to_client_answers() {
         let problem = |status: u16, detail: &str| {
             format!(
@@ -769,65 +765,6 @@ mod tests {
         let long = problem(400, &"x".repeat(5000));
         let api = answer(Endpoint::MyAccountEnroll, 400, &long);
         assert_eq!(api.description.chars().count(), 512);
-<<<<<<< HEAD
-=======
-    fn every_refused_sign_up_is_one_answer_and_the_passkey_apis_own_faults_are_502() {
-        #[rustfmt::skip]
-        let cases: &[(Endpoint, u16, &str, &str)] = &[
-            (Endpoint::PasskeyRegister, 400, r#"{"error":"invalid_request","error_description":"The user already exists."}"#, "400 invalid_request"),
-            (Endpoint::PasskeyRegister, 400, r#"{"statusCode":400,"error":"Bad Request","message":"x","errorCode":"invalid_body"}"#, "400 invalid_request"),
-            (Endpoint::PasskeyRegister, 400, "<html>", "400 invalid_request"),
-            (Endpoint::PasskeyRegister, 400, r#"{"error":"invalid_client","error_description":"x"}"#, "502 upstream_error"),
-            (Endpoint::PasskeyRegister, 401, r#"{"error":"unauthorized","error_description":"x"}"#, "502 upstream_error"),
-            (Endpoint::PasskeyRegister, 403, r#"{"error":"access_denied","error_description":"x"}"#, "502 upstream_error"),
-            (Endpoint::PasskeyRegister, 404, r#"{"error":"invalid_request","error_description":"x"}"#, "502 upstream_error"),
-            (Endpoint::PasskeyRegister, 429, r#"{"error":"too_many_requests","error_description":"x"}"#, "429 too_many_requests"),
-            (Endpoint::PasskeyChallenge, 400, r#"{"error":"invalid_request","error_description":"x"}"#, "400 invalid_request"),
-            (Endpoint::PasskeyChallenge, 403, r#"{"error":"access_denied","error_description":"x"}"#, "502 upstream_error"),
-            (Endpoint::PasskeyChallenge, 404, "", "502 upstream_error"),
-            (Endpoint::PasskeyToken, 404, r#"{"error":"invalid_grant"}"#, "502 upstream_error"),
-            (Endpoint::PasskeyToken, 403, r#"{"error":"invalid_grant","error_description":"x"}"#, "403 invalid_grant"),
-        ];
-        for (endpoint, status, body, expected) in cases {
-            let api = answer(*endpoint, *status, body);
-            assert_eq!(
-                &format!("{} {}", api.status.as_u16(), api.code),
-                expected,
-                "{endpoint:?} {status} {body}"
-            );
-            if *endpoint == Endpoint::PasskeyRegister && api.status.as_u16() == 400 {
-                assert_eq!(api.description, SIGN_UP_REFUSED);
-            }
-        }
-    }
-
-    #[test]
-    fn a_missing_sign_up_code_keeps_what_to_ask_again() {
-        let body = r#"{"error":"invalid_grant","error_description":"Wrong code","verification_required":["phone","fax"],"auth_session":"s-1","internal":"x"}"#;
-        let api = answer(Endpoint::PasskeyToken, 403, body);
-        assert_eq!(
-            (api.status.as_u16(), api.code.as_ref()),
-            (403, "invalid_grant")
-        );
-        let retry = api.passkey_retry.as_ref().expect("kept");
-        assert_eq!(
-            retry.verification_required.as_deref(),
-            Some(&[VerificationIdentifier::Phone][..])
-        );
-        assert_eq!(
-            retry.auth_session.as_ref().map(Sensitive::expose),
-            Some("s-1")
-        );
-        // Other grants never carry them; a session the gateway would not
-        // take back is dropped.
-        let api = answer(Endpoint::Token, 403, body);
-        assert!(api.passkey_retry.is_none());
-        let spent = r#"{"error":"invalid_grant","error_description":"x","verification_required":["phone"],"auth_session":"has space"}"#;
-        let api = answer(Endpoint::PasskeyToken, 403, spent);
-        assert!(api.passkey_retry.is_some_and(|r| r.auth_session.is_none()));
->>>>>>> h-passkey
-=======
->>>>>>> h-spa
     }
 
     #[test]
