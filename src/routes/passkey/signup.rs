@@ -286,7 +286,16 @@ mod tests {
         let pattern = regex::Regex::new(DISPLAY_TEXT).expect("pattern");
         let long = "é".repeat(151);
         for value in [
-            "Jane", "Zoë", "李", "a\u{9e}b", "a\u{7f}", "tab\there", "", " ", "\u{a0}", &long,
+            "Jane",
+            "Zoë",
+            "李",
+            "a\u{9e}b",
+            "a\u{7f}",
+            "tab\there",
+            "",
+            " ",
+            "\u{a0}",
+            &long,
         ] {
             assert_eq!(
                 display_text("given_name", value, MAX_PART_NAME_CHARS).is_ok(),
