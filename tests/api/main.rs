@@ -23,6 +23,7 @@ mod logs;
 mod mfa;
 mod openapi;
 mod passkey;
+mod passkey_demo;
 mod passkey_enroll;
 mod passkey_limits;
 mod rate_limit;
