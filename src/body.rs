@@ -399,6 +399,16 @@ async fn read_capped(mut payload: Payload, max_bytes: usize) -> Result<Vec<u8>, 
 /// Deserialises, turning serde's message into one that names the field and
 /// the rule it broke.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // serde reads a struct from an array of its fields in order too (and
+    // `{}`'s empty struct from `[]`); every body is an object (SPEC §1).
+    let first = bytes
+        .iter()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+    if first.is_some_and(|b| *b != b'{') {
+        return Err(ApiError::invalid_request(
+            "the request body must be a JSON object",
+        ));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer)
         .map_err(|error| ApiError::invalid_request(describe(&error, "")))?;
@@ -415,8 +425,21 @@ pub fn parse_part<T: DeserializeOwned>(
     field: &str,
     value: &serde_json::Value,
 ) -> Result<T, ApiError> {
+    require_object(field, value)?;
     serde_path_to_error::deserialize(value)
         .map_err(|error| ApiError::invalid_request(describe(&error, field)))
+}
+
+/// A part kept as it came must be the object its type reads: serde would
+/// also read a struct from an array of its fields, which would then travel
+/// on as an array.
+pub fn require_object(field: &str, value: &serde_json::Value) -> Result<(), ApiError> {
+    if value.is_array() {
+        return Err(ApiError::invalid_request(format!(
+            "{field} must be a JSON object"
+        )));
+    }
+    Ok(())
 }
 
 /// Fields that only the gateway sets (SPEC §6); naming them gives the client

@@ -269,6 +269,8 @@ async fn challenge_takes_an_empty_object_or_no_body_and_sends_the_connection() {
             "connection is set by the gateway and may not be sent",
         ),
         (json!({"username": "jd"}), "unknown field username"),
+        // serde would read `{}`'s empty struct from `[]` as well.
+        (json!([]), "the request body must be a JSON object"),
     ] {
         let response = app.post_json("/passkey/challenge", &body).await;
         assert_error_described(&app, response, 400, "invalid_request", description).await;
@@ -345,6 +347,12 @@ fn with(mut value: Value, at: &str, to: Option<Value>) -> Value {
     value
 }
 
+/// `object`'s values as an array, in the order of `fields`: what serde
+/// would read as the struct with those fields.
+fn in_field_order(object: &Value, fields: &[&str]) -> Value {
+    Value::Array(fields.iter().map(|f| object[*f].clone()).collect())
+}
+
 #[tokio::test]
 async fn malformed_credentials_sessions_and_codes_never_reach_auth0() {
     let app = passkey_app(&[]).await;
@@ -375,6 +383,10 @@ async fn malformed_credentials_sessions_and_codes_never_reach_auth0() {
         (verify(with(new_passkey(), "/response/transports", Some(json!(["USB"])))), "credential.response.transports entries must be 1 to 32 lowercase letters, digits or -"),
         (verify(with(new_passkey(), "/authenticatorAttachment", Some(json!("usb")))), "credential.authenticatorAttachment must be one of `platform` or `cross-platform`"),
         (verify(json!("AQID")), "credential: expected struct SignInCredential"),
+        // serde reads a struct from an array of its fields in order; the
+        // credential goes upstream as it came, so only an object is one.
+        (verify(in_field_order(&sign_in(), &["id", "rawId", "type", "authenticatorAttachment", "clientExtensionResults", "response"])), "credential must be a JSON object"),
+        (verify(with(sign_in(), "/response", Some(in_field_order(&sign_in()["response"], &["clientDataJSON", "authenticatorData", "signature", "userHandle"])))), "credential.response must be a JSON object"),
         (json!({"credential": sign_in()}), "missing field `auth_session`"),
         (json!({"auth_session": "", "credential": sign_in()}), "auth_session must be 1 to 2048 visible ASCII characters"),
         (json!({"auth_session": "has space", "credential": sign_in()}), "auth_session must be 1 to 2048 visible ASCII characters"),

@@ -36,7 +36,7 @@ use utoipa::openapi::schema::{OneOfBuilder, Schema};
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::{PartialSchema, ToSchema};
 
-use crate::body::parse_part;
+use crate::body::{parse_part, require_object};
 use crate::error::ApiError;
 
 /// Longest credential id in bytes (WebAuthn Level 3, `credentialIdLength`).
@@ -284,6 +284,7 @@ impl NewPasskeyCredential {
     /// Checks `json` (found at `field` of the request) as a new passkey.
     pub fn parse(field: &str, json: Value) -> Result<Credential<Self>, ApiError> {
         let parsed: Self = parse_part(field, &json)?;
+        require_object(&format!("{field}.response"), &json["response"])?;
         let checks = Checks { field };
         checks.ids(&parsed.id, &parsed.raw_id)?;
         let response = &parsed.response;
@@ -314,6 +315,7 @@ impl SignInCredential {
     /// Checks `json` (found at `field` of the request) as a sign-in.
     pub fn parse(field: &str, json: Value) -> Result<Credential<Self>, ApiError> {
         let parsed: Self = parse_part(field, &json)?;
+        require_object(&format!("{field}.response"), &json["response"])?;
         let checks = Checks { field };
         checks.ids(&parsed.id, &parsed.raw_id)?;
         let response = &parsed.response;
