@@ -569,8 +569,9 @@ mod tests {
             (r#"{}"#, "missing field `email`"),
             (r#"{"email":918273645}"#, "email: expected a string"),
             (r#"{"email":"a@b.c","send":"918273645"}"#, "send must be one of `code`"),
-            (r#"[918273645]"#, "[0]: expected a string"),
-            (r#""918273645""#, "request body: expected struct Probe"),
+            (r#"[918273645]"#, "the request body must be a JSON object"),
+            (r#"["a@b.c"]"#, "the request body must be a JSON object"),
+            (r#""918273645""#, "the request body must be a JSON object"),
         ];
         for (json, expected) in cases {
             let described = describe_json(json);
