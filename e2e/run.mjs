@@ -10,6 +10,7 @@
 //   E2E_OUT             where screenshots and the gateway's log go
 //                       (default target/e2e)
 //   E2E_README_SCREENSHOT  if set, also save the README's screenshot there
+//                       (docs/src/images/demo-spa.png)
 //   E2E_GATEWAY_PORT    the gateway's port (default: a free one; the app
 //                       gets the next one, or any free one)
 //
@@ -55,7 +56,8 @@ const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const OUT = path.resolve(process.env.E2E_OUT || path.join(ROOT, 'target/e2e'));
 const README_SHOT = process.env.E2E_README_SCREENSHOT ? path.resolve(process.env.E2E_README_SCREENSHOT) : null;
 /** If set, each step's screen is also saved there at desktop and phone
- *  width (`<n>-<name>-{desktop,phone}.png`): the README's gallery, docs/screens. */
+ *  width (`<n>-<name>-{desktop,phone}.png`): the book's gallery,
+ *  docs/src/images/screens (see docs/src/spa.md). */
 const DOCS_SHOTS = process.env.E2E_DOCS_SCREENSHOTS ? path.resolve(process.env.E2E_DOCS_SCREENSHOTS) : null;
 const DESKTOP = { width: 860, height: 900 };
 const PHONE = { width: 375, height: 667 };
