@@ -252,7 +252,7 @@ fn run(state: web::Data<AppState>, listener: TcpListener) -> Result<Server, Star
     // After an answer that closes the connection over an unread body,
     // actix keeps reading and dropping for this long, so the answer is not
     // lost to a TCP reset; it bounds how long such a connection outlives
-    // `client_body_timeout_ms` (actix's default, pinned: the README states it).
+    // `client_body_timeout_ms` (actix's default, pinned: the book's security page, docs/src/security.md, states it).
     .client_disconnect_timeout(LINGER_AFTER_CLOSE)
     .shutdown_timeout(shutdown_timeout)
     // Signals are ours: readiness must turn 503 before the listener closes.

@@ -947,7 +947,7 @@ async fn status_line(app: &TestApp, head: &str) -> String {
     answer.lines().next().unwrap_or_default().to_string()
 }
 
-/// The README's request-head limit is actix-http's (3.20, `h1/decoder.rs`
+/// The request-head limit the book's security page (docs/src/security.md) states is actix-http's (3.20, `h1/decoder.rs`
 /// `MAX_BUFFER_SIZE`, `MAX_HEADERS`): a head is refused once 128 KiB are
 /// buffered without its end. The check runs after each read, so a head
 /// delivered in a pause-then-burst pattern can reach the buffer's doubled
