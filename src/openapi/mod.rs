@@ -9,7 +9,8 @@
 //!
 //! This module only assembles: request and response schemas live with their
 //! routes (`routes::schemas` for the hand-written either/or request
-//! bodies), the error responses in [`errors`].
+//! bodies), the error responses in [`errors`] and the bodies they carry in
+//! [`error_bodies`].
 //!
 //! [`document`] is what `GET /openapi.json` serves, `--print-openapi`
 //! prints and `openapi/openapi.json` holds: pretty-printed, keys sorted.
@@ -23,14 +24,14 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::openapi::RefOr;
 use utoipa::{Modify, OpenApi};
 
+mod error_bodies;
 mod errors;
 
 use crate::auth0::errors::DOCUMENTED_CODES;
 use crate::error::ErrorCode;
 use crate::routes::schemas::string_schema;
-use errors::{
-    ErrorBody, ErrorCode as ErrorCodeSchema, ErrorResponses, MfaRequired, MfaRequiredSealed,
-};
+use error_bodies::{ErrorBody, ErrorCode as ErrorCodeSchema, MfaRequired, MfaRequiredSealed};
+use errors::ErrorResponses;
 
 /// The codes the gateway itself puts in `error` (SPEC §2), from the one
 /// enum that owns them.
