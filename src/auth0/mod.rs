@@ -27,7 +27,7 @@ use answer::{
 };
 pub use errors::UpstreamError;
 pub use my_account::{EnrolledPasskey, PasskeyEnrollment};
-pub use passkey::{PasskeyCeremony, PasskeyVerification, UserProfile, VerificationIdentifier};
+pub use passkey::{PasskeyCeremony, UserProfile, VerificationIdentifier};
 pub use types::*;
 
 use crate::settings::Auth0Settings;

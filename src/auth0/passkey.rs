@@ -28,7 +28,7 @@ use super::types::{KnownOrOther, TokenGrant, TokenSet};
 use super::{Auth0Client, Call, Caller, Endpoint, UpstreamError, WithCredentials};
 use crate::secret::Sensitive;
 
-crate::redacted_debug!(UserProfile<'a>, PasskeyVerification<'a>);
+crate::redacted_debug!(UserProfile<'a>);
 
 /// The grant type of [`TokenGrant::Webauthn`], for the demo tenant.
 pub const GRANT_WEBAUTHN: &str = "urn:okta:params:oauth:grant-type:webauthn";
@@ -64,15 +64,6 @@ pub struct UserProfile<'a> {
     pub family_name: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nickname: Option<&'a str>,
-}
-
-/// `verification` of the webauthn grant: the codes Auth0 sent at sign-up.
-#[derive(Serialize)]
-pub struct PasskeyVerification<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub email: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub phone: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -185,6 +176,7 @@ impl Auth0Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth0::types::PasskeyVerification;
 
     #[test]
     fn the_webauthn_grant_serialises_with_its_constant_and_the_credential_unchanged() {

@@ -11,6 +11,7 @@ crate::redacted_debug!(
     PasswordlessStart<'a>,
     AuthParams<'a>,
     TokenGrant<'a>,
+    PasskeyVerification<'a>,
     AssociateRequest<'a>,
     ChallengeRequest<'a>
 );
@@ -217,12 +218,23 @@ pub enum TokenGrant<'a> {
         #[serde(skip_serializing_if = "is_empty")]
         audience: &'a str,
         #[serde(skip_serializing_if = "Option::is_none")]
-        verification: Option<&'a super::passkey::PasskeyVerification<'a>>,
+        verification: Option<&'a PasskeyVerification<'a>>,
     },
 }
 
 fn is_empty(value: &&str) -> bool {
     value.is_empty()
+}
+
+/// `verification` of the webauthn grant: the codes Auth0 sent at a passkey
+/// sign-up. It is part of [`TokenGrant::Webauthn`]'s body, so it lives with
+/// the grant (the passkey calls build on these types, never the reverse).
+#[derive(Serialize)]
+pub struct PasskeyVerification<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone: Option<&'a str>,
 }
 
 /// Tokens from `/oauth/token`, documented fields only.
