@@ -378,7 +378,7 @@ async fn passwordless_start(
                 .and_then(|p| p.get(name))
                 .and_then(Value::as_str)
         };
-        tenant.passwordless_start(tenant::StartRequest {
+        tenant.passwordless_start(super::passwordless::StartRequest {
             connection,
             email: fields.get("email")?,
             phone_number: fields.get("phone_number")?,
