@@ -17,10 +17,12 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
-use super::tenant::{Tenant, BACKCHANNEL_LOGOUT_PATH};
+use super::tenant::Tenant;
 
 /// The route's path on the tenant's listener.
 pub const END_SESSION_PATH: &str = "/demo/end-session";
+/// Where a relying party receives logout tokens (SPEC §12).
+pub const BACKCHANNEL_LOGOUT_PATH: &str = "/session/backchannel-logout";
 
 /// The gateway gets this long to answer each logout token.
 const GATEWAY_TIMEOUT: Duration = Duration::from_secs(5);

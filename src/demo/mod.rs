@@ -23,7 +23,9 @@ pub mod mfa;
 pub mod my_account;
 mod options;
 pub mod passkey;
+mod passwordless;
 mod routes;
+mod sessions;
 pub mod spa;
 pub mod tenant;
 

@@ -27,7 +27,8 @@ use actix_web::http::StatusCode;
 use serde_json::json;
 use totp_rs::TOTP;
 
-use super::tenant::{prune, random_token, Session, State, Tenant, TenantError};
+use super::sessions::Session;
+use super::tenant::{prune, random_token, State, Tenant, TenantError};
 
 const MFA_TOKEN_LIFETIME: Duration = Duration::from_secs(600);
 

@@ -24,7 +24,8 @@ use rand::Rng;
 use serde_json::{json, Map, Value};
 
 use super::{Ceremony, Profile, Refusal, PASSKEY_CONNECTION};
-use crate::demo::tenant::{Session, Tenant, TenantError, TenantResult};
+use crate::demo::sessions::Session;
+use crate::demo::tenant::{Tenant, TenantError, TenantResult};
 
 /// Wrong codes a phone sign-up may try before its session is spent.
 const MAX_VERIFICATION_ATTEMPTS: u32 = 3;

@@ -13,7 +13,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::Value;
 
 use super::grant::{invalid_request, parse_profile};
-use crate::demo::routes::{answer, Api, Fields};
+use crate::demo::routes::answer;
+use crate::demo::routes::fields::{Api, Fields};
 use crate::demo::tenant::{Tenant, TenantError, TenantResult, DEMO_CLIENT_ID};
 
 /// What `/passkey/register` accepts (Auth0's list); any other property is

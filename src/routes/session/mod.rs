@@ -4,6 +4,16 @@
 //! `/login/callback`, `/mfa/verify`) answer through. While
 //! `session.enabled = false` the routes are `404` and `X-Lgw-Session` is
 //! ignored.
+//!
+//! This file has the route table, the annotated handlers and what they
+//! share (the current session, its answers); [`refresh`] keeps the
+//! session's tokens fresh and [`login_answer`] has [`complete_login`].
+
+mod login_answer;
+mod refresh;
+
+pub(super) use login_answer::complete_login;
+pub(super) use refresh::{api_token, audience_token, audience_token_key};
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -11,18 +21,15 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{caller, no_store_json, paths, scoped_resource};
-use crate::auth0::{Caller, TokenGrant, TokenSet, UpstreamError};
 use crate::body::OptionalJsonBody;
 use crate::client_ip::ClientIp;
 use crate::error::ApiError;
 use crate::session::revocation::{masked_sub, Marker, Reason, Verdict};
-use crate::session::{id_claims, opted_in, unix_now, user_claims, Found, SessionData, Sessions};
+use crate::session::{unix_now, Found, SessionData, Sessions};
 use crate::state::AppState;
+use refresh::{ensure_fresh, refresh};
 
 pub const SCOPE: &str = "/session";
-
-/// An access token this close to its expiry is refreshed first.
-const REFRESH_MARGIN_SECS: u64 = 60;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(scoped_resource(SCOPE, paths::SESSION, "GET").route(web::get().to(get_session)))
@@ -231,165 +238,6 @@ async fn session_token(
     Ok(with_cookies(answer, cookies))
 }
 
-/// Refreshes `data` when its access token is within
-/// [`REFRESH_MARGIN_SECS`] of expiry; whether it did.
-pub async fn ensure_fresh(
-    state: &web::Data<AppState>,
-    sessions: &Sessions,
-    req: &HttpRequest,
-    ip: ClientIp,
-    data: &mut SessionData,
-) -> Result<bool, ApiError> {
-    if data.access_expires_at > unix_now() + REFRESH_MARGIN_SECS {
-        return Ok(false);
-    }
-    refresh(state, sessions, req, ip, data).await?;
-    Ok(true)
-}
-
-/// One refresh at Auth0 with the sealed refresh token, shared with every
-/// concurrent refresh of the same token (two tabs, `/session/token` and
-/// `/api` racing: SPEC §10 single-flight). The session ends (`401
-/// session_expired`, cookies cleared) when there is no refresh token or
-/// Auth0 answers `invalid_grant`: Auth0 does not say how long a refresh
-/// token lives, so its first refusal is the end.
-async fn refresh(
-    state: &web::Data<AppState>,
-    sessions: &Sessions,
-    req: &HttpRequest,
-    ip: ClientIp,
-    data: &mut SessionData,
-) -> Result<(), ApiError> {
-    let tokens = refresh_grant(state, sessions, req, ip, data, None, None).await?;
-    let auth0 = &state.settings.auth0;
-    if let Some(id_token) = tokens.id_token.as_ref() {
-        data.user = user_claims(Some(id_token.expose()), &issuer(state), &auth0.client_id)
-            .map_err(id_token_mismatch)?;
-    }
-    data.access_token = tokens.access_token.expose().to_string();
-    data.access_expires_at = unix_now() + tokens.expires_in;
-    if let Some(rotated) = tokens.refresh_token {
-        data.refresh_token = Some(rotated.expose().to_string());
-    }
-    if tokens.scope.is_some() {
-        data.scope = tokens.scope;
-    }
-    Ok(())
-}
-
-/// The access token for an `/api` call and the `Set-Cookie` values that
-/// reseal the session (`data`, read by the route) when it changed: the
-/// session's own token (refreshed within 60 s of expiry), or, for an API
-/// with an `audience`, one from a refresh for that audience, kept in the
-/// cookie until it nears expiry.
-pub async fn api_token(
-    state: &web::Data<AppState>,
-    sessions: &Sessions,
-    req: &HttpRequest,
-    ip: ClientIp,
-    data: &mut SessionData,
-    audience: Option<&str>,
-) -> Result<(String, Vec<HeaderValue>), ApiError> {
-    let (token, changed) = match audience {
-        None => {
-            let refreshed = ensure_fresh(state, sessions, req, ip, data).await?;
-            (data.access_token.clone(), refreshed)
-        }
-        Some(audience) => audience_token(state, sessions, req, ip, data, audience, None).await?,
-    };
-    Ok((token, sessions.reseal(req, data, changed)))
-}
-
-/// An access token for `audience` (with `scope`, when given) from a
-/// refresh of the session's refresh token (Auth0 multi-resource refresh
-/// tokens), kept in the cookie under [`audience_token_key`] until it nears
-/// expiry; and whether `data` changed (a new token, a rotated refresh
-/// token), so the caller reseals. `/api` targets with their own audience
-/// and the My Account token of `/passkey/enroll*` come from here.
-pub async fn audience_token(
-    state: &web::Data<AppState>,
-    sessions: &Sessions,
-    req: &HttpRequest,
-    ip: ClientIp,
-    data: &mut SessionData,
-    audience: &str,
-    scope: Option<&str>,
-) -> Result<(String, bool), ApiError> {
-    let now = unix_now();
-    let key = audience_token_key(audience, scope);
-    if let Some(kept) = data.api_tokens.get(&key) {
-        if kept.expires_at > now + REFRESH_MARGIN_SECS {
-            return Ok((kept.access_token.clone(), false));
-        }
-    }
-    let tokens = refresh_grant(state, sessions, req, ip, data, Some(audience), scope).await?;
-    let token = tokens.access_token.expose().to_string();
-    if let Some(rotated) = tokens.refresh_token {
-        data.refresh_token = Some(rotated.expose().to_string());
-    }
-    data.api_tokens.insert(
-        key,
-        crate::session::ApiToken {
-            access_token: token.clone(),
-            expires_at: now + tokens.expires_in,
-        },
-    );
-    Ok((token, true))
-}
-
-/// Where [`audience_token`] keeps a token in the cookie: the audience
-/// alone (as `/api` targets always have), or with the scope asked for,
-/// so a token for fewer scopes is never handed out for more.
-pub fn audience_token_key(audience: &str, scope: Option<&str>) -> String {
-    match scope {
-        None => audience.to_string(),
-        Some(scope) => format!("{audience} scope={scope}"),
-    }
-}
-
-/// Auth0's answer to a refresh of the session's token, for its own
-/// audience or an API's (with `scope`, when given), through the
-/// single-flight.
-async fn refresh_grant(
-    state: &web::Data<AppState>,
-    sessions: &Sessions,
-    req: &HttpRequest,
-    ip: ClientIp,
-    data: &SessionData,
-    audience: Option<&str>,
-    scope: Option<&str>,
-) -> Result<TokenSet, ApiError> {
-    let Some(refresh_token) = data.refresh_token.clone() else {
-        return Err(ApiError::session_expired(sessions.clear_all(req)));
-    };
-    let key = state.refresh_flights.key(&refresh_token, scope, audience);
-    let upstream = state.clone();
-    let audience = audience.map(str::to_owned);
-    let scope = scope.map(str::to_owned);
-    let answer = state
-        .refresh_flights
-        .refresh(key, move || async move {
-            let grant = TokenGrant::RefreshToken {
-                refresh_token: &refresh_token,
-                scope: scope.as_deref(),
-                audience: audience.as_deref(),
-            };
-            let caller = Caller {
-                ip: ip.0,
-                language: None,
-            };
-            upstream.auth0.token_grant(caller, &grant).await
-        })
-        .await;
-    match answer {
-        Ok(tokens) => Ok(tokens),
-        Err(UpstreamError::Rejected { code, .. }) if code == "invalid_grant" => {
-            Err(ApiError::session_expired(sessions.clear_all(req)))
-        }
-        Err(error) => Err(error.into()),
-    }
-}
-
 /// `POST /session/logout`'s optional body.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -500,68 +348,4 @@ async fn end(state: &AppState, data: &SessionData, everywhere: bool) {
             "every session of this user was signed out"
         );
     }
-}
-
-/// The tenant's issuer as its id_tokens name it: the domain URL with `/`.
-fn issuer(state: &AppState) -> String {
-    format!("{}/", state.settings.auth0.base_url.trim_end_matches('/'))
-}
-
-fn id_token_mismatch(reason: &'static str) -> ApiError {
-    tracing::warn!(
-        event = "id_token_mismatch",
-        reason,
-        "Auth0's id_token does not match the tenant or client"
-    );
-    ApiError::upstream_error()
-}
-
-/// How a login-completing call answers. Without `X-Lgw-Session: 1` (or
-/// with sessions off): the tokens, as before. With it: the session cookie
-/// and `{"user", "expires_at"}`; a `403 mfa_required` keeps its body but
-/// the mfa_token goes into the short-lived `-mfa` cookie instead.
-pub fn complete_login(
-    state: &AppState,
-    req: &HttpRequest,
-    answer: Result<TokenSet, UpstreamError>,
-) -> Result<HttpResponse, ApiError> {
-    let Some(sessions) = state.sessions.as_ref().filter(|_| opted_in(req)) else {
-        return Ok(no_store_json(&answer?));
-    };
-    let tokens = match answer {
-        Ok(tokens) => tokens,
-        Err(UpstreamError::MfaRequired(details)) => {
-            let cookies = sessions.store_mfa_token(req, details.mfa_token.expose());
-            let mut error = ApiError::mfa_required(details);
-            error.mfa_token_sealed = true;
-            error.set_cookies(cookies);
-            return Err(error);
-        }
-        Err(error) => return Err(error.into()),
-    };
-    let claims = id_claims(
-        tokens.id_token.as_ref().map(|t| t.expose()),
-        &issuer(state),
-        &state.settings.auth0.client_id,
-    )
-    .map_err(id_token_mismatch)?;
-    let mut data = sessions.start(
-        tokens
-            .refresh_token
-            .as_ref()
-            .map(|t| t.expose().to_string()),
-        tokens.access_token.expose().to_string(),
-        tokens.expires_in,
-        tokens.scope.clone(),
-        claims,
-    );
-    let mut cookies = sessions.store(req, &mut data);
-    // The second factor is passed: the mfa_token's cookie has done its job.
-    cookies.extend(sessions.clear_mfa_if_present(req));
-    let answer = no_store_json(&SessionAnswer {
-        user: &data.user,
-        expires_at: data.expires_at,
-        recovery_code: tokens.recovery_code.as_ref().map(|c| c.expose()),
-    });
-    Ok(with_cookies(answer, cookies))
 }

@@ -1,16 +1,22 @@
 //! `/mfa/*`: finish a login that answered `403 mfa_required`, with Auth0's
 //! MFA API. Every route takes `Authorization: Bearer <mfa_token>` (or, to
 //! enroll a further factor or delete one, an access token for the MFA API).
+//!
+//! This file has the route table and the handlers (with their OpenAPI
+//! annotations); [`bearer`] reads the credential and [`bodies`] the request
+//! bodies, each parsed before a handler runs.
 
-use actix_web::dev::Payload;
-use actix_web::http::header;
-use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
-use serde::{Deserialize, Serialize};
+mod bearer;
+mod bodies;
+
+pub(super) use bearer::parse_bearer;
+pub use bodies::{AssociateBody, ChallengeBody, Factor, VerifyBody};
+
+use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::{caller, no_store_json, paths, scoped_resource};
 use crate::auth0::{
-    AssociateRequest, AuthenticatorType, ChallengeRequest, ChallengeType, OobChannel, TokenGrant,
-    UpstreamError,
+    AssociateRequest, AuthenticatorType, ChallengeRequest, OobChannel, TokenGrant, UpstreamError,
 };
 use crate::body::JsonBody;
 use crate::client_ip::ClientIp;
@@ -20,11 +26,13 @@ use crate::rate_limit::SmsDestination;
 use crate::secret::Sensitive;
 use crate::sms::Country;
 use crate::state::AppState;
-
-crate::redacted_debug!(AssociateBody, ChallengeBody, VerifyBody);
+use bearer::Bearer;
+use bodies::Proof;
 
 /// Every route here sits under this scope (and its per-IP guard).
 pub const SCOPE: &str = "/mfa";
+/// Opaque codes and ids (SPEC §1): 1–512 visible ASCII characters.
+const MAX_OPAQUE_CHARS: usize = 512;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -38,67 +46,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(scoped_resource(SCOPE, paths::MFA_ASSOCIATE, "POST").route(web::post().to(associate)))
     .service(scoped_resource(SCOPE, paths::MFA_CHALLENGE, "POST").route(web::post().to(challenge)))
     .service(scoped_resource(SCOPE, paths::MFA_VERIFY, "POST").route(web::post().to(verify)));
-}
-
-/// Longest bearer token the gateway forwards.
-const MAX_BEARER_CHARS: usize = 4096;
-/// Opaque codes and ids (SPEC §1): 1–512 visible ASCII characters.
-const MAX_OPAQUE_CHARS: usize = 512;
-
-/// The `Authorization: Bearer` credential of an `/mfa/*` call.
-#[derive(Debug)]
-pub struct Bearer(pub Sensitive);
-
-impl FromRequest for Bearer {
-    type Error = ApiError;
-    type Future = std::future::Ready<Result<Self, Self::Error>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let header = req.headers().get(header::AUTHORIZATION);
-        std::future::ready(match (header, sealed_mfa_token(req)) {
-            // Cookie mode (SPEC §10): no Authorization, the sealed mfa_token.
-            (None, Some(sealed)) => sealed,
-            (header, _) => parse_bearer(header),
-        })
-    }
-}
-
-/// The mfa_token sealed in the `-mfa` cookie, when sessions are on and the
-/// request carries one; a cookie that does not open is `401
-/// session_expired` (and is cleared).
-fn sealed_mfa_token(req: &HttpRequest) -> Option<Result<Bearer, ApiError>> {
-    let state = req.app_data::<web::Data<crate::state::AppState>>()?;
-    let sessions = state.sessions.as_ref()?;
-    match sessions.read_mfa_token(req) {
-        crate::session::Found::None => None,
-        crate::session::Found::Open(token) => Some(Ok(Bearer(Sensitive::new(token)))),
-        crate::session::Found::Broken => Some(Err(ApiError::session_expired(
-            sessions.clear_mfa_if_present(req),
-        ))),
-    }
-}
-
-pub(super) fn parse_bearer(value: Option<&header::HeaderValue>) -> Result<Bearer, ApiError> {
-    let Some(value) = value else {
-        return Err(ApiError::unauthorized(
-            "Authorization: Bearer <mfa_token> is required",
-        ));
-    };
-    let malformed = || ApiError::unauthorized("Authorization must be Bearer <token>");
-    let text = value.to_str().map_err(|_| malformed())?;
-    let (scheme, token) = text.split_once(' ').ok_or_else(malformed)?;
-    let token = token.trim();
-    // RFC 6750 §2.1 b64token.
-    let b64token = !token.is_empty()
-        && token.len() <= MAX_BEARER_CHARS
-        && token
-            .trim_end_matches('=')
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b));
-    if !scheme.eq_ignore_ascii_case("bearer") || !b64token {
-        return Err(malformed());
-    }
-    Ok(Bearer(Sensitive::new(token)))
 }
 
 /// List the user's authenticators
@@ -126,25 +73,6 @@ async fn list_authenticators(
         .list_authenticators(caller(ip, None, &req), bearer.0.expose())
         .await?;
     Ok(HttpResponse::Ok().json(authenticators))
-}
-
-/// Which second factor to enroll.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Factor {
-    Otp,
-    Sms,
-    Voice,
-    Email,
-    Push,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AssociateBody {
-    pub factor: Factor,
-    pub phone_number: Option<String>,
-    pub email: Option<String>,
 }
 
 /// Enroll a second factor
@@ -252,76 +180,6 @@ async fn associate(
     Ok(no_store_json(&answer))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ChallengeBody {
-    pub challenge_type: ChallengeType,
-    pub authenticator_id: Option<String>,
-}
-
-/// What a `/mfa/challenge` call asks Auth0 for.
-enum Challenge {
-    /// The user reads the code from their app: nothing is sent.
-    Otp { authenticator_id: Option<Sensitive> },
-    /// Auth0 sends a message to this authenticator. It must be named
-    /// (SPEC §13): left to Auth0, the message could go to a phone while the
-    /// gateway could not tell whose budget it spends.
-    Oob { authenticator_id: Sensitive },
-}
-
-impl ChallengeBody {
-    fn into_challenge(self) -> Result<Challenge, String> {
-        let authenticator_id = self
-            .authenticator_id
-            .map(|id| visible_ascii("authenticator_id", &id, MAX_OPAQUE_CHARS))
-            .transpose()?;
-        match (self.challenge_type, authenticator_id) {
-            (ChallengeType::Otp, authenticator_id) => Ok(Challenge::Otp { authenticator_id }),
-            (ChallengeType::Oob, Some(authenticator_id)) => Ok(Challenge::Oob { authenticator_id }),
-            (ChallengeType::Oob, None) => Err(
-                "authenticator_id is required for an oob challenge: an id from GET \
-                 /mfa/authenticators"
-                    .into(),
-            ),
-        }
-    }
-}
-
-impl Challenge {
-    fn challenge_type(&self) -> ChallengeType {
-        match self {
-            Self::Otp { .. } => ChallengeType::Otp,
-            Self::Oob { .. } => ChallengeType::Oob,
-        }
-    }
-
-    fn authenticator_id(&self) -> Option<&str> {
-        match self {
-            Self::Otp { authenticator_id } => authenticator_id.as_ref().map(Sensitive::expose),
-            Self::Oob { authenticator_id } => Some(authenticator_id.expose()),
-        }
-    }
-
-    /// The authenticator whose number Auth0 will text or phone, if the
-    /// challenge may do that. Auth0's ids start with their channel
-    /// (`sms|…`, `voice|…`, `email|…`, `push|…`); an out-of-band id that is
-    /// not an email or a push one is taken for a phone, since what Auth0
-    /// sends to an id the gateway does not recognise is unknown, and
-    /// counting a message that was no text costs less than missing a text.
-    fn phone_authenticator(&self) -> Option<&str> {
-        match self {
-            Self::Oob { authenticator_id } => {
-                let id = authenticator_id.expose();
-                let other_channel = ["email|", "push|"]
-                    .iter()
-                    .any(|prefix| id.starts_with(prefix));
-                (!other_channel).then_some(id)
-            }
-            Self::Otp { .. } => None,
-        }
-    }
-}
-
 /// Challenge an enrolled factor
 ///
 /// For `oob` Auth0 sends the SMS, voice call, email or push of the named
@@ -393,65 +251,6 @@ async fn challenge(
         state.sms.record_send(country, Some(mfa_token)).await;
     }
     Ok(no_store_json(&answer))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VerifyBody {
-    pub otp: Option<String>,
-    pub oob_code: Option<String>,
-    pub binding_code: Option<String>,
-    pub recovery_code: Option<String>,
-}
-
-/// The second factor a `/mfa/verify` call proves.
-enum Proof {
-    Otp(Sensitive),
-    Oob {
-        oob_code: Sensitive,
-        binding_code: Option<Sensitive>,
-    },
-    RecoveryCode(Sensitive),
-}
-
-impl VerifyBody {
-    fn into_proof(self) -> Result<Proof, String> {
-        let opaque = |field: &str, value: &str| visible_ascii(field, value, MAX_OPAQUE_CHARS);
-        match (
-            self.otp,
-            self.oob_code,
-            self.binding_code,
-            self.recovery_code,
-        ) {
-            (Some(otp), None, None, None) => {
-                if otp.len() == 6 && otp.bytes().all(|b| b.is_ascii_digit()) {
-                    Ok(Proof::Otp(Sensitive::new(otp)))
-                } else {
-                    Err("otp must be 6 digits".into())
-                }
-            }
-            (None, Some(oob_code), binding_code, None) => Ok(Proof::Oob {
-                oob_code: opaque("oob_code", &oob_code)?,
-                binding_code: binding_code
-                    .map(|code| {
-                        if (4..=12).contains(&code.len()) {
-                            visible_ascii("binding_code", &code, 12)
-                        } else {
-                            Err("binding_code must be 4 to 12 visible ASCII characters".into())
-                        }
-                    })
-                    .transpose()?,
-            }),
-            (None, None, None, Some(code)) => {
-                Ok(Proof::RecoveryCode(opaque("recovery_code", &code)?))
-            }
-            (None, None, Some(_), None) => Err("binding_code goes with oob_code".into()),
-            _ => Err(
-                "send exactly one of otp, oob_code (with optional binding_code) or recovery_code"
-                    .into(),
-            ),
-        }
-    }
 }
 
 /// Verify the second factor and get the tokens
@@ -568,125 +367,4 @@ async fn delete_authenticator(
         .delete_authenticator(caller(ip, None, &req), bearer.0.expose(), id.expose())
         .await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn bearer(value: &str) -> Result<Bearer, ApiError> {
-        let header =
-            header::HeaderValue::from_str(value).map_err(|_| ApiError::unauthorized(""))?;
-        parse_bearer(Some(&header))
-    }
-
-    #[test]
-    fn bearer_tokens_follow_rfc_6750() {
-        assert!(bearer("Bearer abc.DEF-123_~+/==").is_ok());
-        assert!(bearer("bearer abc").is_ok());
-        for bad in [
-            "Basic abc",
-            "Bearer",
-            "Bearer ",
-            "Bearer a b",
-            "Bearer a\"b",
-            "Token abc",
-        ] {
-            assert!(bearer(bad).is_err(), "{bad:?}");
-        }
-        assert!(parse_bearer(None).is_err());
-    }
-
-    /// The challenge type, and the authenticator whose number is texted.
-    fn challenge(json: serde_json::Value) -> Result<(ChallengeType, Option<String>), String> {
-        let body: ChallengeBody = serde_json::from_value(json).map_err(|e| e.to_string())?;
-        let challenge = body.into_challenge()?;
-        Ok((
-            challenge.challenge_type(),
-            challenge.phone_authenticator().map(str::to_string),
-        ))
-    }
-
-    #[test]
-    fn an_oob_challenge_names_its_authenticator_and_phones_are_texts() {
-        use serde_json::json;
-        let text = |id: &str| Ok((ChallengeType::Oob, Some(id.to_string())));
-        let no_text = |kind| Ok((kind, None));
-        for (body, expected) in [
-            (
-                json!({"challenge_type": "otp"}),
-                no_text(ChallengeType::Otp),
-            ),
-            (
-                json!({"challenge_type": "otp", "authenticator_id": "totp|dev_a"}),
-                no_text(ChallengeType::Otp),
-            ),
-            (
-                json!({"challenge_type": "oob", "authenticator_id": "sms|dev_a"}),
-                text("sms|dev_a"),
-            ),
-            (
-                json!({"challenge_type": "oob", "authenticator_id": "voice|dev_a"}),
-                text("voice|dev_a"),
-            ),
-            // An id the gateway does not recognise may be a phone.
-            (
-                json!({"challenge_type": "oob", "authenticator_id": "SMS|dev_a"}),
-                text("SMS|dev_a"),
-            ),
-            (
-                json!({"challenge_type": "oob", "authenticator_id": "email|dev_a"}),
-                no_text(ChallengeType::Oob),
-            ),
-            (
-                json!({"challenge_type": "oob", "authenticator_id": "push|dev_a"}),
-                no_text(ChallengeType::Oob),
-            ),
-        ] {
-            assert_eq!(challenge(body.clone()), expected, "{body}");
-        }
-        let missing = challenge(json!({"challenge_type": "oob"}));
-        assert!(
-            missing
-                .as_ref()
-                .is_err_and(|e| e.contains("authenticator_id")),
-            "{missing:?}"
-        );
-        assert!(
-            challenge(json!({"challenge_type": "oob", "authenticator_id": "sms|a b"})).is_err()
-        );
-    }
-
-    fn proof(json: serde_json::Value) -> Result<&'static str, String> {
-        let body: VerifyBody = serde_json::from_value(json).map_err(|e| e.to_string())?;
-        body.into_proof().map(|p| match p {
-            Proof::Otp(_) => "otp",
-            Proof::Oob { .. } => "oob",
-            Proof::RecoveryCode(_) => "recovery",
-        })
-    }
-
-    #[test]
-    fn verify_takes_exactly_one_proof() {
-        use serde_json::json;
-        assert_eq!(proof(json!({"otp": "123456"})), Ok("otp"));
-        assert_eq!(
-            proof(json!({"oob_code": "abc", "binding_code": "123456"})),
-            Ok("oob")
-        );
-        assert_eq!(proof(json!({"oob_code": "abc"})), Ok("oob"));
-        assert_eq!(proof(json!({"recovery_code": "ABCD1234"})), Ok("recovery"));
-        for bad in [
-            json!({}),
-            json!({"otp": "12345"}),
-            json!({"otp": "12345a"}),
-            json!({"otp": "123456", "recovery_code": "x"}),
-            json!({"binding_code": "1234"}),
-            json!({"oob_code": "abc", "binding_code": "12"}),
-            json!({"oob_code": "a b"}),
-            json!({"mfa_token": "x", "otp": "123456"}),
-        ] {
-            assert!(proof(bad.clone()).is_err(), "{bad}");
-        }
-    }
 }
