@@ -1,4 +1,5 @@
-//! The command line: `--config`, `--check-config`, `--demo`, `--print-openapi`.
+//! The command line: `--config`, `--check-config`, `--demo`, `--print-openapi`,
+//! `--print-config-reference`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,6 +34,12 @@ pub struct Cli {
     /// exit. Needs no configuration.
     #[arg(long)]
     pub print_openapi: bool,
+
+    /// Print the configuration reference (every key, its environment
+    /// variable, type, default and meaning) as Markdown and exit. Needs no
+    /// configuration.
+    #[arg(long)]
+    pub print_config_reference: bool,
 }
 
 /// Exit code for a configuration that does not validate.
@@ -44,6 +51,18 @@ pub fn run(cli: Cli) -> ExitCode {
     if cli.print_openapi {
         print!("{}", crate::openapi::document_json());
         return ExitCode::SUCCESS;
+    }
+    if cli.print_config_reference {
+        return match crate::settings::reference::markdown() {
+            Ok(page) => {
+                print!("{page}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("login-gateway: {error}");
+                ExitCode::from(EXIT_RUNTIME)
+            }
+        };
     }
     if cli.check_config {
         return match load(&cli, Vec::new()) {
