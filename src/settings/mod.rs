@@ -22,6 +22,7 @@ use ipnet::IpNet;
 use secrecy::SecretString;
 
 mod defaults;
+mod effective;
 mod load;
 mod passkey;
 mod quota;
@@ -31,6 +32,7 @@ mod session;
 mod validate;
 
 pub use defaults::DEFAULTS_TOML;
+pub use effective::{changed_from_defaults, NOT_SHOWN};
 pub use passkey::PasskeySettings;
 pub use quota::QuotaSpec;
 pub use raw::{
