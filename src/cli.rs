@@ -1,11 +1,12 @@
-//! The command line: `--config`, `--check-config`, `--demo`, `--print-openapi`.
+//! The command line: `--config`, `--check-config`, `--demo`, `--print-openapi`,
+//! `--print-config-reference`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::settings::{Settings, SettingsError, Sources};
+use crate::settings::{changed_from_defaults, Settings, SettingsError, Sources};
 use crate::startup::Application;
 
 #[derive(Debug, Parser)]
@@ -20,7 +21,8 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// Validate the configuration, print a summary without secrets, exit.
+    /// Validate the configuration, print `configuration OK` and every key
+    /// that differs from its built-in default (secrets not shown), exit.
     #[arg(long)]
     pub check_config: bool,
 
@@ -33,6 +35,12 @@ pub struct Cli {
     /// exit. Needs no configuration.
     #[arg(long)]
     pub print_openapi: bool,
+
+    /// Print the configuration reference (every key, its environment
+    /// variable, type, default and meaning) as Markdown and exit. Needs no
+    /// configuration.
+    #[arg(long)]
+    pub print_config_reference: bool,
 }
 
 /// Exit code for a configuration that does not validate.
@@ -45,21 +53,27 @@ pub fn run(cli: Cli) -> ExitCode {
         print!("{}", crate::openapi::document_json());
         return ExitCode::SUCCESS;
     }
-    if cli.check_config {
-        return match load(&cli, Vec::new()) {
-            Ok(settings) => {
-                println!("{}", summary(&settings));
+    if cli.print_config_reference {
+        return match crate::settings::reference::markdown() {
+            Ok(page) => {
+                print!("{page}");
                 ExitCode::SUCCESS
             }
-            Err(error) => config_failure(&error),
+            Err(error) => {
+                eprintln!("login-gateway: {error}");
+                ExitCode::from(EXIT_RUNTIME)
+            }
         };
+    }
+    if cli.check_config {
+        return check_config(&cli);
     }
     let system = actix_web::rt::System::new();
     system.block_on(serve(cli))
 }
 
-fn load(cli: &Cli, overrides: Vec<(String, String)>) -> Result<Settings, SettingsError> {
-    Settings::load(&Sources {
+fn sources(cli: &Cli, overrides: Vec<(String, String)>) -> Sources {
+    Sources {
         defaults: if cli.demo {
             crate::demo::defaults::settings_defaults()
         } else {
@@ -68,7 +82,35 @@ fn load(cli: &Cli, overrides: Vec<(String, String)>) -> Result<Settings, Setting
         file: cli.config.clone(),
         env: None,
         overrides,
-    })
+    }
+}
+
+fn load(cli: &Cli, overrides: Vec<(String, String)>) -> Result<Settings, SettingsError> {
+    Settings::load(&sources(cli, overrides))
+}
+
+/// Validates, then prints `configuration OK` and every key whose value
+/// differs from the built-in default (the reference's key list; secrets
+/// as `[set, not shown]`), so an operator sees what the file and the
+/// environment changed without a hand-kept summary.
+fn check_config(cli: &Cli) -> ExitCode {
+    let sources = sources(cli, Vec::new());
+    if let Err(error) = Settings::load(&sources) {
+        return config_failure(&error);
+    }
+    match changed_from_defaults(&sources) {
+        Ok(changed) => {
+            println!("configuration OK");
+            if changed.is_empty() {
+                println!("  (every key at its built-in default)");
+            }
+            for (key, value) in changed {
+                println!("  {key} = {value}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => config_failure(&error),
+    }
 }
 
 fn config_failure(error: &SettingsError) -> ExitCode {
@@ -156,63 +198,5 @@ async fn serve(cli: Cli) -> ExitCode {
             tracing::error!(error = %error, "server failed");
             ExitCode::from(EXIT_RUNTIME)
         }
-    }
-}
-
-/// What `--check-config` prints: enough to confirm the file was read,
-/// nothing secret.
-fn summary(settings: &Settings) -> String {
-    let rl = &settings.rate_limit;
-    format!(
-        "configuration OK\n  server.bind = {}\n  server.workers = {}\n  server.trusted_proxies = {:?}\n  \
-         auth0.domain = {}\n  auth0.client_id = {}\n  auth0.client_secret = [set, not shown]\n  \
-         auth0.magic_link_redirect_uri = {}\n  rate_limit.enabled = {}\n  rate_limit.backend = {}\n  \
-         session.enabled = {}",
-        settings.server.bind,
-        settings.server.workers,
-        settings
-            .server
-            .trusted_proxies
-            .iter()
-            .map(|n| n.to_string())
-            .collect::<Vec<_>>(),
-        settings.auth0.base_url,
-        settings.auth0.client_id,
-        settings
-            .auth0
-            .magic_link_redirect_uri
-            .as_deref()
-            .unwrap_or("(not set: magic links off)"),
-        rl.enabled,
-        backend_summary(rl.redis.as_ref()),
-        session_summary(&settings.session),
-    )
-}
-
-/// `false`, or `true (2 keys, apis: orders)`: never a key.
-fn session_summary(session: &crate::settings::SessionSettings) -> String {
-    if !session.enabled {
-        return "false".to_string();
-    }
-    let apis: Vec<&str> = session.apis.keys().map(String::as_str).collect();
-    format!(
-        "true ({} key{}, cookie {}, apis: {})",
-        session.keys.len(),
-        if session.keys.len() == 1 { "" } else { "s" },
-        session.cookie_name,
-        if apis.is_empty() {
-            "none".to_string()
-        } else {
-            apis.join(", ")
-        }
-    )
-}
-
-/// `memory`, or `redis (on_error = local)`: never the URL, which may hold a
-/// password.
-fn backend_summary(redis: Option<&crate::settings::RedisSettings>) -> String {
-    match redis {
-        None => "memory".to_string(),
-        Some(redis) => format!("redis (on_error = {:?})", redis.on_error).to_lowercase(),
     }
 }

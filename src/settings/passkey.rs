@@ -1,15 +1,6 @@
 //! `passkey.*` (SPEC §11): Auth0's native Passkey API, off by default.
 
-use serde::Deserialize;
-
-use super::SettingsError;
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawPasskey {
-    pub enabled: bool,
-    pub connection: String,
-}
+use super::{RawPasskey, SettingsError};
 
 #[derive(Debug, Clone)]
 pub struct PasskeySettings {

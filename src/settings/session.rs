@@ -9,35 +9,9 @@ use std::time::Duration;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
 
 use super::validate::{is_loopback_url_host, parse_origin, read_secret_file};
-use super::{string_or_list, SettingsError};
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawSession {
-    pub enabled: bool,
-    #[serde(default, deserialize_with = "string_or_list")]
-    pub keys: Vec<String>,
-    pub keys_file: Option<PathBuf>,
-    pub cookie_name: String,
-    pub max_age_secs: u64,
-    pub idle_secs: u64,
-    #[serde(default)]
-    pub apis: BTreeMap<String, RawSessionApi>,
-    pub refresh_reuse_secs: u64,
-    pub public_origin: String,
-    pub api_timeout_ms: u64,
-    pub backchannel_logout: bool,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawSessionApi {
-    pub url: String,
-    pub audience: Option<String>,
-}
+use super::{RawSession, SettingsError};
 
 /// A 32-byte AEAD key; `Debug` never shows it.
 #[derive(Clone)]

@@ -7,6 +7,7 @@
 mod api_proxy;
 mod backchannel;
 mod client_ip;
+mod config_reference;
 mod demo;
 mod demo_console;
 mod demo_mfa;
