@@ -5,47 +5,25 @@
 //! a unit test beside the generator, `settings::reference::tests`.)
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
 
 use login_gateway::settings::reference::{env_name, keys, markdown, DefaultValue, MAP_KEY};
 use login_gateway::settings::{RawSettings, Sources};
 
-const REGENERATE: &str = "UPDATE_CONFIG_REFERENCE=1 cargo test --test api config_reference";
+use crate::helpers::assert_committed_file_is_current;
 
-fn repo_path(relative: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
-}
+const REGENERATE: &str = "UPDATE_CONFIG_REFERENCE=1 cargo test --test api config_reference";
 
 #[test]
 fn committed_reference_is_current() {
-    let path = repo_path("docs/src/configuration.md");
-    let generated = markdown().unwrap();
-    if std::env::var_os("UPDATE_CONFIG_REFERENCE").is_some_and(|v| v == "1") {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, generated).unwrap();
-        return;
-    }
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    if committed != generated {
-        let first_difference = committed
-            .lines()
-            .zip(generated.lines())
-            .enumerate()
-            .find(|(_, (a, b))| a != b)
-            .map(|(i, (a, b))| {
-                format!(
-                    "first difference at line {}:\n  committed: {a}\n  generated: {b}",
-                    i + 1
-                )
-            })
-            .unwrap_or_else(|| "the files differ in length".to_string());
-        panic!(
-            "docs/src/configuration.md is not the reference the code generates \
-             ({first_difference}).\nRegenerate it with:\n\n    {REGENERATE}\n\n\
-             (or `cargo run -q -- --print-config-reference > docs/src/configuration.md`), \
-             review the diff and commit it."
-        );
-    }
+    let generated = markdown().expect("every key is documented");
+    assert_committed_file_is_current(
+        "docs/src/configuration.md",
+        &generated,
+        "UPDATE_CONFIG_REFERENCE",
+        &format!(
+            "{REGENERATE}\n    (or `cargo run -q -- --print-config-reference > docs/src/configuration.md`)"
+        ),
+    );
 }
 
 #[test]

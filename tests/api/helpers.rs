@@ -551,3 +551,47 @@ pub async fn check_upstream_failure(
     // failing case is named.
     app.auth0.verify().await;
 }
+
+/// A path inside the repository.
+pub fn repo_path(relative: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+/// A committed file the code generates (the OpenAPI document, the
+/// configuration reference) must be exactly what the code generates now.
+/// With `update_var=1` in the environment it is rewritten instead.
+/// `regenerate`: the commands that rewrite it, for the failure message.
+pub fn assert_committed_file_is_current(
+    relative: &str,
+    generated: &str,
+    update_var: &str,
+    regenerate: &str,
+) {
+    let path = repo_path(relative);
+    if std::env::var_os(update_var).is_some_and(|v| v == "1") {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("the directory can be made");
+        }
+        std::fs::write(&path, generated).expect("the file can be written");
+        return;
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    if committed != generated {
+        let first_difference = committed
+            .lines()
+            .zip(generated.lines())
+            .enumerate()
+            .find(|(_, (a, b))| a != b)
+            .map(|(i, (a, b))| {
+                format!(
+                    "first difference at line {}:\n  committed: {a}\n  generated: {b}",
+                    i + 1
+                )
+            })
+            .unwrap_or_else(|| "the files differ in length".to_string());
+        panic!(
+            "{relative} is not what the code generates ({first_difference}).\n\
+             Regenerate it with:\n\n    {regenerate}\n\nreview the diff and commit it."
+        );
+    }
+}

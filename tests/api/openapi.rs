@@ -4,7 +4,6 @@
 //! `/docs` serve what they promise.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 
 use login_gateway::openapi::{
     document, document_json, error_codes, ERROR_RESPONSES, GATEWAY_ERROR_CODES,
@@ -13,13 +12,11 @@ use login_gateway::openapi::{
 use login_gateway::routes::ROUTES;
 use serde_json::Value;
 
-use crate::helpers::{spawn_app_with, RefusedPort, TestApp, REDIRECT_URI};
+use crate::helpers::{
+    assert_committed_file_is_current, repo_path, spawn_app_with, RefusedPort, TestApp, REDIRECT_URI,
+};
 
 const METHODS: &[&str] = &["get", "post", "put", "patch", "delete"];
-
-fn repo_path(relative: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
-}
 
 /// The documented operations: path → methods.
 fn documented_operations() -> BTreeMap<String, BTreeSet<String>> {
@@ -41,33 +38,13 @@ fn documented_operations() -> BTreeMap<String, BTreeSet<String>> {
 
 #[test]
 fn committed_document_is_current() {
-    let path = repo_path("openapi/openapi.json");
-    let generated = document_json();
-    if std::env::var_os("UPDATE_OPENAPI").is_some_and(|v| v == "1") {
-        std::fs::write(&path, generated).unwrap();
-        return;
-    }
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    if committed != generated {
-        let first_difference = committed
-            .lines()
-            .zip(generated.lines())
-            .enumerate()
-            .find(|(_, (a, b))| a != b)
-            .map(|(i, (a, b))| {
-                format!(
-                    "first difference at line {}:\n  committed: {a}\n  generated: {b}",
-                    i + 1
-                )
-            })
-            .unwrap_or_else(|| "the files differ in length".to_string());
-        panic!(
-            "openapi/openapi.json is not the document the code generates ({first_difference}).\n\
-             Regenerate it with:\n\n    UPDATE_OPENAPI=1 cargo test --test api openapi::committed_document_is_current\n\n\
-             (or `cargo run -q -- --print-openapi > openapi/openapi.json`), review the diff \
-             and commit it."
-        );
-    }
+    assert_committed_file_is_current(
+        "openapi/openapi.json",
+        document_json(),
+        "UPDATE_OPENAPI",
+        "UPDATE_OPENAPI=1 cargo test --test api openapi::committed_document_is_current\n    \
+         (or `cargo run -q -- --print-openapi > openapi/openapi.json`)",
+    );
 }
 
 #[test]
