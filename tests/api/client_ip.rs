@@ -1,7 +1,7 @@
 //! SPEC §3: who the end user is, and `auth0-forwarded-for` on every call.
 
 use serde_json::{json, Value};
-use wiremock::ResponseTemplate;
+use wiremock::{Mock, ResponseTemplate};
 
 use crate::helpers::*;
 
@@ -202,64 +202,133 @@ async fn a_client_sent_auth0_forwarded_for_is_never_passed_on() {
     .await;
 }
 
-#[tokio::test]
-async fn every_upstream_call_carries_the_resolved_client_ip() {
-    let app = spawn_app_with(&[
-        TRUST_LOOPBACK,
-        ("GATEWAY__AUTH0__MAGIC_LINK_REDIRECT_URI", REDIRECT_URI),
-    ])
-    .await;
-    for (endpoint, answer) in [
-        ("/passwordless/start", json!({"_id": "x"})),
-        ("/oauth/token", token_answer()),
-        ("/oauth/revoke", Value::Null),
-    ] {
-        let template = if answer.is_null() {
-            ResponseTemplate::new(200)
-        } else {
-            ResponseTemplate::new(200).set_body_json(answer)
-        };
-        any_call(endpoint)
-            .and(wiremock::matchers::header(
-                "auth0-forwarded-for",
-                "198.51.100.4",
-            ))
-            .respond_with(template)
-            .mount(&app.auth0)
-            .await;
-    }
-    let calls = [
-        ("/login/start", json!({"email": "jane@example.com"})),
-        (
-            "/login/verify",
-            json!({"email": "jane@example.com", "code": "123456"}),
+/// A request to `route` that passes the gateway's own checks, so it
+/// reaches Auth0: its `Authorization` and JSON body.
+fn valid_request(route: &str) -> (Option<&'static str>, Option<Value>) {
+    const BEARER: Option<&str> = Some("Bearer fake-mfa-token-dddd");
+    match route {
+        "/login/start" | "/passkey/register" => (None, Some(json!({"email": "jane@example.com"}))),
+        "/login/verify" => (
+            None,
+            Some(json!({"email": "jane@example.com", "code": "123456"})),
         ),
-        ("/login/callback", json!({"code": "fake-link-code"})),
-        ("/token/refresh", json!({"refresh_token": REFRESH_TOKEN})),
-        ("/token/revoke", json!({"refresh_token": REFRESH_TOKEN})),
-    ];
-    for (route, body) in &calls {
-        let response = app
-            .post_json_with(
-                route,
-                body,
-                &[
-                    ("x-forwarded-for", "198.51.100.4"),
-                    ("auth0-forwarded-for", "203.0.113.66"),
-                ],
-            )
-            .await;
-        assert_eq!(response.status(), 200, "{route}");
+        "/login/callback" => (None, Some(json!({"code": "fake-link-code"}))),
+        "/mfa/authenticators" | "/mfa/authenticators/totp%7Cdev_abc" => (BEARER, None),
+        "/mfa/associate" => (BEARER, Some(json!({"factor": "otp"}))),
+        "/mfa/challenge" => (BEARER, Some(json!({"challenge_type": "otp"}))),
+        "/mfa/verify" => (BEARER, Some(json!({"otp": "123456"}))),
+        "/token/refresh" | "/token/revoke" => (None, Some(json!({"refresh_token": REFRESH_TOKEN}))),
+        "/passkey/challenge" => (None, Some(json!({}))),
+        "/passkey/verify" => (
+            None,
+            Some(
+                json!({"auth_session": crate::passkey::AUTH_SESSION, "credential": crate::passkey::sign_in()}),
+            ),
+        ),
+        "/passkey/enroll" => (BEARER, Some(json!({}))),
+        "/passkey/enroll/verify" => (BEARER, Some(crate::passkey_enroll::verify_request())),
+        other => panic!("no valid request for {other}: add one"),
     }
+}
+
+/// Sends one call from client `ip` (through the trusted loopback proxy,
+/// with a spoofed `auth0-forwarded-for` the gateway must drop) and checks
+/// that it reached Auth0 and that every upstream request it made carries
+/// exactly `auth0-forwarded-for: ip`. Returns the gateway's answer.
+async fn assert_forwards_ip(
+    app: &TestApp,
+    request: reqwest::RequestBuilder,
+    what: &str,
+    ip: &str,
+) -> reqwest::Response {
+    let before = app.upstream_requests().await.len();
+    let answer = request
+        .header("x-forwarded-for", ip)
+        .header("auth0-forwarded-for", "203.0.113.66")
+        .send()
+        .await
+        .expect("the gateway answers");
     let requests = app.upstream_requests().await;
-    assert_eq!(requests.len(), calls.len());
-    for request in requests {
+    let made = &requests[before..];
+    assert!(!made.is_empty(), "{what} reached Auth0");
+    for request in made {
         let values: Vec<_> = request
             .headers
             .get_all("auth0-forwarded-for")
             .iter()
             .collect();
-        assert_eq!(values.len(), 1, "{}", request.url);
-        assert_eq!(values[0], "198.51.100.4", "{}", request.url);
+        assert_eq!(values, vec![ip], "{what}: {}", request.url);
+    }
+    answer
+}
+
+#[tokio::test]
+async fn every_upstream_call_carries_the_resolved_client_ip() {
+    let app = crate::session::session_app_and(
+        crate::session::KEY_1,
+        &[
+            TRUST_LOOPBACK,
+            crate::session::NO_REFRESH_REUSE,
+            ("GATEWAY__AUTH0__MAGIC_LINK_REDIRECT_URI", REDIRECT_URI),
+            ("GATEWAY__PASSKEY__ENABLED", "true"),
+        ],
+    )
+    .await;
+    // Auth0 refuses everything but the cookie login below: each call still
+    // makes its upstream request, which is what is checked here.
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": "invalid_request"})))
+        .with_priority(10)
+        .mount(&app.auth0)
+        .await;
+    // Each route its own client, so a request is matched with its caller.
+    for (n, (name, route)) in UPSTREAM_ROUTES.iter().enumerate() {
+        let ip = format!("198.51.100.{}", n + 1);
+        let (authorization, body) = valid_request(route);
+        let mut request = app.client.request(http_method(name), app.url(route));
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        assert_forwards_ip(&app, request, &format!("{name} {route}"), &ip).await;
+    }
+    // `/session/*` (cookie mode): a session whose access token is about to
+    // expire, so GET /session/token refreshes too.
+    upstream(
+        "POST",
+        "/oauth/token",
+        otp_grant("jane@example.com", "123456", "email"),
+        "198.51.100.100",
+    )
+    .respond_with(
+        ResponseTemplate::new(200).set_body_json(crate::session::tokens(&app, json!({}), 30)),
+    )
+    .with_priority(1)
+    .expect(1)
+    .mount(&app.auth0)
+    .await;
+    let login = app
+        .client
+        .post(app.url("/login/verify"))
+        .header("x-lgw-session", "1")
+        .json(&json!({"email": "jane@example.com", "code": "123456"}));
+    let login = assert_forwards_ip(&app, login, "cookie login", "198.51.100.100").await;
+    assert_eq!(login.status(), 200);
+    let cookie = crate::session::cookie_header(login.headers());
+    let session_calls = [
+        (reqwest::Method::GET, "/session/token"),
+        (reqwest::Method::POST, "/session/refresh"),
+        (reqwest::Method::POST, "/session/logout"),
+    ];
+    for (n, (session_method, route)) in session_calls.into_iter().enumerate() {
+        let ip = format!("198.51.100.{}", 101 + n);
+        let request = app
+            .client
+            .request(session_method, app.url(route))
+            .header("cookie", &cookie)
+            .header("x-lgw-session", "1");
+        assert_forwards_ip(&app, request, route, &ip).await;
     }
 }

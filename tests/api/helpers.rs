@@ -595,3 +595,29 @@ pub fn assert_committed_file_is_current(
         );
     }
 }
+
+/// Every route that calls Auth0 when sessions are off, `/passkey/*`
+/// included (it needs `passkey.enabled`): the routes the per-IP limit and
+/// the forwarded client IP must cover (SPEC §3, §4).
+pub const UPSTREAM_ROUTES: [(&str, &str); 15] = [
+    ("POST", "/login/start"),
+    ("POST", "/login/verify"),
+    ("POST", "/login/callback"),
+    ("GET", "/mfa/authenticators"),
+    ("DELETE", "/mfa/authenticators/totp%7Cdev_abc"),
+    ("POST", "/mfa/associate"),
+    ("POST", "/mfa/challenge"),
+    ("POST", "/mfa/verify"),
+    ("POST", "/token/refresh"),
+    ("POST", "/token/revoke"),
+    ("POST", "/passkey/register"),
+    ("POST", "/passkey/challenge"),
+    ("POST", "/passkey/verify"),
+    ("POST", "/passkey/enroll"),
+    ("POST", "/passkey/enroll/verify"),
+];
+
+/// `http_method` as reqwest takes it (the names above are valid methods).
+pub fn http_method(name: &str) -> reqwest::Method {
+    reqwest::Method::from_bytes(name.as_bytes()).unwrap_or(reqwest::Method::GET)
+}

@@ -119,7 +119,7 @@ fn credential() -> Value {
     })
 }
 
-fn verify_request() -> Value {
+pub(crate) fn verify_request() -> Value {
     json!({"id": METHOD_ID, "auth_session": AUTH_SESSION, "credential": credential()})
 }
 

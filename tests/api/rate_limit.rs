@@ -146,24 +146,27 @@ async fn verify_per_identifier_stops_code_guessing() {
 
 #[tokio::test]
 async fn per_ip_applies_to_every_upstream_route() {
-    let app = spawn_app_with(&[("GATEWAY__RATE_LIMIT__PER_IP", "2/minute")]).await;
-    Mock::given(method("POST"))
-        .and(path("/oauth/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(token_answer()))
-        .expect(2)
-        .mount(&app.auth0)
+    // One gateway per route, so each route's second call can only be
+    // refused by the budget its own first call spent.
+    for (name, route) in UPSTREAM_ROUTES {
+        let app = spawn_app_with(&[
+            ("GATEWAY__RATE_LIMIT__PER_IP", "1/minute"),
+            ("GATEWAY__PASSKEY__ENABLED", "true"),
+            ("GATEWAY__AUTH0__MAGIC_LINK_REDIRECT_URI", REDIRECT_URI),
+        ])
         .await;
-    // Two refresh tokens: one token's refreshes would share one Auth0 call
-    // (single-flight, SPEC §10), and this counts calls.
-    for n in 1..=2 {
-        let body = json!({"refresh_token": format!("fake-refresh-token-{n}")});
-        assert_eq!(app.post_json("/token/refresh", &body).await.status(), 200);
+        // The guard charges before the body is read: the first call spends
+        // the budget whatever it answers.
+        let first = app.request(http_method(name), route).await;
+        assert_ne!(first.status(), 429, "{name} {route}");
+        let asked = app.upstream_requests().await.len();
+        let second = app.request(http_method(name), route).await;
+        assert_eq!(second.status(), 429, "{name} {route}");
+        assert_limited(&app, second, "per_ip", 1, 60).await;
+        assert_eq!(app.upstream_requests().await.len(), asked, "{name} {route}");
+        // Operations routes are not limited.
+        assert_eq!(app.get("/healthz").await.status(), 200);
     }
-    let body = json!({"refresh_token": "fake-refresh-token-3"});
-    let third = app.post_json("/token/refresh", &body).await;
-    assert_limited(&app, third, "per_ip", 2, 60).await;
-    // Operations routes are not limited.
-    assert_eq!(app.get("/healthz").await.status(), 200);
 }
 
 #[tokio::test]

@@ -21,13 +21,25 @@ pub(crate) const MFA_COOKIE: &str = "__Host-lgw-mfa";
 pub(crate) const APP_ORIGIN: &str = "https://app.example.com";
 
 pub(crate) async fn session_app(keys: &str) -> TestApp {
-    spawn_app_with(&[
+    session_app_and(keys, &[]).await
+}
+
+/// [`session_app`] with `extra` settings on top.
+pub(crate) async fn session_app_and(keys: &str, extra: &[(&str, &str)]) -> TestApp {
+    let mut env = vec![
         ("GATEWAY__SESSION__ENABLED", "true"),
         ("GATEWAY__SESSION__KEYS", keys),
         ("GATEWAY__SERVER__CORS_ALLOWED_ORIGINS", APP_ORIGIN),
-    ])
-    .await
+    ];
+    env.extend_from_slice(extra);
+    spawn_app_with(&env).await
 }
+
+/// No reuse window for refresh results (`session.refresh_reuse_secs = 0`):
+/// a second call that should be answered from the cookie cannot be
+/// answered by the single-flight's last result instead, so counting Auth0
+/// calls proves what the cookie holds.
+pub(crate) const NO_REFRESH_REUSE: (&str, &str) = ("GATEWAY__SESSION__REFRESH_REUSE_SECS", "0");
 
 /// An id_token as Auth0 issues it for this client (signature not checked
 /// by the gateway, SPEC §10), with `extra` claims.
@@ -354,7 +366,7 @@ async fn cors_allows_credentials_for_allowed_origins_only() {
 
 #[tokio::test]
 async fn refresh_and_token_use_the_sealed_refresh_token_and_reseal() {
-    let app = session_app(KEY_1).await;
+    let app = session_app_and(KEY_1, &[NO_REFRESH_REUSE]).await;
     // The access token expires within the 60 s margin: /session/token
     // refreshes first.
     mount_login(&app, tokens(&app, json!({}), 30)).await;
@@ -366,9 +378,9 @@ async fn refresh_and_token_use_the_sealed_refresh_token_and_reseal() {
             "expires_in": 86400,
             "token_type": "Bearer",
         })))
-        // One call: the POST /session/refresh below comes within the reuse
-        // window (`session.refresh_reuse_secs`) and gets the same result.
-        .expect(1)
+        // Two calls: the first /session/token and POST /session/refresh;
+        // the second /session/token is answered from the resealed cookie.
+        .expect(2)
         .mount(&app.auth0)
         .await;
     let token = call(
@@ -396,6 +408,11 @@ async fn refresh_and_token_use_the_sealed_refresh_token_and_reseal() {
     .await;
     let body: Value = again.json().await.expect("json");
     assert_eq!(body["access_token"], "fake-access-token-refreshed");
+    assert_eq!(
+        app.upstream_requests().await.len(),
+        2,
+        "the login and one refresh: the resealed cookie answered the second call"
+    );
     // POST /session/refresh always refreshes.
     let refreshed = call(
         &app,
@@ -408,6 +425,7 @@ async fn refresh_and_token_use_the_sealed_refresh_token_and_reseal() {
     assert_eq!(refreshed.status(), 200);
     let body: Value = refreshed.json().await.expect("json");
     assert_eq!(body["user"]["email"], "jane@example.com");
+    assert_eq!(app.upstream_requests().await.len(), 3);
 }
 
 #[tokio::test]
@@ -536,6 +554,7 @@ async fn in_cookie_mode_the_mfa_token_is_sealed_and_mfa_verify_reads_it() {
     assert_eq!(body["user"]["sub"], "email|jane");
 
     // A forged mfa cookie: 401, cleared, Auth0 not asked.
+    let asked_before = app.upstream_requests().await.len();
     let forged = app
         .client
         .post(app.url("/mfa/verify"))
@@ -545,7 +564,13 @@ async fn in_cookie_mode_the_mfa_token_is_sealed_and_mfa_verify_reads_it() {
         .send()
         .await
         .expect("answers");
-    assert_error(&app, forged, 401, "session_expired").await;
+    let (headers, _) = assert_error(&app, forged, 401, "session_expired").await;
+    assert_cleared(&headers, MFA_COOKIE);
+    assert_eq!(
+        app.upstream_requests().await.len(),
+        asked_before,
+        "a forged mfa cookie never reaches Auth0"
+    );
 }
 
 #[tokio::test]
@@ -581,20 +606,23 @@ async fn with_sessions_off_the_header_is_ignored_and_the_routes_do_not_exist() {
 /// A session gateway whose `session.apis` has `orders` (the session's own
 /// token) and `billing` (its own audience) on `api`.
 pub(crate) async fn app_with_apis(api: &wiremock::MockServer) -> TestApp {
+    app_with_apis_and(api, &[]).await
+}
+
+/// [`app_with_apis`] with `extra` settings on top.
+async fn app_with_apis_and(api: &wiremock::MockServer, extra: &[(&str, &str)]) -> TestApp {
     let orders = format!("{}/orders-api", api.uri());
     let billing = format!("{}/billing-api", api.uri());
-    spawn_app_with(&[
-        ("GATEWAY__SESSION__ENABLED", "true"),
-        ("GATEWAY__SESSION__KEYS", KEY_1),
-        ("GATEWAY__SERVER__CORS_ALLOWED_ORIGINS", APP_ORIGIN),
-        ("GATEWAY__SESSION__APIS__ORDERS__URL", &orders),
-        ("GATEWAY__SESSION__APIS__BILLING__URL", &billing),
+    let mut env = vec![
+        ("GATEWAY__SESSION__APIS__ORDERS__URL", orders.as_str()),
+        ("GATEWAY__SESSION__APIS__BILLING__URL", billing.as_str()),
         (
             "GATEWAY__SESSION__APIS__BILLING__AUDIENCE",
             "https://billing.example.com/",
         ),
-    ])
-    .await
+    ];
+    env.extend_from_slice(extra);
+    session_app_and(KEY_1, &env).await
 }
 
 #[tokio::test]
@@ -683,7 +711,7 @@ async fn the_api_proxy_attaches_the_bearer_strips_cookies_and_passes_the_answer_
 #[tokio::test]
 async fn an_api_with_its_own_audience_gets_a_token_for_it_kept_in_the_cookie() {
     let api = wiremock::MockServer::start().await;
-    let app = app_with_apis(&api).await;
+    let app = app_with_apis_and(&api, &[NO_REFRESH_REUSE]).await;
     let cookie = logged_in(&app).await;
     refresh_grant_call(Some("https://billing.example.com/"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
@@ -718,7 +746,8 @@ async fn an_api_with_its_own_audience_gets_a_token_for_it_kept_in_the_cookie() {
         !resealed.is_empty(),
         "the audience's token is kept in the cookie"
     );
-    // The kept token serves the next call without Auth0 (expect(1) above).
+    // The kept token serves the next call without Auth0 (expect(1) above;
+    // with no reuse window only the cookie can answer it).
     let second = call(
         &app,
         reqwest::Method::GET,
