@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::helpers::{http_client, spawn_app_with, RefusedPort, TestApp};
+use crate::helpers::{http_client, spawn_app_with, TestApp};
 use crate::real_binary::RealGateway;
 
 /// These tests are about the upstream, not about the per-IP limits.
@@ -104,21 +104,14 @@ async fn an_upstream_slower_than_timeout_ms_is_a_504_and_other_requests_are_stil
     );
 }
 
+/// Answers that are not JSON at all, or JSON cut short. (HTML answers, a
+/// refused connection and a token answer without `access_token` are the
+/// `check_upstream_failure` cases of `login_verify`.)
 #[tokio::test]
-async fn an_upstream_refusing_connections_is_a_502() {
-    let refused = RefusedPort::bind();
-    let app = spawn_gateway(&[("GATEWAY__AUTH0__DOMAIN", &refused.url())]).await;
-    let (status, code) = error_code(verify(&app.client, &app.url("/login/verify")).await).await;
-    assert_eq!((status, code.as_str()), (502, "upstream_error"));
-}
-
-#[tokio::test]
-async fn garbage_and_html_answers_are_502() {
+async fn garbage_answers_are_502() {
     for (status, body, content_type) in [
         (200, "not json at all", "text/plain"),
-        (200, "<html><body>Bad gateway</body></html>", "text/html"),
-        (403, "<html>Forbidden</html>", "text/html"),
-        (200, "{\"token_type\":\"Bearer\"}", "application/json"),
+        (200, "{\"access_token\":", "application/json"),
     ] {
         let app = spawn_gateway(&[]).await;
         Mock::given(path("/oauth/token"))
