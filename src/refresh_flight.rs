@@ -572,18 +572,48 @@ mod tests {
         tokio::spawn(async move { refresh_counted(&flights, key, &calls, "own").await })
     }
 
+    /// Polls `future` once: whether it is still waiting.
+    async fn still_waiting<F: Future>(mut future: std::pin::Pin<&mut F>) -> bool {
+        std::future::poll_fn(|cx| std::task::Poll::Ready(future.as_mut().poll(cx).is_pending()))
+            .await
+    }
+
     #[tokio::test]
     async fn overlapping_callers_share_one_call() {
-        let flights = Arc::new(RefreshFlights::new(Duration::from_secs(60)));
+        // No reuse window: the follower can get the leader's answer only by
+        // joining the call in flight, not from a result kept afterwards.
+        let flights = RefreshFlights::new(Duration::ZERO);
         let key = flights.key("rt", None, None);
         let calls = Arc::new(AtomicUsize::new(0));
-        let (leader, release) = held_leader(&flights, key, &calls, Ok(tokens("shared"))).await;
-        let follower = follower(&flights, key, &calls);
-        tokio::task::yield_now().await;
-        release.send(()).unwrap();
-        assert_eq!(access(&leader.await.unwrap()), "shared");
-        assert_eq!(access(&follower.await.unwrap()), "shared");
+        let (release, released) = oneshot::channel::<()>();
+        let leader = {
+            let calls = Arc::clone(&calls);
+            flights.refresh(key, move || {
+                calls.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    let _ = released.await;
+                    Ok(tokens("shared"))
+                }
+            })
+        };
+        let mut leader = std::pin::pin!(leader);
+        // One poll each, in order, on this task: the leader has started its
+        // call, and the follower has found it, before the upstream answers.
+        assert!(
+            still_waiting(leader.as_mut()).await,
+            "the upstream holds its answer"
+        );
+        let mut follower = std::pin::pin!(refresh_counted(&flights, key, &calls, "own"));
+        assert!(
+            still_waiting(follower.as_mut()).await,
+            "the follower waits for the call in flight"
+        );
         assert_eq!(calls.load(Ordering::SeqCst), 1);
+        release.send(()).unwrap();
+        assert_eq!(access(&leader.await), "shared");
+        assert_eq!(access(&follower.await), "shared");
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert!(flights.is_empty(), "a zero window keeps nothing");
     }
 
     #[tokio::test]

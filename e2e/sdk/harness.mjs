@@ -165,6 +165,16 @@ export async function thrownBy(call, what) {
   throw new Error(`assertion failed: ${what} was accepted`);
 }
 
-export async function expectRejected(promise, what) {
-  return thrownBy(() => promise, what);
+/**
+ * Awaits `promise`, which must be rejected with jose's error `code` and, for
+ * a failed claim check, on `claim`: any other failure (a network error, a
+ * missing key) is not the refusal the step is about.
+ */
+export async function expectRejected(promise, what, code, claim) {
+  const thrown = await thrownBy(() => promise, what);
+  assertEqual(thrown.code, code, `${what}: error code (${thrown.message})`);
+  if (claim !== undefined) {
+    assertEqual(thrown.claim, claim, `${what}: the failed claim`);
+  }
+  return thrown;
 }

@@ -169,10 +169,16 @@ async function main() {
       await expectRejected(
         jwtVerify(emailTokens.id_token, jwks, { issuer: discovery.issuer, audience: 'another-client' }),
         'an id_token for another audience',
+        'ERR_JWT_CLAIM_VALIDATION_FAILED',
+        'aud',
       );
       const [header, , signature] = emailTokens.id_token.split('.');
       const forged = Buffer.from(JSON.stringify({ ...payload, sub: 'email|mallory@example.com' })).toString('base64url');
-      await expectRejected(jwtVerify(`${header}.${forged}.${signature}`, jwks), 'a forged id_token');
+      await expectRejected(
+        jwtVerify(`${header}.${forged}.${signature}`, jwks),
+        'a forged id_token',
+        'ERR_JWS_SIGNATURE_VERIFICATION_FAILED',
+      );
       // Without the proxy the issuer is the tenant's own URL.
       const direct = await (await fetch(`${tenantUrl}/.well-known/openid-configuration`)).json();
       assertEqual(direct.issuer, `${tenantUrl}/`, 'the plain issuer');

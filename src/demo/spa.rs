@@ -319,6 +319,8 @@ async fn serve_file(req: HttpRequest, site: web::Data<Site>) -> HttpResponse {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
     // Not `use actix_web::test`: that would shadow the `#[test]` attribute.
     use actix_web::test as web_test;
@@ -591,12 +593,39 @@ mod tests {
             let listener = SpaListener::bind_beside(gateway_port);
             assert!(listener.is_ok_and(|l| l.port() != 0));
         }
-        // A taken neighbour port also falls back.
-        if let Ok(taken) = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)) {
-            if let Ok(addr) = taken.local_addr() {
-                let listener = SpaListener::bind_beside(addr.port() - 1);
-                assert!(listener.is_ok_and(|l| l.port() != addr.port()));
+        // The port after a free one: the listener takes exactly it.
+        let (gateway, beside) = gateway_and_next_port();
+        let gateway_port = gateway.local_addr().unwrap().port();
+        drop(beside);
+        let listener = SpaListener::bind_beside(gateway_port).unwrap();
+        assert_eq!(listener.port(), gateway_port + 1, "the preferred port");
+        assert_eq!(
+            listener.listener.local_addr().unwrap().port(),
+            listener.port()
+        );
+
+        // The port after taken: an ephemeral one, neither of the two.
+        let (gateway, taken) = gateway_and_next_port();
+        let gateway_port = gateway.local_addr().unwrap().port();
+        let listener = SpaListener::bind_beside(gateway_port).unwrap();
+        assert_ne!(listener.port(), taken.local_addr().unwrap().port());
+        assert_ne!(listener.port(), gateway_port);
+        assert_ne!(listener.port(), 0);
+    }
+
+    /// A bound "gateway" listener and one on the port right after it, both
+    /// held: a bounded search for an ephemeral port whose neighbour is free.
+    fn gateway_and_next_port() -> (TcpListener, TcpListener) {
+        for _ in 0..100 {
+            let gateway = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+            let port = gateway.local_addr().unwrap().port();
+            let Some(next) = port.checked_add(1) else {
+                continue;
+            };
+            if let Ok(beside) = TcpListener::bind((Ipv4Addr::LOCALHOST, next)) {
+                return (gateway, beside);
             }
         }
+        panic!("no free port pair on 127.0.0.1 in 100 tries");
     }
 }

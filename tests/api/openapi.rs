@@ -59,34 +59,103 @@ fn print_openapi_needs_no_configuration() {
     assert_eq!(String::from_utf8(output.stdout).unwrap(), document_json());
 }
 
+/// Each object's keys in the order the text writes them, read through
+/// serde's visitor (whatever map type `serde_json::Value` uses, sorted or
+/// in insertion order, this sees the text's own order).
+struct KeyOrder(Vec<String>);
+
+impl<'de> serde::Deserialize<'de> for KeyOrder {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer
+            .deserialize_any(KeyOrderVisitor(String::new()))
+            .map(KeyOrder)
+    }
+}
+
+/// Collects, for the value at `.0`, every object whose keys are out of
+/// order (as "path: key after key").
+struct KeyOrderVisitor(String);
+
+impl<'de> serde::de::DeserializeSeed<'de> for KeyOrderVisitor {
+    type Value = Vec<String>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Vec<String>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for KeyOrderVisitor {
+    type Value = Vec<String>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Vec<String>, E> {
+        Ok(Vec::new())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Vec<String>, E> {
+        Ok(Vec::new())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Vec<String>, E> {
+        Ok(Vec::new())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Vec<String>, E> {
+        Ok(Vec::new())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Vec<String>, E> {
+        Ok(Vec::new())
+    }
+    fn visit_unit<E>(self) -> Result<Vec<String>, E> {
+        Ok(Vec::new())
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<String>, A::Error> {
+        let mut unsorted = Vec::new();
+        let mut i = 0;
+        while let Some(found) = seq.next_element_seed(KeyOrderVisitor(format!("{}/{i}", self.0)))? {
+            unsorted.extend(found);
+            i += 1;
+        }
+        Ok(unsorted)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Vec<String>, A::Error> {
+        let mut unsorted = Vec::new();
+        let mut previous: Option<String> = None;
+        while let Some(key) = map.next_key::<String>()? {
+            if let Some(previous) = previous.as_ref().filter(|p| **p >= key) {
+                unsorted.push(format!("{}: {key:?} after {previous:?}", self.0));
+            }
+            unsorted.extend(map.next_value_seed(KeyOrderVisitor(format!("{}/{key}", self.0)))?);
+            previous = Some(key);
+        }
+        Ok(unsorted)
+    }
+}
+
+/// The committed file itself (not the generated document, which
+/// `committed_document_is_current` compares it with): its keys sorted at
+/// every level in the text's own order, and its text exactly serde_json's
+/// two-space pretty print of itself with a final newline.
 #[test]
 fn the_committed_file_is_pretty_printed_with_sorted_keys() {
-    fn check_sorted(value: &Value, at: &str) {
-        match value {
-            Value::Object(map) => {
-                let keys: Vec<&String> = map.keys().collect();
-                let mut sorted = keys.clone();
-                sorted.sort();
-                assert_eq!(keys, sorted, "keys not sorted at {at}");
-                for (key, child) in map {
-                    check_sorted(child, &format!("{at}/{key}"));
-                }
-            }
-            Value::Array(items) => {
-                for (i, child) in items.iter().enumerate() {
-                    check_sorted(child, &format!("{at}/{i}"));
-                }
-            }
-            _ => {}
-        }
+    let text = std::fs::read_to_string(repo_path("openapi/openapi.json")).unwrap();
+    let KeyOrder(unsorted) = serde_json::from_str(&text).unwrap();
+    assert!(unsorted.is_empty(), "keys out of order: {unsorted:#?}");
+    let parsed: Value = serde_json::from_str(&text).unwrap();
+    let pretty = serde_json::to_string_pretty(&parsed).unwrap() + "\n";
+    if let Some((line, (committed, expected))) = text
+        .lines()
+        .zip(pretty.lines())
+        .enumerate()
+        .find(|(_, (a, b))| a != b)
+    {
+        panic!(
+            "openapi/openapi.json is not pretty-printed at line {}:\n  committed: {committed:?}\n  expected:  {expected:?}",
+            line + 1
+        );
     }
-    let text = document_json();
-    assert!(text.starts_with("{\n  \""), "pretty-printed");
-    assert!(text.ends_with("}\n"), "ends with a newline");
-    // Keys are checked on the text's own order, not a re-sorted map.
-    let parsed: Value = serde_json::from_str(text).unwrap();
-    check_sorted(&parsed, "");
-    assert_eq!(&parsed, document());
+    assert_eq!(
+        text, pretty,
+        "openapi/openapi.json: the lines match but not the text (length, final newline)"
+    );
 }
 
 #[test]
