@@ -1,5 +1,5 @@
 //! The front door and the generic error shape (SPEC §1, §2, §6):
-//! 404 / 405 / 413 / 415, request ids, nosniff, health endpoints.
+//! 404 / 405 / 413, request ids, nosniff, health endpoints.
 
 use reqwest::Method;
 use serde_json::json;
@@ -128,53 +128,6 @@ async fn the_default_body_limit_is_16384_bytes() {
         )
         .await;
     assert_error(&app, response, 413, "payload_too_large").await;
-}
-
-#[tokio::test]
-async fn a_non_json_content_type_is_a_json_415() {
-    let app = spawn_app().await;
-    any_call("/passwordless/start")
-        .respond_with(ResponseTemplate::new(200))
-        .expect(0)
-        .mount(&app.auth0)
-        .await;
-    let body = r#"{"email":"jane@example.com"}"#;
-
-    for content_type in [
-        "text/plain",
-        "application/x-www-form-urlencoded",
-        "multipart/form-data; boundary=x",
-    ] {
-        let response = app.post_raw("/login/start", content_type, body).await;
-        assert_error(&app, response, 415, "unsupported_media_type").await;
-    }
-    let response = app
-        .client
-        .post(app.url("/login/start"))
-        .body(body)
-        .send()
-        .await
-        .expect("answer");
-    assert_error(&app, response, 415, "unsupported_media_type").await;
-}
-
-#[tokio::test]
-async fn json_with_a_charset_is_accepted() {
-    let app = spawn_app().await;
-    any_call("/passwordless/start")
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"_id": "x"})))
-        .expect(1)
-        .mount(&app.auth0)
-        .await;
-
-    let response = app
-        .post_raw(
-            "/login/start",
-            "application/json; charset=utf-8",
-            r#"{"email":"jane@example.com"}"#,
-        )
-        .await;
-    assert_ok_json(response).await;
 }
 
 #[tokio::test]

@@ -338,10 +338,21 @@ async fn only_application_json_is_accepted_with_or_without_parameters() {
         "application/vnd.api+json",
         "application/jsonx",
         "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
     ] {
         let response = app.post_raw("/login/start", content_type, body).await;
         assert_error(&app, response, 415, "unsupported_media_type").await;
     }
+    // No Content-Type at all is not JSON either.
+    let response = app
+        .client
+        .post(app.url("/login/start"))
+        .body(body)
+        .send()
+        .await
+        .expect("answer");
+    assert_error(&app, response, 415, "unsupported_media_type").await;
     assert!(app.upstream_requests().await.is_empty());
     Mock::given(method("POST"))
         .and(path("/passwordless/start"))
