@@ -36,7 +36,17 @@ pub struct StartRequest {
     #[serde(default)]
     pub send: SendKind,
     pub locale: Option<String>,
-    pub state: Option<String>,
+    /// `Some(None)` is `"state": null`: present, so a code start refuses it
+    /// as the document's code variants (which have no `state`) say.
+    #[serde(default, deserialize_with = "present")]
+    pub state: Option<Option<String>>,
+}
+
+/// A field that is there, `null` or not: `Some` of its value.
+fn present<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(deserializer).map(Some)
 }
 
 /// What the gateway asked Auth0 to send.
@@ -101,7 +111,8 @@ async fn start(
                 ));
             }
             let redirect_uri = magic_link_redirect_uri(auth0)?;
-            if let Some(value) = body.state.as_deref() {
+            let link_state = body.state.as_ref().and_then(Option::as_deref);
+            if let Some(value) = link_state {
                 visible_ascii("state", value, MAX_STATE_CHARS)
                     .map_err(ApiError::invalid_request)?;
             }
@@ -109,7 +120,7 @@ async fn start(
                 scope: &auth0.scope,
                 response_type: "code",
                 redirect_uri,
-                state: body.state.as_deref(),
+                state: link_state,
             })
         }
     };
