@@ -252,6 +252,12 @@ fn current_code(app: &TOTP) -> String {
     app.generate(unix_now())
 }
 
+/// The code of the next 30 s step: the demo accepts one step of skew, and
+/// refuses the code of a step it has already accepted (RFC 6238 §5.2).
+fn next_code(app: &TOTP) -> String {
+    app.generate(unix_now() + 30)
+}
+
 /// Six digits that are valid in no window near now.
 fn wrong_code(app: &TOTP) -> String {
     let now = unix_now();
@@ -323,26 +329,20 @@ async fn an_authenticator_app_is_enrolled_challenged_and_backed_by_a_single_use_
     let (_, body) = gateway.error(response, 403, "invalid_grant").await;
     assert_eq!(body["error_description"], "Invalid otp_code.");
 
+    let enrolled_with = current_code(&app);
     let tokens = gateway
         .tokens(
             gateway
-                .mfa_post(
-                    "/mfa/verify",
-                    &mfa_token,
-                    &json!({"otp": current_code(&app)}),
-                )
+                .mfa_post("/mfa/verify", &mfa_token, &json!({"otp": enrolled_with}))
                 .await,
         )
         .await;
     assert!(tokens.get("recovery_code").is_none());
+    let used_code = enrolled_with;
 
     // A used mfa_token is spent.
     let response = gateway
-        .mfa_post(
-            "/mfa/verify",
-            &mfa_token,
-            &json!({"otp": current_code(&app)}),
-        )
+        .mfa_post("/mfa/verify", &mfa_token, &json!({"otp": used_code}))
         .await;
     let (_, body) = gateway.error(response, 403, "invalid_grant").await;
     assert_eq!(body["error_description"], "Malformed mfa_token");
@@ -387,14 +387,17 @@ async fn an_authenticator_app_is_enrolled_challenged_and_backed_by_a_single_use_
         )
         .await;
     assert_eq!(challenge, json!({"challenge_type": "otp"}));
+    // The code that confirmed the enrollment is spent, even inside its
+    // 30 s window: Auth0 answers it like a wrong one.
+    let response = gateway
+        .mfa_post("/mfa/verify", &mfa_token, &json!({"otp": used_code}))
+        .await;
+    let (_, body) = gateway.error(response, 403, "invalid_grant").await;
+    assert_eq!(body["error_description"], "Invalid otp_code.");
     gateway
         .tokens(
             gateway
-                .mfa_post(
-                    "/mfa/verify",
-                    &mfa_token,
-                    &json!({"otp": current_code(&app)}),
-                )
+                .mfa_post("/mfa/verify", &mfa_token, &json!({"otp": next_code(&app)}))
                 .await,
         )
         .await;

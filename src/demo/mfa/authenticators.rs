@@ -107,6 +107,7 @@ impl Tenant {
                     id: format!("totp|dev_{id_suffix}"),
                     kind: Kind::Otp {
                         totp: Box::new(totp),
+                        last_step: None,
                     },
                     active: false,
                 });

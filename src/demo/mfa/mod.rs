@@ -67,6 +67,9 @@ struct DemoAuthenticator {
 enum Kind {
     Otp {
         totp: Box<TOTP>,
+        /// The time step of the last code accepted: RFC 6238 §5.2, a
+        /// code is accepted once, and an older one never after it.
+        last_step: Option<u64>,
     },
     Oob {
         channel: &'static str,

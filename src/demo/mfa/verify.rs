@@ -4,7 +4,11 @@
 //! the out-of-band code in [`super::oob`].
 
 use actix_web::http::StatusCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use serde_json::json;
+use subtle::ConstantTimeEq;
+use totp_rs::TOTP;
 
 use super::{invalid_grant, recovery_code, DemoAuthenticator, Kind};
 use crate::demo::tenant::{Tenant, TenantError, TenantResult};
@@ -79,17 +83,25 @@ impl Tenant {
             .authenticators
             .iter()
             .any(|a| a.active && matches!(a.kind, Kind::Otp { .. }));
-        let matched = user.authenticators.iter_mut().find(|a| match &a.kind {
-            // Before enrollment is confirmed only the pending secret counts.
-            Kind::Otp { totp } => {
-                (a.active || !any_active_otp) && totp.check_current(otp).unwrap_or(false)
-            }
-            Kind::Oob { .. } => false,
-        });
-        let Some(authenticator) = matched else {
+        let now = unix_now();
+        // Before enrollment is confirmed only the pending secret counts.
+        let matched = user
+            .authenticators
+            .iter_mut()
+            .filter(|a| a.active || !any_active_otp)
+            .find_map(|a| match &mut a.kind {
+                Kind::Otp { totp, last_step } => {
+                    let step = fresh_step(totp, *last_step, otp, now)?;
+                    *last_step = Some(step);
+                    a.active = true;
+                    Some(())
+                }
+                Kind::Oob { .. } => None,
+            });
+        // A code used before is refused like a wrong one, as Auth0 does.
+        if matched.is_none() {
             return Err(invalid_grant("Invalid otp_code."));
-        };
-        authenticator.active = true;
+        }
         Ok(self.finish_mfa(&mut state, mfa_token, &session))
     }
 
@@ -110,4 +122,26 @@ impl Tenant {
         answer["recovery_code"] = json!(next);
         Ok(answer)
     }
+}
+
+/// The time step whose code `otp` is (this one, or one either side for a
+/// clock that drifts), if it is later than the last one accepted.
+fn fresh_step(totp: &TOTP, last_step: Option<u64>, otp: &str, now: u64) -> Option<u64> {
+    let current = now / totp.step;
+    let steps = [current.saturating_sub(1), current, current + 1];
+    steps
+        .into_iter()
+        .filter(|step| last_step.is_none_or(|last| *step > last))
+        .find(|step| {
+            totp.generate(step * totp.step)
+                .as_bytes()
+                .ct_eq(otp.as_bytes())
+                .into()
+        })
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
 }
