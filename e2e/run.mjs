@@ -42,6 +42,7 @@
 import { spawn } from 'node:child_process';
 import { createHmac, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import http from 'node:http';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
@@ -77,6 +78,10 @@ const START_LIMIT = 10;
  *  for its mode. */
 const SESSION_COOKIE = '__Host-lgw';
 const MODE_KEY = 'login-gateway-example.mode';
+/** A host name that is neither localhost nor an address: Chromium resolves it
+ *  to 127.0.0.1, as a DNS name or a proxy would name the gateway. */
+const OTHER_HOST = 'gateway.example.test';
+
 /** Chromium as every browser of this run starts (each with its own profile). */
 const BROWSER_OPTIONS = {
   executablePath: CHROMIUM,
@@ -90,6 +95,8 @@ const BROWSER_OPTIONS = {
     '--disable-background-networking',
     '--disable-component-update',
     '--disable-sync',
+    // Another host name for the gateway (Swagger UI's "Try it out" step).
+    `--host-resolver-rules=MAP ${OTHER_HOST} 127.0.0.1`,
   ],
 };
 
@@ -126,6 +133,20 @@ function totp(secretBase32, nowMs = Date.now()) {
 // RFC 6238 appendix B, SHA-1 at T = 59 s: 94287082 (8 digits) → 287082.
 if (totp('GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ', 59_000) !== '287082') {
   throw new Error('the TOTP implementation fails the RFC 6238 test vector');
+}
+
+/** The last 30 s step whose code was used, per secret. */
+const usedSteps = new Map();
+
+/** A code the demo tenant has not accepted yet: it refuses a step's code
+ *  once used (RFC 6238 §5.2) and takes one step of skew, so a second use in
+ *  the same window takes the next step's code, and a third waits for it. */
+async function freshTotp(secretBase32) {
+  const current = Math.floor(Date.now() / 30_000);
+  const step = Math.max(current, (usedSteps.get(secretBase32) ?? -1) + 1);
+  if (step > current + 1) await new Promise((resolve) => setTimeout(resolve, (step - 1) * 30_000 - Date.now() + 50));
+  usedSteps.set(secretBase32, step);
+  return totp(secretBase32, step * 30_000);
 }
 
 // ---------------------------------------------------------------------------
@@ -264,6 +285,29 @@ async function step(name, work, timeout = STEP_TIMEOUT_MS) {
 
 function check(condition, message) {
   if (!condition) throw new Error(message);
+}
+
+/** A reverse proxy on a free loopback port that serves the gateway under
+ *  `/edge/` (a different port and a path prefix, as a real edge would). */
+async function startPathProxy(target) {
+  const server = http.createServer((request, response) => {
+    if (!request.url.startsWith('/edge/')) {
+      response.writeHead(404).end();
+      return;
+    }
+    const upstream = http.request(
+      `${target}${request.url.slice('/edge'.length)}`,
+      { method: request.method, headers: { ...request.headers, host: new URL(target).host } },
+      (answer) => {
+        response.writeHead(answer.statusCode, answer.headers);
+        answer.pipe(response);
+      },
+    );
+    upstream.on('error', () => response.writeHead(502).end());
+    request.pipe(upstream);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return server;
 }
 
 async function main() {
@@ -744,6 +788,44 @@ async function main() {
       }
     });
 
+    await step('Swagger UI\'s "Try it out" calls the gateway serving /docs: another host name and port, and behind a proxy with a path prefix', async () => {
+      const proxy = await startPathProxy(gatewayDirect);
+      const bases = [
+        `http://${OTHER_HOST}:${port}`,
+        `http://${OTHER_HOST}:${proxy.address().port}/edge`,
+      ];
+      try {
+        for (const [index, base] of bases.entries()) {
+          const docs = await context.newPage();
+          try {
+            await docs.goto(`${base}/docs`);
+            const operation = docs.locator('#operations-login-loginStart');
+            await operation.locator('.opblock-summary').click();
+            // Every Servers block (the page's and the operation's) names
+            // the gateway serving the page, never the document's default.
+            const servers = await docs.locator('.servers select').evaluateAll((all) => all.map((s) => s.value));
+            check(servers.length > 0 && servers.every((url) => url === base), `Servers blocks: ${servers.join(', ')}`);
+            const body = operation.locator('textarea.body-param__text');
+            if (!(await body.count())) await operation.locator('button.try-out__btn').click();
+            await body.fill(JSON.stringify({ email: `swagger-${index}@example.com` }));
+            const [request, response] = await Promise.all([
+              docs.waitForRequest((r) => r.url().endsWith('/login/start')),
+              docs.waitForResponse((r) => r.url().endsWith('/login/start')),
+              operation.locator('button.execute').click(),
+            ]);
+            check(request.url() === `${base}/login/start`, `Execute called ${request.url()}`);
+            check(response.status() === 200, `Execute got ${response.status()}`);
+            const shown = await operation.locator('.live-responses-table tbody .response-col_status').first().textContent();
+            check(shown.trim() === '200', `Swagger UI shows ${shown}`);
+          } finally {
+            await docs.close();
+          }
+        }
+      } finally {
+        proxy.close();
+      }
+    });
+
     await step('(a) email code login: a wrong code shows the error body, the right one gives tokens', async () => {
       await tid('email').fill('jane@example.com');
       const mark = gatewayConsole.mark();
@@ -837,7 +919,7 @@ async function main() {
       check(qrSize > 80, `QR canvas ${qrSize}px`);
       recoveryCode = await text('recovery-code');
       check(recoveryCode.length >= 8, 'a recovery code is shown');
-      await tid('otp').fill(totp(secret));
+      await tid('otp').fill(await freshTotp(secret));
       if (README_SHOT) {
         mkdirSync(path.dirname(README_SHOT), { recursive: true });
         await page.screenshot({ path: README_SHOT, fullPage: false });
@@ -863,7 +945,7 @@ async function main() {
       await a11y('challenge');
       await docsShot('challenge-otp');
       await shot('05-challenge-otp');
-      await tid('otp').fill(totp(secret));
+      await tid('otp').fill(await freshTotp(secret));
       await tid('otp-submit').click();
       const idClaims = await claims();
       check(idClaims.email === 'mfa+e2e@example.com', `claims: ${JSON.stringify(idClaims)}`);
@@ -924,7 +1006,7 @@ async function main() {
       await visible('otp-enrollment');
       cookieSecret = await text('otp-secret');
       check(/^[A-Z2-7]{16,}$/.test(cookieSecret), `secret ${cookieSecret}`);
-      await tid('otp').fill(totp(cookieSecret));
+      await tid('otp').fill(await freshTotp(cookieSecret));
       await tid('otp-submit').click();
       await visible('session-view');
       check(await tid('token-view').isHidden(), 'the token view is shown in cookie mode');
@@ -1071,7 +1153,7 @@ async function main() {
       await visible('challenge-otp');
       await tid('challenge-otp').click();
       await visible('otp-form');
-      await tid('otp').fill(totp(cookieSecret));
+      await tid('otp').fill(await freshTotp(cookieSecret));
       await tid('otp-submit').click();
       await visible('session-view');
       check(JSON.parse(await text('session-user')).sub === cookieUser.sub, 'another user after the challenge');
@@ -1248,7 +1330,7 @@ async function main() {
       await page.waitForTimeout(4_500);
       check(polls.seen.length === 0, `the abandoned push still polled: ${polls.seen.length}`);
       check(await tid('step-done').isHidden(), 'the abandoned push signed the user in');
-      await tid('otp').fill(totp(switched));
+      await tid('otp').fill(await freshTotp(switched));
       await tid('otp-submit').click();
       check((await claims()).email === 'mfa+switch@example.com', 'signed in through the app factor');
       polls.stop();
@@ -1614,7 +1696,7 @@ async function main() {
         });
         await tid('enroll-otp').click();
         await visible('otp-enrollment');
-        await tid('otp').fill(totp(await text('otp-secret')));
+        await tid('otp').fill(await freshTotp(await text('otp-secret')));
         await tid('otp-submit').click();
         const claimed = await claims();
         check(claimed.email === 'mfa+passkey@example.com', `claims: ${JSON.stringify(claimed)}`);

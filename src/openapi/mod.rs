@@ -251,7 +251,7 @@ pub const UNDOCUMENTED_ROUTES: &[(&str, &str)] = &[
         url = "{origin}",
         description = "The gateway. `origin` is where it is served: \
             `http://127.0.0.1:8080` for `login-gateway --demo`, your deployment's \
-            `https://` origin otherwise (Swagger UI at `/docs` fills in the origin that serves it).",
+            `https://` origin otherwise (Swagger UI at `/docs` calls the gateway that serves it).",
         variables(("origin" = (default = "http://127.0.0.1:8080", description = "Scheme, host and port of the gateway, no trailing slash.")))
     )),
     modifiers(&Metadata, &ErrorResponses, &RequestIdHeader),

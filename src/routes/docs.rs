@@ -61,26 +61,41 @@ async fn docs_index() -> Result<HttpResponse, ApiError> {
     serve_asset("index.html", None)
 }
 
-/// The document's server is `{origin}` with the demo's URL as default, for
-/// generated clients; in Swagger UI, "Try it out" should call the gateway
-/// that serves the page, wherever it runs.
+/// The document's one server is `{origin}` with the demo's URL as its
+/// default, for generated clients. In Swagger UI "Try it out" must call the
+/// gateway that serves the page, on any port, host or path prefix. Setting
+/// the variable after load is not enough: each operation's own Servers
+/// block keeps the default (swagger-ui #10111). So a plugin replaces the
+/// servers before Swagger UI reads the document: one server, the page's own
+/// base (`/docs/`'s parent, so a path prefix is kept), no variable.
 const TRY_IT_OUT_HERE: &str = r#"
-// login-gateway: point "Try it out" at the gateway serving this page.
-function pointTryItOutAtThisOrigin() {
-  window.ui.oas3Actions.setServerVariableValue({
-    server: "{origin}",
-    key: "origin",
-    val: window.location.origin,
-  });
+// login-gateway: "Try it out" calls the gateway that serves this page.
+function TryItOutHere() {
+  const here = new URL("..", document.baseURI).href.replace(/\/$/, "");
+  const servers = [{ url: here, description: "This gateway (the one serving this page)" }];
+  return {
+    statePlugins: {
+      spec: {
+        wrapActions: {
+          updateSpec: (updateSpec) => (spec) => {
+            let parsed;
+            try {
+              parsed = JSON.parse(spec);
+            } catch {
+              return updateSpec(spec);
+            }
+            parsed.servers = servers;
+            return updateSpec(JSON.stringify(parsed));
+          },
+        },
+      },
+    },
+  };
 }
 "#;
 
 fn with_origin_hook(initializer: &str) -> String {
-    let mut script = initializer.replacen(
-        "plugins: [",
-        "onComplete: pointTryItOutAtThisOrigin,\n    plugins: [",
-        1,
-    );
+    let mut script = initializer.replacen("plugins: [", "plugins: [\n      TryItOutHere,", 1);
     script.push_str(TRY_IT_OUT_HERE);
     script
 }
