@@ -418,6 +418,25 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
+/// For a field the document does not mark nullable: `null` is refused
+/// ("must be a string") rather than read as absent, so a body the document
+/// calls invalid (e.g. `"phone_number": null` beside an `email`) is.
+/// Use with `#[serde(default, deserialize_with = "…")]`.
+pub fn not_null<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    <String as serde::Deserialize>::deserialize(deserializer).map(Some)
+}
+
+/// For a nullable field that only some variants of a body have: `Some` of
+/// its value when it is there, `null` or not, so a variant without it can
+/// refuse `"field": null` too. Use with `#[serde(default, deserialize_with = "…")]`.
+pub fn present<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<String>>, D::Error> {
+    <Option<String> as serde::Deserialize>::deserialize(deserializer).map(Some)
+}
+
 /// [`parse`] for a part of a body that was read as JSON and is kept as it
 /// came (a WebAuthn credential goes to Auth0 unchanged): the same
 /// value-free descriptions, each naming its place under `field`.

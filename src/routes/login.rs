@@ -31,22 +31,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StartRequest {
+    #[serde(default, deserialize_with = "crate::body::not_null")]
     pub email: Option<String>,
+    #[serde(default, deserialize_with = "crate::body::not_null")]
     pub phone_number: Option<String>,
     #[serde(default)]
     pub send: SendKind,
     pub locale: Option<String>,
     /// `Some(None)` is `"state": null`: present, so a code start refuses it
     /// as the document's code variants (which have no `state`) say.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::body::present")]
     pub state: Option<Option<String>>,
-}
-
-/// A field that is there, `null` or not: `Some` of its value.
-fn present<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(deserializer).map(Some)
 }
 
 /// What the gateway asked Auth0 to send.
@@ -164,7 +159,9 @@ async fn start(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyRequest {
+    #[serde(default, deserialize_with = "crate::body::not_null")]
     pub email: Option<String>,
+    #[serde(default, deserialize_with = "crate::body::not_null")]
     pub phone_number: Option<String>,
     pub code: String,
     pub audience: Option<String>,

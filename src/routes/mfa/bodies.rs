@@ -28,7 +28,9 @@ pub enum Factor {
 #[serde(deny_unknown_fields)]
 pub struct AssociateBody {
     pub factor: Factor,
+    #[serde(default, deserialize_with = "crate::body::not_null")]
     pub phone_number: Option<String>,
+    #[serde(default, deserialize_with = "crate::body::not_null")]
     pub email: Option<String>,
 }
 
@@ -105,9 +107,14 @@ impl Challenge {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyBody {
+    #[serde(default, deserialize_with = "crate::body::not_null")]
     pub otp: Option<String>,
+    #[serde(default, deserialize_with = "crate::body::not_null")]
     pub oob_code: Option<String>,
-    pub binding_code: Option<String>,
+    /// Nullable, but only beside `oob_code`: present (`null` too) is `Some`.
+    #[serde(default, deserialize_with = "crate::body::present")]
+    pub binding_code: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::body::not_null")]
     pub recovery_code: Option<String>,
 }
 
@@ -140,6 +147,7 @@ impl VerifyBody {
             (None, Some(oob_code), binding_code, None) => Ok(Proof::Oob {
                 oob_code: opaque("oob_code", &oob_code)?,
                 binding_code: binding_code
+                    .flatten()
                     .map(|code| {
                         if (4..=12).contains(&code.len()) {
                             visible_ascii("binding_code", &code, 12)
