@@ -1473,8 +1473,11 @@ async function main() {
       // A session call moves the gateway's last-use time (a refresh reseals
       // at once), and the page's idle end with it.
       await page.waitForTimeout(1_100);
-      await tid('session-refresh').click();
+      await tid('session-refresh').press('Enter');
       await page.waitForFunction(() => /refreshed/i.test(document.getElementById('session-status').textContent));
+      // The button was disabled while it ran (which drops focus to <body>):
+      // the keyboard user is still on it.
+      check((await focused()) === 'session-refresh', `after "Refresh session", focus is on ${await focused()}`);
       const refreshed = await ends();
       check(refreshed.idle >= shown.idle + 1000, `after a refresh the idle end went from ${shown.idle} to ${refreshed.idle}`);
       // An app whose config.js has no sessionIdleSecs (a copy of
