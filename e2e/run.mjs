@@ -1452,7 +1452,7 @@ async function main() {
 
     await step('(31.6) cookie mode: "Session ends" shows the idle end (config.js sessionIdleSecs), moved on by a session call, and the absolute end "at the latest"', async () => {
       const config = await (await fetch(new URL('config.js', appUrl))).text();
-      check(new RegExp(`"sessionIdleSecs":${SESSION_IDLE_SECS}[,}]`).test(config), `the demo's config.js: ${config.trim()}`);
+      check(new RegExp(`"sessionIdleSecs":${SESSION_IDLE_SECS}[,}]`).test(config), `the demo's config.js: ${config.replace(/\s+/g, ' ').trim()}`);
       await visible('session-view');
       /** The ends the page shows: its <time> elements' datetime, in ms. */
       const ends = async () => {
