@@ -36,7 +36,11 @@
 // without `toJSON`); an email-code sign-in that adds a passkey and signs in
 // with it, in both modes; a phone sign-up's code step; `mfa_required` after
 // a passkey; a cancelled ceremony, an unknown passkey and a browser without
-// WebAuthn, each shown beside its button.
+// WebAuthn, each shown beside its button. On a 375 px phone a long address
+// stays inside its card; "Session ends" shows the idle end (the gateway runs
+// with session.idle_secs = 60); focus never falls to <body> (the MFA step,
+// a dismissed error, a sign-out). axe-core checks every screen it reaches
+// at 375 px and at desktop width.
 // Exits 0 only if all pass; always stops the gateway.
 
 import { spawn } from 'node:child_process';
