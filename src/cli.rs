@@ -168,7 +168,12 @@ async fn serve(cli: Cli) -> ExitCode {
         // The tenant posts logout tokens to the gateway and lets the app
         // ask it to (SPEC §12, demo only); the app and the banner name the
         // gateway at localhost, the app's own host (SPEC §11).
-        match crate::demo::serve_app(tenant, listener, bound) {
+        match crate::demo::serve_app(
+            tenant,
+            listener,
+            bound,
+            &application.state().settings.session,
+        ) {
             Ok(app) => {
                 let limits =
                     crate::demo::defaults::limits_summary(&application.state().settings.rate_limit);

@@ -86,12 +86,23 @@ const $ = (id) => document.getElementById(id);
 const byTestId = (id) => document.querySelector(`[data-testid="${id}"]`);
 
 const gatewayUrl = resolveGatewayUrl();
-const gateway = new Gateway(gatewayUrl, { onCall: logCall, cookies: storedMode() === 'cookie' });
+const gateway = new Gateway(gatewayUrl, {
+  onCall: (call) => {
+    logCall(call);
+    noteSessionUse(call);
+  },
+  cookies: storedMode() === 'cookie',
+});
 /** The demo tenant's origin (`login-gateway --demo` names it), or null. */
 const demoTenant = resolveDemoTenant();
 /** Token mode: Auth0's My Account API audience (config.js), for adding a
  *  passkey; null when not configured. */
 const myAccountAudience = typeof config.myAccountAudience === 'string' ? config.myAccountAudience : null;
+/** Cookie mode: the gateway's `session.idle_secs` (config.js's optional
+ *  `sessionIdleSecs`), in ms, to tell when an unused session ends; null
+ *  when not given (the page then cannot know). */
+const sessionIdleMs =
+  Number.isInteger(config.sessionIdleSecs) && config.sessionIdleSecs > 0 ? config.sessionIdleSecs * 1000 : null;
 
 /**
  * The gateway's origin, from config.js only. Never let the page's URL
@@ -153,6 +164,7 @@ function restart({ note = null } = {}) {
   mfa = null;
   pending = null;
   signUp = null;
+  sessionUsedAt = null;
   localStorage.removeItem(SIGNED_IN_KEY);
   resetMfaPanels();
   $('api-result').hidden = true;
@@ -240,8 +252,31 @@ function showError(error, origin = null, { field: spotField = null } = {}) {
     field.setAttribute('aria-invalid', 'true');
     field.setAttribute('aria-describedby', 'error-description');
   }
+  errorOwner = field || shown;
   $('error').focus({ preventScroll: true });
   $('error').scrollIntoView({ block: 'nearest' });
+}
+
+/** What the shown error is about: the field it marked, or the button whose
+ *  action failed; focus goes back there when the error is dismissed. */
+let errorOwner = null;
+
+/** "dismiss": the focused error box disappears, so focus must go somewhere
+ *  or it falls to <body> and a keyboard or screen-reader user starts over
+ *  from the top: to what the error was about, else the step's heading or
+ *  first field. */
+function dismissError() {
+  const owner = errorOwner;
+  clearError();
+  if (owner && isShown(owner)) owner.focus();
+  else focusStep();
+}
+
+/** Focus on the current step: its heading (tabindex="-1"), or its first field. */
+function focusStep() {
+  const step = currentStep();
+  const target = step && (step.querySelector('h2[tabindex]') || currentField());
+  if (target) target.focus({ preventScroll: true });
 }
 
 /** The visible step's card, or none (the page is between steps). */
@@ -292,6 +327,7 @@ function friendlyHint(error) {
 
 function clearError() {
   stopCountdown();
+  errorOwner = null;
   $('error').hidden = true;
   for (const field of document.querySelectorAll('[aria-invalid]')) {
     field.removeAttribute('aria-invalid');
@@ -336,6 +372,7 @@ function formatDuration(seconds) {
 /** Runs one user action: clears the old error, shows a new one. */
 async function action(button, work) {
   clearError();
+  const hadFocus = button && document.activeElement === button;
   if (button) button.disabled = true;
   try {
     await work();
@@ -343,7 +380,16 @@ async function action(button, work) {
     showError(error, button);
   } finally {
     if (button) button.disabled = false;
+    if (hadFocus) refocus(button);
   }
+}
+
+/** Disabling a focused button moves focus to <body>. When nothing took it
+ *  since (a new step, an error) and the button is still there, it gets it
+ *  back, so the user is where they were. */
+function refocus(button) {
+  const lost = !document.activeElement || document.activeElement === document.body;
+  if (lost && isShown(button)) button.focus({ preventScroll: true });
 }
 
 let calls = 0;
@@ -515,6 +561,10 @@ async function startMfa(body) {
   resetMfaPanels();
   $('mfa-requirements').textContent = JSON.stringify(mfa.requirements);
   show('step-mfa');
+  // The button that led here is gone: focus the new step, so a keyboard
+  // or screen-reader user goes on from its top (not from <body>).
+  $('mfa-heading').focus({ preventScroll: true });
+  $('step-mfa').scrollIntoView({ block: 'nearest' });
   if (mfa.requirements.enroll) {
     // No factor yet: offer enrollment (the gateway has no list to show).
     const email = $('enroll-email-form').elements.email;
@@ -764,11 +814,83 @@ function renderSession() {
   const { user } = session;
   $('signed-in-as').textContent = user.email || user.phone_number || user.name || user.sub || '(unknown user)';
   $('session-user').textContent = JSON.stringify(user, null, 2);
-  $('session-expiry').textContent = session.expires_at
-    ? new Date(session.expires_at * 1000).toLocaleString()
-    : 'unknown';
+  renderSessionEnds();
   $('demo-tools').hidden = !(demoTenant && user.sub);
   renderPasskeyEnroll();
+}
+
+// When a session ends: after session.idle_secs without use, or at its
+// absolute end (`expires_at`, sign-in + session.max_age_secs), whichever
+// comes first. The gateway keeps the last use in the cookie, where this
+// page cannot read it, so the page keeps its own account of it.
+
+/** Cookie mode: the earliest time the gateway may have last noted a use of
+ *  the session (ms, this page's clock); null when unknown. */
+let sessionUsedAt = null;
+
+/** The gateway notes a use at most once a minute (SPEC §10), but at once
+ *  when it writes a new cookie: a sign-in, a refresh. */
+const USE_NOTED_EVERY_MS = 60_000;
+const SESSION_WRITTEN = new Set(['/login/verify', '/login/callback', '/mfa/verify', '/passkey/verify', '/session/refresh']);
+const SESSION_READ = /^\/(session|session\/token|api\/.*|passkey\/enroll.*)$/;
+
+/**
+ * Every gateway call (onCall): a cookie-mode call that the session
+ * answered moves its last use on. A call that writes the cookie does so
+ * exactly; any other may have moved it up to a minute short of now, so
+ * the page counts from a minute before (the idle end it shows is never
+ * later than the gateway's). Another tab's calls only move the real end
+ * later.
+ */
+function noteSessionUse({ method, path, status }) {
+  if (!gateway.cookies || status < 200 || status >= 300) return;
+  const now = Date.now();
+  if (method === 'POST' && SESSION_WRITTEN.has(path)) sessionUsedAt = now;
+  else if (SESSION_READ.test(path)) sessionUsedAt = Math.max(sessionUsedAt ?? -Infinity, now - USE_NOTED_EVERY_MS);
+  else return;
+  if (session) renderSessionEnds();
+}
+
+/** "Session ends": the idle end (when config.js says how long that is)
+ *  and the absolute end, as <time> elements. */
+function renderSessionEnds() {
+  const element = $('session-expiry');
+  if (!session.expires_at) {
+    element.textContent = 'unknown';
+    return;
+  }
+  const latest = session.expires_at * 1000;
+  const parts = [];
+  if (sessionIdleMs && sessionUsedAt !== null) {
+    const idleEnd = Math.min(sessionUsedAt + sessionIdleMs, latest);
+    parts.push(
+      'at ',
+      timeElement(idleEnd, 'session-idle-end'),
+      ` if unused until then (${idleWords(sessionIdleMs / 1000)} without use ends it), by `,
+    );
+  } else {
+    parts.push('after a period without use, by ');
+  }
+  parts.push(timeElement(latest, 'session-max-end'), ' at the latest');
+  element.replaceChildren(...parts);
+}
+
+/** `<time>` for `ms`: the time of day if it is today, else date and time. */
+function timeElement(ms, testId) {
+  const date = new Date(ms);
+  const element = document.createElement('time');
+  element.dateTime = date.toISOString();
+  element.dataset.testid = testId;
+  element.textContent =
+    date.toDateString() === new Date().toDateString() ? date.toLocaleTimeString() : date.toLocaleString();
+  return element;
+}
+
+/** 3600 → "1 h", 90 → "90 s": the idle time as configured. */
+function idleWords(seconds) {
+  if (seconds % 3600 === 0) return `${seconds / 3600} h`;
+  if (seconds % 60 === 0) return `${seconds / 60} min`;
+  return `${seconds} s`;
 }
 
 /** Cookie mode, on load: is there a session already? 401: no; and if
@@ -954,6 +1076,7 @@ function passkeyHint(error) {
  */
 async function passkeyAction(button, work, { field = null } = {}) {
   clearError();
+  const hadFocus = button && document.activeElement === button;
   if (button) button.disabled = true;
   try {
     await work();
@@ -968,6 +1091,7 @@ async function passkeyAction(button, work, { field = null } = {}) {
     showError(error, button, { field: aboutInput ? field : null });
   } finally {
     if (button) button.disabled = false;
+    if (hadFocus) refocus(button);
   }
 }
 
@@ -1316,7 +1440,7 @@ function main() {
   startFormElement.elements.email.addEventListener('focus', () => {
     if (!$('step-start').hidden) startAutofill();
   });
-  $('error-dismiss').addEventListener('click', clearError);
+  $('error-dismiss').addEventListener('click', dismissError);
   for (const button of document.querySelectorAll('[data-action="restart"]')) {
     button.addEventListener('click', () => restart());
   }

@@ -17,4 +17,9 @@ export default {
   // /token/refresh hands out a token for it while passkey.enabled is on).
   // Without it the app offers adding a passkey in cookie mode only.
   // myAccountAudience: 'https://login.example.com/me/',
+  // Cookie mode only, to say when an unused session ends: the gateway's
+  // session.idle_secs (no answer of the gateway carries it). The app then
+  // shows that time (moved on by each session call) and the absolute end
+  // as "at the latest"; without it, "after a period without use".
+  // sessionIdleSecs: 3600,
 };

@@ -35,7 +35,7 @@ use std::sync::Arc;
 use actix_web::dev::ServerHandle;
 use actix_web::{web, App, HttpServer};
 
-use crate::settings::Settings;
+use crate::settings::{SessionSettings, Settings};
 pub use options::{DemoOptions, PUSH_DELAY_ENV};
 pub use tenant::{Tenant, TenantError, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET};
 
@@ -233,11 +233,13 @@ pub fn admit_app(settings: &mut Settings, app: &spa::SpaListener) {
 /// browser involved) and lets the app's origin ask it to end a session;
 /// the app calls the gateway at its [`browser_origin`], same-site with
 /// itself, and is told the tenant's My Account API audience (token mode
-/// refreshes for it to add a passkey).
+/// refreshes for it to add a passkey) and, with cookie sessions on, their
+/// `session.idle_secs` (to show when an unused session ends).
 pub fn serve_app(
     tenant: &DemoTenant,
     listener: spa::SpaListener,
     gateway: SocketAddr,
+    session: &SessionSettings,
 ) -> std::io::Result<spa::SpaServer> {
     tenant
         .tenant
@@ -246,7 +248,8 @@ pub fn serve_app(
         origin: tenant.base_url.clone(),
         my_account_audience: tenant.tenant.my_account_audience(false),
     };
-    listener.serve(&browser_origin(gateway.port()), Some(&links))
+    let idle = session.enabled.then_some(session.idle);
+    listener.serve(&browser_origin(gateway.port()), Some(&links), idle)
 }
 
 /// What the fake tenant "sends": printed for the person trying the demo,

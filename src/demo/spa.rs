@@ -17,6 +17,7 @@
 //! both the header and the tag.
 
 use std::ops::Range;
+use std::time::Duration;
 
 use std::net::{Ipv4Addr, TcpListener};
 
@@ -103,15 +104,19 @@ impl SpaListener {
     }
 
     /// Starts serving the app; it calls the gateway at `gateway_origin`,
-    /// and learns about the demo tenant from `demo` ([`DemoTenantLinks`]).
+    /// learns about the demo tenant from `demo` ([`DemoTenantLinks`]), and
+    /// that a session ends after `session_idle` without use (`None`: cookie
+    /// sessions are off).
     pub fn serve(
         self,
         gateway_origin: &str,
         demo: Option<&DemoTenantLinks>,
+        session_idle: Option<Duration>,
     ) -> std::io::Result<SpaServer> {
         let url = self.url();
-        let site =
-            web::Data::new(Site::with_demo_tenant(gateway_origin, demo).served_at(&self.origin()));
+        let site = web::Data::new(
+            Site::with_demo_tenant(gateway_origin, demo, session_idle).served_at(&self.origin()),
+        );
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(security_headers(&site.csp))
@@ -167,11 +172,22 @@ struct Site {
 impl Site {
     #[cfg(test)]
     fn new(gateway_origin: &str) -> Self {
-        Self::with_demo_tenant(gateway_origin, None)
+        Self::with_demo_tenant(gateway_origin, None, None)
     }
 
-    fn with_demo_tenant(gateway_origin: &str, demo: Option<&DemoTenantLinks>) -> Self {
+    /// `session_idle` becomes config.js's `sessionIdleSecs`: the gateway's
+    /// `session.idle_secs`, which no answer of the gateway carries, so that
+    /// the app can tell when an unused cookie session ends (not only its
+    /// absolute end, `expires_at`).
+    fn with_demo_tenant(
+        gateway_origin: &str,
+        demo: Option<&DemoTenantLinks>,
+        session_idle: Option<Duration>,
+    ) -> Self {
         let mut config = serde_json::json!({ "gateway": gateway_origin });
+        if let Some(idle) = session_idle {
+            config["sessionIdleSecs"] = serde_json::json!(idle.as_secs());
+        }
         let mut connect = gateway_origin.to_string();
         if let Some(tenant) = demo {
             config["demoTenant"] = serde_json::json!(tenant.origin);
@@ -514,7 +530,7 @@ mod tests {
             origin: tenant.to_string(),
             my_account_audience: format!("{tenant}/me/"),
         };
-        let site = web::Data::new(Site::with_demo_tenant(GATEWAY, Some(&links)));
+        let site = web::Data::new(Site::with_demo_tenant(GATEWAY, Some(&links), None));
         assert!(
             site.config_js.contains(
                 r#"{"demoTenant":"http://127.0.0.1:18090","gateway":"http://localhost:8080","myAccountAudience":"http://127.0.0.1:18090/me/"}"#
@@ -528,6 +544,43 @@ mod tests {
         assert_eq!(
             format!("{}; frame-ancestors 'none'", meta_policy(&site.index_html)),
             site.csp
+        );
+    }
+
+    /// The app shows when an unused cookie session ends from config.js's
+    /// `sessionIdleSecs` (no gateway answer says); without cookie
+    /// sessions there is no key, and the app says it cannot know.
+    #[actix_web::test]
+    async fn config_js_names_the_session_idle_time_when_sessions_are_on() {
+        let with = Site::with_demo_tenant(GATEWAY, None, Some(Duration::from_secs(90)));
+        assert!(
+            with.config_js.contains(
+                r#"export default {"gateway":"http://localhost:8080","sessionIdleSecs":90};"#
+            ),
+            "{}",
+            with.config_js
+        );
+        let without = Site::with_demo_tenant(GATEWAY, None, None);
+        assert!(
+            !without.config_js.contains("sessionIdleSecs"),
+            "{}",
+            without.config_js
+        );
+        // What the browser gets is the same file.
+        let app = web_test::init_service(
+            App::new()
+                .app_data(web::Data::new(with))
+                .default_service(web::to(serve_file)),
+        )
+        .await;
+        let body = web_test::call_and_read_body(
+            &app,
+            web_test::TestRequest::get().uri("/config.js").to_request(),
+        )
+        .await;
+        assert!(
+            String::from_utf8_lossy(&body).contains(r#""sessionIdleSecs":90"#),
+            "{body:?}"
         );
     }
 

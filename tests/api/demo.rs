@@ -276,9 +276,10 @@ async fn the_demo_app_and_gateway_meet_at_localhost_and_the_loopback_address_red
     );
     let gateway = Application::build(settings).expect("the gateway builds");
     let gateway_port = gateway.port();
+    let session = gateway.state().settings.session.clone();
     tokio::spawn(gateway.run_until_stopped());
     let bound = std::net::SocketAddr::from(([127, 0, 0, 1], gateway_port));
-    let served = serve_app(&tenant, listener, bound).expect("the app serves");
+    let served = serve_app(&tenant, listener, bound, &session).expect("the app serves");
     assert_eq!(served.url(), format!("{app_origin}/"));
 
     let client = reqwest::Client::builder()
@@ -329,6 +330,12 @@ async fn the_demo_app_and_gateway_meet_at_localhost_and_the_loopback_address_red
         .expect("config.js");
     assert!(
         config.contains(&format!(r#""gateway":"{gateway_origin}""#)),
+        "{config}"
+    );
+    // The demo has cookie sessions: the app is told their idle time.
+    assert!(session.enabled);
+    assert!(
+        config.contains(&format!(r#""sessionIdleSecs":{}"#, session.idle.as_secs())),
         "{config}"
     );
 
