@@ -242,7 +242,7 @@ function showError(error, origin = null, { field: spotField = null } = {}) {
   // screen reader reads it; Tab goes on to the field. The field is marked
   // invalid only when the answer is about what was typed in it: a 429, an
   // ended session or a failed connection says nothing about the email.
-  const field = spot ? spotField : form && aboutInput(error) ? firstField(form) : null;
+  const field = spot ? spotField : form && aboutTypedInput(error) ? firstField(form) : null;
   if (field) {
     field.setAttribute('aria-invalid', 'true');
     field.setAttribute('aria-describedby', 'error-description');
@@ -277,7 +277,7 @@ function firstField(form) {
 /** Whether the gateway's answer is about what the user typed: a request
  *  it refused as malformed (400, e.g. an invalid email or a country it
  *  does not serve) or a code Auth0 did not accept (403 invalid_grant). */
-function aboutInput(error) {
+function aboutTypedInput(error) {
   return error.status === 400 || (error.status === 403 && error.code === 'invalid_grant');
 }
 
