@@ -37,6 +37,14 @@
 // with it, in both modes; a phone sign-up's code step; `mfa_required` after
 // a passkey; a cancelled ceremony, an unknown passkey and a browser without
 // WebAuthn, each shown beside its button.
+// Magic links and other tabs (issue 31): a tab waiting on "Open the link"
+// moves on when the link signs in another tab (a BroadcastChannel message,
+// or GET /session when it gets focus; token mode only says so), and a used
+// link opened again while signed in with a cookie shows the session; and
+// the smaller things: "in this browser" for a link refused here, no
+// aria-invalid on a 429 or session_expired, the calls log's expected
+// answers and API error codes, the pre-filled email kept, recovery codes on
+// one line, the demo banner marking overridden limits.
 // Exits 0 only if all pass; always stops the gateway.
 
 import { spawn } from 'node:child_process';
