@@ -193,7 +193,10 @@ const isSessionExpired = (error) => error instanceof GatewayError && error.code 
  *  signing the user in behind their back. */
 let factorAttempt = 0;
 
-function resetMfaPanels() {
+/** `keepEnrollForms`: switching between factors to set up keeps what is in
+ *  their fields (the email pre-filled for the email factor, a phone number
+ *  typed before choosing another factor). */
+function resetMfaPanels({ keepEnrollForms = false } = {}) {
   factorAttempt += 1;
   for (const id of [
     'mfa-enroll',
@@ -207,7 +210,9 @@ function resetMfaPanels() {
   ]) {
     $(id).hidden = true;
   }
-  for (const form of document.querySelectorAll('#step-mfa form')) form.reset();
+  for (const form of document.querySelectorAll('#step-mfa form')) {
+    if (!(keepEnrollForms && form.closest('#mfa-enroll'))) form.reset();
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -245,9 +250,11 @@ function showError(error, origin = null, { field: spotField = null } = {}) {
   else placeError(form);
   $('error').hidden = false;
   // Where the user is looking: next to the form of the current step (on a
-  // phone the top of the page is far away), the field marked invalid, and
-  // focus on the message so a screen reader reads it; Tab goes on to the field.
-  const field = spot ? spotField : (form && firstField(form)) || currentField();
+  // phone the top of the page is far away), and focus on the message so a
+  // screen reader reads it; Tab goes on to the field. The field is marked
+  // invalid only when the answer is about what was typed in it: a 429, an
+  // ended session or a failed connection says nothing about the email.
+  const field = spot ? spotField : form && aboutTypedInput(error) ? firstField(form) : null;
   if (field) {
     field.setAttribute('aria-invalid', 'true');
     field.setAttribute('aria-describedby', 'error-description');
@@ -279,6 +286,13 @@ function focusStep() {
   if (target) target.focus({ preventScroll: true });
 }
 
+/** The first field of the current step's visible form, if any. */
+function currentField() {
+  const step = currentStep();
+  const form = step && [...step.querySelectorAll('form')].find(isShown);
+  return form ? firstField(form) : null;
+}
+
 /** The visible step's card, or none (the page is between steps). */
 function currentStep() {
   return STEPS.map($).find((section) => !section.hidden) || null;
@@ -302,11 +316,11 @@ function firstField(form) {
   return [...form.querySelectorAll('input:not([type="radio"])')].find(isShown) || null;
 }
 
-/** The input an error without a form is about: the current step's first. */
-function currentField() {
-  const step = currentStep();
-  const form = step && [...step.querySelectorAll('form')].find(isShown);
-  return form ? firstField(form) : null;
+/** Whether the gateway's answer is about what the user typed: a request
+ *  it refused as malformed (400, e.g. an invalid email or a country it
+ *  does not serve) or a code Auth0 did not accept (403 invalid_grant). */
+function aboutTypedInput(error) {
+  return error.status === 400 || (error.status === 403 && error.code === 'invalid_grant');
 }
 
 /** What a person can do about the errors that are not their typing. */
@@ -394,12 +408,26 @@ function refocus(button) {
 
 let calls = 0;
 
-function logCall({ method, path, status, requestId, error }) {
+/** Answers that are a step of a flow, not a failure: shown as expected in
+ *  the calls log, not in red. */
+function expectedAnswer({ method, path, status, error }) {
+  return (
+    (status === 403 && error === 'mfa_required') || // go on to the second factor
+    (status === 400 && error === 'authorization_pending') || // a push not approved yet
+    // "Nobody is signed in": the page asks on load and while a tab waits on a link.
+    (status === 401 && error === 'session_expired' && method === 'GET' && path === '/session')
+  );
+}
+
+function logCall(call) {
+  const { method, path, status, requestId, error } = call;
   calls += 1;
+  const expected = expectedAnswer(call);
   const item = document.createElement('li');
-  item.textContent = `${calls}. ${method} ${path} → ${status || 'no answer'}${error ? ` ${error}` : ''}`;
+  item.textContent =
+    `${calls}. ${method} ${path} → ${status || 'no answer'}${error ? ` ${error}` : ''}${expected ? ' (expected)' : ''}`;
   if (requestId) item.title = `request_id ${requestId}`;
-  item.className = status >= 200 && status < 300 ? 'ok' : 'failed';
+  item.className = status >= 200 && status < 300 ? 'ok' : expected ? 'expected' : 'failed';
   const log = $('call-log');
   log.prepend(item);
   while (log.children.length > 12) log.lastChild.remove();
@@ -442,6 +470,7 @@ async function start(event) {
     const destination = who.email || who.phone_number;
     if (send === 'link') {
       $('link-destination').textContent = destination;
+      $('link-notice').hidden = true;
       show('step-link');
     } else {
       $('code-destination').textContent = destination;
@@ -517,19 +546,139 @@ async function completeMagicLink(params) {
   window.history.replaceState(null, '', clean);
   if (!expected || state !== expected) {
     // The stored state stays: a forged link must not cancel the real one.
+    const used = !expected && state && state === localStorage.getItem(LINK_USED_KEY);
     let description = 'This link does not belong to the sign-in started in this browser. Start again.';
     if (!expected) {
-      description =
-        state && state === localStorage.getItem(LINK_USED_KEY)
-          ? 'This link was already used: a link signs in once. Start again to get a new one.'
-          : 'This link was not started in this browser, or more than 10 minutes ago. Start again.';
+      description = used
+        ? 'This link was already used: a link signs in once. Start again to get a new one.'
+        : 'This link was not started in this browser, or more than 10 minutes ago. Start again.';
     }
-    showError(new GatewayError({ status: 0, body: { error: 'state_mismatch', error_description: description } }));
+    // Checked here, not by the gateway: it never saw this link.
+    const refused = new GatewayError({ status: 0, body: { error: 'state_mismatch', error_description: description } });
+    refused.inBrowser = true;
+    const note = used ? LINK_USED_SIGNED_IN_NOTE : LINK_NOT_OURS_SIGNED_IN_NOTE;
+    // No sign-in form while the gateway is asked: it may not be needed.
+    if (gateway.cookies) show(null);
+    if (await stillSignedIn(note)) return;
+    show('step-start');
+    showError(refused);
     return;
   }
   localStorage.removeItem(LINK_STATE_KEY);
   localStorage.setItem(LINK_USED_KEY, state);
-  await action(null, () => login(() => gateway.callback({ code, state })));
+  await action(null, async () => {
+    try {
+      await login(() => gateway.callback({ code, state }));
+    } catch (error) {
+      // The gateway refused the link itself (used, expired, not this
+      // browser's); not a failure to reach it, nor a 429.
+      const refused = error instanceof GatewayError && [400, 401, 403].includes(error.status);
+      if (!refused || !(await stillSignedIn(LINK_REFUSED_SIGNED_IN_NOTE))) throw error;
+    }
+  });
+}
+
+const LINK_USED_SIGNED_IN_NOTE = 'This sign-in link was already used (a link signs in once). You are still signed in.';
+const LINK_NOT_OURS_SIGNED_IN_NOTE =
+  'This link was not for a sign-in started in this browser, so it was not used. You are still signed in.';
+const LINK_REFUSED_SIGNED_IN_NOTE = 'This sign-in link no longer works (a link signs in once). You are still signed in.';
+
+/**
+ * Cookie mode: a link refused here or by the gateway, in a browser that is
+ * signed in all the same (most often the same link opened again from the
+ * mail app after it signed in). The session is what matters: show it,
+ * with `note` saying what became of the link, rather than "Start again"
+ * above a sign-in form the user does not need. Token mode cannot know:
+ * another tab's tokens are in that tab's memory.
+ */
+async function stillSignedIn(note) {
+  if (!gateway.cookies) return false;
+  let answer;
+  try {
+    answer = await gateway.session();
+  } catch {
+    return false;
+  }
+  signedIn(answer, { announce: false });
+  showDoneNotice(note);
+  return true;
+}
+
+/** A quiet line on the signed-in screen about how this tab got there. */
+function showDoneNotice(note) {
+  $('done-notice').textContent = note;
+  $('done-notice').hidden = false;
+}
+
+// ---------------------------------------------------------------------------
+// Another tab signed in
+//
+// The magic link usually opens in a new tab, while the tab that sent it
+// waits on "Open the link". Tabs of this app tell each other on a
+// BroadcastChannel (this origin only) that a sign-in completed, and the
+// waiting tab moves on. Only the news travels, never a token: token mode
+// keeps tokens in the memory of the tab that signed in, not in storage
+// shared between tabs (see State), and posting them here would hand them
+// to every tab of this origin, which is what that choice avoids. So in
+// token mode the waiting tab only says where the sign-in happened. Cookie
+// mode needs no token: the waiting tab asks GET /session, and the cookie
+// decides (a message is a hint, never proof); it also asks when the tab
+// comes back into view, for browsers without BroadcastChannel.
+
+const TAB_CHANNEL = 'login-gateway-example.tabs';
+const tabChannel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(TAB_CHANNEL) : null;
+
+const SIGNED_IN_ELSEWHERE_NOTE = 'Signed in from the link you opened in another tab.';
+const SIGNED_IN_ELSEWHERE_TOKENS_NOTE =
+  'You are signed in in another tab of this browser. Its tokens stay in that tab\'s memory (this page ' +
+  'never shares them between tabs): carry on there, or start over here to sign in this tab too.';
+
+/** Tells the other tabs that this one completed a sign-in. */
+function announceSignIn() {
+  if (tabChannel) tabChannel.postMessage({ type: 'signed-in', mode: session ? 'cookie' : 'memory' });
+}
+
+/** Only one GET /session at a time from the waiting tab. */
+let checkingElsewhere = false;
+
+/** While this tab waits on "Open the link": did a sign-in complete in
+ *  another tab? `message`: what a tab posted, or null (this tab came back
+ *  into view). */
+async function noticeSignInElsewhere(message) {
+  if ($('step-link').hidden) return;
+  if (!gateway.cookies) {
+    if (message && message.mode === 'memory') {
+      $('link-notice').textContent = SIGNED_IN_ELSEWHERE_TOKENS_NOTE;
+      $('link-notice').hidden = false;
+    }
+    return;
+  }
+  if (checkingElsewhere) return;
+  checkingElsewhere = true;
+  try {
+    const answer = await gateway.session();
+    // The user may have started over meanwhile.
+    if ($('step-link').hidden) return;
+    signedIn(answer, { announce: false });
+    showDoneNotice(SIGNED_IN_ELSEWHERE_NOTE);
+  } catch {
+    // 401: not signed in yet (the link is still to be opened); anything
+    // else: the next look at this tab asks again.
+  } finally {
+    checkingElsewhere = false;
+  }
+}
+
+function watchOtherTabs() {
+  if (tabChannel) {
+    tabChannel.addEventListener('message', (event) => {
+      if (event.data && event.data.type === 'signed-in') noticeSignInElsewhere(event.data);
+    });
+  }
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible') noticeSignInElsewhere(null);
+  });
+  window.addEventListener('focus', () => noticeSignInElsewhere(null));
 }
 
 /** Runs a login call: signed in (tokens or a session), or the MFA step on
@@ -651,7 +800,7 @@ function expectProof(answer) {
 
 async function enroll(factor, extra, button) {
   await action(button, async () => {
-    resetMfaPanels();
+    resetMfaPanels({ keepEnrollForms: true });
     $('mfa-enroll').hidden = false;
     const answer = await gateway.associate(mfa.mfa_token, { factor, ...extra });
     if (answer.recovery_codes && answer.recovery_codes.length) {
@@ -747,8 +896,10 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 // 4. Signed in: claims, refresh, revoke (token mode), or the session, a
 //    call to the demo API, refresh, sign out (cookie mode)
 
-/** A login-completing answer: tokens, or (cookie mode) `{user, expires_at}`. */
-function signedIn(answer) {
+/** A login-completing answer: tokens, or (cookie mode) `{user, expires_at}`.
+ *  `announce`: tell the other tabs (a sign-in that just completed here;
+ *  not a refresh, nor a session this tab only found). */
+function signedIn(answer, { announce = true } = {}) {
   if (answer.user && !answer.access_token) {
     session = { user: answer.user, expires_at: answer.expires_at };
     tokens = null;
@@ -776,11 +927,13 @@ function signedIn(answer) {
   if (tokens) renderTokens();
   else renderSession();
   $('passkey-enroll-status').hidden = true;
+  $('done-notice').hidden = true;
   show('step-done');
   // The card starts where the previous step's did: bring its top (and
   // focus, for keyboards and screen readers) into view.
   $('signed-in-heading').focus({ preventScroll: true });
   $('step-done').scrollIntoView({ block: 'start' });
+  if (announce) announceSignIn();
 }
 
 function renderTokens() {
@@ -898,7 +1051,7 @@ function idleWords(seconds) {
 async function restoreSession() {
   const wasSignedIn = localStorage.getItem(SIGNED_IN_KEY) === '1';
   try {
-    signedIn(await gateway.session());
+    signedIn(await gateway.session(), { announce: false });
   } catch (error) {
     if (wasSignedIn && isSessionExpired(error)) {
       sessionEnded();
@@ -970,7 +1123,7 @@ async function refresh(event) {
   if (!tokens || !tokens.refresh_token) return;
   await action(event.currentTarget, async () => {
     const answer = await gateway.refresh(tokens.refresh_token);
-    signedIn(answer);
+    signedIn(answer, { announce: false });
     $('token-status').textContent = `Refreshed at ${new Date().toLocaleTimeString()}.`;
   });
   // action() re-enables its button; what is possible now decides.
@@ -1441,6 +1594,7 @@ function main() {
     if (!$('step-start').hidden) startAutofill();
   });
   $('error-dismiss').addEventListener('click', dismissError);
+  watchOtherTabs();
   for (const button of document.querySelectorAll('[data-action="restart"]')) {
     button.addEventListener('click', () => restart());
   }

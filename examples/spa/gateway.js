@@ -221,7 +221,10 @@ export class Gateway {
       headers,
       credentials: 'include',
     });
-    const error = response.ok ? undefined : `HTTP ${response.status}`;
+    // A refusal's `error` code (the gateway's own, e.g. session_expired, or
+    // the API's, e.g. invalid_token), read from a copy: the caller gets the
+    // body untouched. The status alone is already in the call.
+    const error = response.ok ? undefined : await errorCode(response.clone());
     this.onCall({
       method: init.method || 'GET',
       path: apiPath,
@@ -304,6 +307,13 @@ export class Gateway {
       });
     }
   }
+}
+
+/** The `error` of a JSON error body, or undefined (not JSON, no code). */
+async function errorCode(response) {
+  if (!/\bjson\b/i.test(response.headers.get('Content-Type') || '')) return undefined;
+  const body = await response.json().catch(() => null);
+  return body && typeof body.error === 'string' ? body.error.slice(0, 64) : undefined;
 }
 
 /** The policy name of `RateLimit: "sms_fraud_guard";r=0;t=900`. */

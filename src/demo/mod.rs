@@ -99,7 +99,13 @@ impl DemoTenant {
 
     /// `gateway`: the gateway's origin; `app`: the example app's page.
     /// `limits`: [`defaults::limits_summary`] of the settings in force.
-    pub fn print_banner(&self, gateway: &str, app: &str, metrics: Option<u16>, limits: &str) {
+    pub fn print_banner(
+        &self,
+        gateway: &str,
+        app: &str,
+        metrics: Option<u16>,
+        limits: &defaults::LimitsSummary,
+    ) {
         let line = "=".repeat(78);
         let metrics = metrics
             .map(|port| format!("http://127.0.0.1:{port}/metrics"))
@@ -114,14 +120,15 @@ impl DemoTenant {
              Fake tenant:  {}  (one-time codes and links are printed here)\n  \
              MFA API audience: {}  (for DELETE /mfa/authenticators/{{id}})\n  \
              End a session: POST {}{}  {{\"sub\": \"<user id>\"}}  (Auth0's back-channel logout)\n  \
-             Limits:       {limits}\n                \
-             (demo defaults; see a 429 with e.g. GATEWAY__RATE_LIMIT__LOGIN_START_PER_IDENTIFIER=2/hour)\n  \
+             Limits:       {}\n                {}\n  \
              Try: curl -s -X POST {gateway}/login/start \\\n         \
              -H 'content-type: application/json' -d '{{\"email\":\"jane@example.com\"}}'\n{line}",
             self.base_url,
             self.mfa_audience(),
             self.base_url,
             end_session::END_SESSION_PATH,
+            limits.limits,
+            limits.note,
         );
     }
 
