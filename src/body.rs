@@ -418,19 +418,17 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
-/// For a field the document does not mark nullable: `null` is refused
-/// ("must be a string") rather than read as absent, so a body the document
-/// calls invalid (e.g. `"phone_number": null` beside an `email`) is.
-/// Use with `#[serde(default, deserialize_with = "…")]`.
+/// For a field the document does not mark nullable: `null` is refused, not
+/// read as absent (`"phone_number": null` beside an `email` is invalid).
 pub fn not_null<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<String>, D::Error> {
     <String as serde::Deserialize>::deserialize(deserializer).map(Some)
 }
 
-/// For a nullable field that only some variants of a body have: `Some` of
-/// its value when it is there, `null` or not, so a variant without it can
-/// refuse `"field": null` too. Use with `#[serde(default, deserialize_with = "…")]`.
+/// For a nullable field only some branches of a body have: `Some` when it is
+/// there, `null` too, so a branch without it refuses it. Both with
+/// `#[serde(default, deserialize_with = "…")]`.
 pub fn present<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<Option<String>>, D::Error> {
