@@ -4,14 +4,12 @@
 //! the out-of-band code in [`super::oob`].
 
 use actix_web::http::StatusCode;
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use serde_json::json;
 use subtle::ConstantTimeEq;
 use totp_rs::TOTP;
 
 use super::{invalid_grant, recovery_code, DemoAuthenticator, Kind};
-use crate::demo::tenant::{Tenant, TenantError, TenantResult};
+use crate::demo::tenant::{unix_now, Tenant, TenantError, TenantResult};
 
 impl Tenant {
     /// `POST /mfa/challenge`.
@@ -124,13 +122,12 @@ impl Tenant {
     }
 }
 
-/// The time step whose code `otp` is (this one, or one either side for a
-/// clock that drifts), if it is later than the last one accepted.
+/// The time step whose code `otp` is (this one, or within the TOTP's skew
+/// for a clock that drifts), if it is later than the last one accepted.
 fn fresh_step(totp: &TOTP, last_step: Option<u64>, otp: &str, now: u64) -> Option<u64> {
     let current = now / totp.step;
-    let steps = [current.saturating_sub(1), current, current + 1];
-    steps
-        .into_iter()
+    let skew = u64::from(totp.skew);
+    (current.saturating_sub(skew)..=current + skew)
         .filter(|step| last_step.is_none_or(|last| *step > last))
         .find(|step| {
             totp.generate(step * totp.step)
@@ -138,10 +135,4 @@ fn fresh_step(totp: &TOTP, last_step: Option<u64>, otp: &str, now: u64) -> Optio
                 .ct_eq(otp.as_bytes())
                 .into()
         })
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs())
 }
