@@ -111,7 +111,9 @@ fn demo_default(name: &str, builtin: Option<&toml::Table>) -> Option<QuotaSpec> 
     let key = format!("rate_limit.{name}");
     let text = match SETTINGS_DEFAULTS.iter().find(|(k, _)| *k == key) {
         Some((_, value)) => (*value).to_string(),
-        None => builtin?.get("rate_limit")?.get(name)?.as_str()?.to_string(),
+        None => crate::settings::reference::lookup(builtin?, &key)?
+            .as_str()?
+            .to_string(),
     };
     QuotaSpec::parse(&text).ok()
 }

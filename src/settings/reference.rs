@@ -327,7 +327,7 @@ fn shape_of(key: &str, schema: &Value) -> ReferenceError {
 }
 
 /// The value at a dotted key of the defaults.
-pub(super) fn lookup<'a>(table: &'a toml::Table, key: &str) -> Option<&'a toml::Value> {
+pub fn lookup<'a>(table: &'a toml::Table, key: &str) -> Option<&'a toml::Value> {
     let mut parts = key.split('.');
     let mut value = table.get(parts.next()?)?;
     for part in parts {
